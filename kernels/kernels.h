@@ -1,0 +1,117 @@
+// kernels: pure functions over spans. Scalar references live in kernels/ref/ and are always
+// built; kernels/x86/ (AVX2, AVX-512) override the hot ones, chosen once at start-up.
+//
+// Numerics follow llama.cpp's CPU backend where the golden tests compare against it:
+// activations are converted to the weight type's "vec-dot type" before a dot product
+// (F16 -> f16, BF16 -> bf16, Q8_0 -> Q8_0, F32 -> f32), sums of squares and softmax sums
+// are accumulated in double in the references.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ondo::kernels {
+
+// ggml type ids, exactly as stored in GGUF tensor infos.
+enum class DType : uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kBF16 = 30,
+};
+
+struct TypeInfo {
+  DType type;
+  const char* name;     // "F16", "Q8_0", ... as llama.cpp prints them
+  int block_size;       // elements per block (1 for float types)
+  int type_size;        // bytes per block
+  bool supported;       // ondo can compute with it
+  DType vec_dot_type;   // what activations are converted to before VecDot/MatMul
+};
+
+// nullptr for ids ondo does not know (including gaps such as 4, 5 and ids >= 40).
+const TypeInfo* GetTypeInfo(uint32_t raw_type);
+inline const TypeInfo& Info(DType t) { return *GetTypeInfo(static_cast<uint32_t>(t)); }
+// Bytes of a row of n elements. REQUIRES: n % block_size == 0.
+size_t RowBytes(DType type, int64_t n);
+
+// IEEE binary16 / bfloat16 conversion, round to nearest even; NaN stays NaN.
+uint16_t FloatToHalf(float f);
+float HalfToFloat(uint16_t h);
+uint16_t FloatToBf16(float f);
+float Bf16ToFloat(uint16_t h);
+
+// --- rows -----------------------------------------------------------------------------
+// Converts n floats to `type` (F32, F16, BF16, Q8_0 at least). REQUIRES: n % block_size == 0.
+void QuantizeRow(DType type, const float* x, void* out, int64_t n);
+// Converts a row of `type` back to n floats (every supported type).
+void DequantizeRow(DType type, const void* row, float* out, int64_t n);
+// Dot product of one weight row of type `wtype` with x already in Info(wtype).vec_dot_type.
+float VecDot(DType wtype, int64_t n, const void* w_row, const void* x_vd);
+
+// y[t * y_stride + r] = dot(W row r, x row t) for r in [r0, r1), t in [0, n_tok).
+// W rows are w_row_bytes apart; x rows (already in the vec-dot type) x_row_bytes apart.
+// The runtime splits [0, n_rows) across threads; each call touches only its rows of y.
+void MatMul(DType wtype, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+            const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+
+// --- element-wise and normalisation ---------------------------------------------------
+// out = x / sqrt(mean(x^2) + eps) * w   (w may be nullptr). In-place allowed.
+void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps);
+// out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be nullptr). In-place allowed.
+void LayerNorm(const float* x, const float* w, const float* b, float* out, int64_t n, float eps);
+// In-place softmax over n values (max-subtracted, sum in double).
+void Softmax(float* x, int64_t n);
+// out = silu(gate) * up, silu(g) = g / (1 + exp(-g)).
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+// out = gelu(x), tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+void Gelu(const float* x, float* out, int64_t n);
+// y += x
+void Add(const float* x, float* y, int64_t n);
+
+enum class RopeMode {
+  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]) -- llama
+  kNeox,    // rotate (x[i], x[i + n_rot/2]) -- qwen2, qwen3, gptneox
+};
+// Rotates the first n_rot dims of each of n_heads heads (head_dim apart) in place for
+// position pos: theta_i = pos * freq_scale * base^(-2i/n_rot), computed as llama.cpp does
+// (theta multiplied by base^(-2/n_rot) pair after pair, cosf/sinf in float).
+// REQUIRES: n_rot even, n_rot <= head_dim.
+void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
+          float freq_scale, RopeMode mode);
+
+// --- attention ------------------------------------------------------------------------
+// Causal attention of `n_group` query heads sharing one KV head, for one query position,
+// over cache rows [0, n_kv). Each K and V row is read once for the whole group.
+// As llama.cpp (non-flash path, f16 cache): q is rounded to f16 before q.k, scores are
+// scale * (q.k) in f32, softmax in f32 (sum in double), probabilities are rounded to f16 and
+// the output is sum_j p_j * V[j] accumulated in f32.
+struct AttentionArgs {
+  const float* q;          // [n_group][head_dim]
+  const uint16_t* k;       // f16 rows, k + j * kv_row_stride is row j
+  const uint16_t* v;       // f16 rows, same stride
+  int64_t kv_row_stride;   // elements between consecutive rows (>= head_dim)
+  int n_group;             // query heads sharing this KV head
+  int head_dim;
+  int n_kv;                // rows to attend over (positions 0..n_kv-1)
+  float scale;             // usually 1/sqrt(head_dim)
+  float* out;              // [n_group][head_dim]
+  float* scratch;          // >= n_group * n_kv floats (scores), caller-owned
+};
+void AttentionF16(const AttentionArgs& args);
+
+// Name of the kernel set chosen at start-up ("scalar", "avx2", "avx512").
+const char* ActiveIsa();
+
+}  // namespace ondo::kernels

@@ -1,0 +1,161 @@
+// Linux implementations of sys_info.h.
+#include "platform/sys_info.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace ondo::platform {
+namespace {
+
+// Reads "Key:   123 kB" from /proc/self/status.
+uint64_t ProcStatusKb(const char* key) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  size_t key_len = std::strlen(key);
+  uint64_t kb = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
+      kb = std::strtoull(line + key_len + 1, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return kb;
+}
+
+uint64_t ReadLimitFile(const char* path) {
+  std::ifstream in(path);
+  if (!in) return 0;
+  std::string s;
+  in >> s;
+  if (s.empty() || s == "max") return 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (end == s.c_str()) return 0;
+  // cgroup v1 reports "unlimited" as a huge page-rounded number.
+  if (v >= (1ULL << 60)) return 0;
+  return v;
+}
+
+}  // namespace
+
+uint64_t CurrentRssBytes() { return ProcStatusKb("VmRSS") * 1024; }
+
+uint64_t PeakRssBytes() {
+  uint64_t kb = ProcStatusKb("VmHWM");
+  if (kb == 0) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) kb = static_cast<uint64_t>(ru.ru_maxrss);
+  }
+  return kb * 1024;
+}
+
+uint64_t PhysicalMemoryBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+uint64_t CgroupMemoryLimitBytes() {
+  // cgroup v2: find our group in /proc/self/cgroup ("0::/path").
+  std::ifstream cg("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(cg, line)) {
+    if (line.rfind("0::", 0) == 0) {
+      std::string rel = line.substr(3);
+      std::string path = "/sys/fs/cgroup" + rel + "/memory.max";
+      if (uint64_t v = ReadLimitFile(path.c_str())) return v;
+    }
+  }
+  if (uint64_t v = ReadLimitFile("/sys/fs/cgroup/memory.max")) return v;
+  return ReadLimitFile("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+}
+
+std::string CpuFeatures::ToString() const {
+  std::string s;
+  auto add = [&s](bool on, const char* name) {
+    if (!on) return;
+    if (!s.empty()) s += ' ';
+    s += name;
+  };
+  add(avx2, "avx2");
+  add(fma, "fma");
+  add(f16c, "f16c");
+  add(avx512f, "avx512f");
+  add(avx512bw, "avx512bw");
+  add(avx512vl, "avx512vl");
+  add(avx512vnni, "avx512vnni");
+  add(avx512bf16, "avx512bf16");
+  add(avxvnni, "avxvnni");
+  return s.empty() ? std::string("scalar") : s;
+}
+
+namespace {
+
+CpuFeatures Probe() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1;
+  f.fma = (c >> 12) & 1;
+  f.f16c = (c >> 29) & 1;
+  const bool avx = (c >> 28) & 1;
+  if (!osxsave || !avx) return CpuFeatures{};
+  // XCR0: the OS must save YMM (bits 1,2) and, for AVX-512, opmask/ZMM (bits 5,6,7).
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool ymm_ok = (xcr0_lo & 0x6) == 0x6;
+  const bool zmm_ok = (xcr0_lo & 0xe6) == 0xe6;
+  if (!ymm_ok) return CpuFeatures{};
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.avx2 = (b >> 5) & 1;
+    if (zmm_ok) {
+      f.avx512f = (b >> 16) & 1;
+      f.avx512bw = (b >> 30) & 1;
+      f.avx512vl = (b >> 31) & 1;
+      f.avx512vnni = (c >> 11) & 1;
+    }
+  }
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+    f.avxvnni = (a >> 4) & 1;
+    if (zmm_ok) f.avx512bf16 = (a >> 5) & 1;
+  }
+  // Allow forcing the scalar/AVX2 paths for testing: ONDO_CPU=scalar|avx2.
+  if (const char* force = std::getenv("ONDO_CPU")) {
+    if (std::strcmp(force, "scalar") == 0) return CpuFeatures{};
+    if (std::strcmp(force, "avx2") == 0) {
+      f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avx512bf16 = false;
+    }
+  }
+#endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& GetCpuFeatures() {
+  static const CpuFeatures features = Probe();
+  return features;
+}
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace ondo::platform

@@ -1,0 +1,80 @@
+// ThreadPool: workers spin briefly on a generation counter (decode issues many small batches
+// per token, and a condition-variable wake costs tens of microseconds), then sleep.
+#include "platform/thread_pool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ONDO_CPU_RELAX() _mm_pause()
+#else
+#define ONDO_CPU_RELAX() ((void)0)
+#endif
+
+namespace ondo::platform {
+
+namespace {
+constexpr int kSpinIterations = 20000;
+}
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+  workers_.reserve(n_threads_ - 1);
+  for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { WorkerLoop(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::Drain(int thread) {
+  for (;;) {
+    int task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= n_tasks_) break;
+    fn_(ctx_, task, thread);
+  }
+}
+
+void ThreadPool::Run(int n_tasks, TaskFn fn, void* ctx) {
+  if (n_tasks <= 0) return;
+  if (n_threads_ == 1 || n_tasks == 1) {
+    for (int i = 0; i < n_tasks; ++i) fn(ctx, i, 0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n_tasks_ = n_tasks;
+    fn_ = fn;
+    ctx_ = ctx;
+    next_task_.store(0, std::memory_order_relaxed);
+    pending_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  Drain(0);
+  while (pending_workers_.load(std::memory_order_acquire) != 0) ONDO_CPU_RELAX();
+}
+
+void ThreadPool::WorkerLoop(int thread) {
+  uint64_t seen = 0;
+  for (;;) {
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
+      ONDO_CPU_RELAX();
+      ++spins;
+    }
+    if (generation_.load(std::memory_order_acquire) == seen) {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_acquire)) return;
+    Drain(thread);
+    pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+}  // namespace ondo::platform

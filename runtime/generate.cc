@@ -1,0 +1,86 @@
+// Generation loop.
+#include "runtime/generate.h"
+
+#include <memory>
+
+#include "platform/sys_info.h"
+
+namespace ondo::runtime {
+
+const char* FinishReasonName(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kContext: return "context";
+    case FinishReason::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+double GenerateResult::decode_tok_s() const {
+  // The first token comes from the prefill's logits; decode time covers the rest.
+  const size_t n = ids.size();
+  return (decode_ns && n > 1) ? static_cast<double>(n - 1) * 1e9 / static_cast<double>(decode_ns) : 0.0;
+}
+
+Status Generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,
+                TokenCallback callback, void* user_data, GenerateResult* result) {
+  const tokenizer::Tokenizer& tok = session.model().tokenizer();
+  std::unique_ptr<Sampler> sampler;
+  ONDO_RETURN_IF_ERROR(Sampler::Create(options.sampler, session.n_vocab(), &sampler));
+  *result = GenerateResult{};
+  if (prompt.empty()) return InvalidArgument("the prompt is empty (no tokens)");
+  if (prompt.size() > static_cast<size_t>(session.n_ctx() - session.n_past())) {
+    return OutOfRange("the prompt has {} tokens but the context holds {} (use a larger --ctx)",
+                      prompt.size(), session.n_ctx() - session.n_past());
+  }
+  const int room = session.n_ctx() - session.n_past() - static_cast<int>(prompt.size());
+  const int limit = options.max_tokens < 0 ? room + 1 : options.max_tokens;
+  result->ids.reserve(static_cast<size_t>(limit) + 1);
+  result->text.reserve(static_cast<size_t>(limit) * 16 + 64);
+  std::string piece;
+  piece.reserve(256);
+  tokenizer::StreamDecoder decoder(tok, options.strip_leading_space);
+
+  result->n_prompt = static_cast<int>(prompt.size());
+  uint64_t t0 = platform::NowNs();
+  ONDO_RETURN_IF_ERROR(session.Prefill(prompt));
+  result->prompt_ns = platform::NowNs() - t0;
+  for (int32_t id : prompt) sampler->Accept(id);
+
+  uint64_t t1 = platform::NowNs();
+  result->finish = FinishReason::kLength;
+  for (int i = 0; i < limit; ++i) {
+    const int32_t id = sampler->Sample(session.logits());
+    sampler->Accept(id);
+    result->ids.push_back(id);
+    piece.clear();
+    const bool eog = tok.IsEog(id);
+    if (!eog) decoder.Push(id, &piece);
+    result->text += piece;
+    if (callback != nullptr && !callback(user_data, id, piece)) {
+      result->finish = FinishReason::kCancelled;
+      break;
+    }
+    if (eog) {
+      result->finish = FinishReason::kStop;
+      break;
+    }
+    if (i + 1 == limit) break;
+    if (session.n_past() >= session.n_ctx()) {
+      result->finish = FinishReason::kContext;
+      break;
+    }
+    ONDO_RETURN_IF_ERROR(session.Decode(id));
+  }
+  piece.clear();
+  decoder.Flush(&piece);
+  if (!piece.empty()) {
+    result->text += piece;
+    if (callback != nullptr) (void)callback(user_data, -1, piece);
+  }
+  result->decode_ns = platform::NowNs() - t1;
+  return Status::Ok();
+}
+
+}  // namespace ondo::runtime

@@ -1,0 +1,52 @@
+// Generate: prefill a prompt, then sample and decode until an end-of-generation token, the
+// token limit, a full context or the caller's stop. Text is streamed through a callback in
+// complete UTF-8 characters.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/status.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace ondo::runtime {
+
+enum class FinishReason {
+  kStop,       // an end-of-generation token was produced
+  kLength,     // max_tokens reached
+  kContext,    // the KV cache is full
+  kCancelled,  // the callback asked to stop
+};
+const char* FinishReasonName(FinishReason r);
+
+struct GenerateOptions {
+  int max_tokens = 256;           // < 0: until EOG or context end
+  SamplerOptions sampler;
+  bool strip_leading_space = true;  // SPM: drop the space before the first generated piece
+};
+
+// Called with each generated token id and the newly completed text (may be empty).
+// Return false to stop generation.
+using TokenCallback = bool (*)(void* user_data, int32_t id, std::string_view text);
+
+struct GenerateResult {
+  std::vector<int32_t> ids;  // generated ids, including a final EOG token if one ended it
+  std::string text;          // detokenized text of the generated ids (EOG tokens render empty)
+  FinishReason finish = FinishReason::kStop;
+  int n_prompt = 0;
+  uint64_t prompt_ns = 0;    // time of the prefill
+  uint64_t decode_ns = 0;    // time from the first sampled token to the end
+  double prompt_tok_s() const { return prompt_ns ? n_prompt * 1e9 / static_cast<double>(prompt_ns) : 0.0; }
+  double decode_tok_s() const;
+};
+
+// The session must be fresh or hold a prefix of the prompt's context; prompt is appended.
+// `result->ids` and `text` are reserved up front; decoding itself allocates nothing.
+Status Generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,
+                TokenCallback callback, void* user_data, GenerateResult* result);
+
+}  // namespace ondo::runtime

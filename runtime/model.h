@@ -1,0 +1,100 @@
+// Model: hyper-parameters and weight views of a transformer loaded from GGUF. Weights are
+// non-owning views into the file mapping (the GgufFile owns it); a Model is read-only and
+// shared by every Session created from it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/kernels.h"
+#include "platform/status.h"
+#include "runtime/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ondo::runtime {
+
+enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox };
+const char* ArchName(Arch arch);
+
+struct ModelConfig {
+  Arch arch = Arch::kLlama;
+  int n_vocab = 0;
+  int n_embd = 0;
+  int n_layer = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;      // attention.key_length (== value_length), default n_embd / n_head
+  int n_ff = 0;
+  int n_ctx_train = 0;
+  int n_rot = 0;         // rotated dims per head (partial rotary when < head_dim)
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;
+  kernels::RopeMode rope_mode = kernels::RopeMode::kNormal;
+  float norm_eps = 1e-5f;
+  bool layer_norm = false;         // LayerNorm with bias (gptneox) instead of RMSNorm
+  bool parallel_residual = false;  // gptneox: x + attn(ln1(x)) + ffn(ln2(x))
+  bool gelu_ffn = false;           // up -> GELU -> down instead of SwiGLU
+  bool tied_output = false;        // output head shares token_embd
+
+  int n_embd_q() const { return n_head * head_dim; }
+  int n_embd_kv() const { return n_head_kv * head_dim; }
+  int n_group() const { return n_head / n_head_kv; }
+};
+
+// Non-owning view of a 1-D or 2-D weight: n_rows rows of n_cols elements, row_bytes apart.
+struct WeightView {
+  kernels::DType type = kernels::DType::kF32;
+  int64_t n_cols = 0;  // ne[0], contiguous
+  int64_t n_rows = 0;  // ne[1]
+  size_t row_bytes = 0;
+  const uint8_t* data = nullptr;
+  bool present() const { return data != nullptr; }
+  const float* f32() const { return reinterpret_cast<const float*>(data); }
+};
+
+struct LayerWeights {
+  WeightView attn_norm, attn_norm_b;
+  WeightView wq, wk, wv, wqkv, wo;
+  WeightView bq, bk, bv, bqkv, bo;
+  WeightView q_norm, k_norm;          // qwen3: RMSNorm over each head
+  WeightView ffn_norm, ffn_norm_b;
+  WeightView ffn_gate, ffn_up, ffn_down;
+  WeightView ffn_up_b, ffn_down_b;
+};
+
+class Model {
+ public:
+  // Maps a GGUF file, validates hyper-parameters and every tensor's shape and type, and
+  // builds the tokenizer from its metadata.
+  static Status Load(const std::string& path, std::unique_ptr<Model>* out);
+  // Same from an already-opened file (takes ownership).
+  static Status FromGguf(std::unique_ptr<GgufFile> gguf, std::unique_ptr<Model>* out);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& gguf() const { return *gguf_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const WeightView& tok_embd() const { return tok_embd_; }
+  const WeightView& output_norm() const { return output_norm_; }
+  const WeightView& output_norm_b() const { return output_norm_b_; }
+  const WeightView& output() const { return output_; }
+  const WeightView& output_b() const { return output_b_; }
+  const LayerWeights& layer(int i) const { return layers_[static_cast<size_t>(i)]; }
+  // Bytes of all tensors (what full residency needs).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  Model() = default;
+  Status Init();
+  Status View(const std::string& name, int64_t n_cols, int64_t n_rows, bool required,
+              WeightView* out);
+
+  std::unique_ptr<GgufFile> gguf_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  ModelConfig config_;
+  WeightView tok_embd_, output_norm_, output_norm_b_, output_, output_b_;
+  std::unique_ptr<LayerWeights[]> layers_;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace ondo::runtime

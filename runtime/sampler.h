@@ -1,0 +1,53 @@
+// Sampler: repetition penalty, then greedy or top-k -> top-p -> min-p -> temperature -> draw.
+// Buffers are sized at Create; Sample() allocates nothing. The random stream depends only on
+// the seed, so the same seed gives the same tokens whatever the thread count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "platform/status.h"
+
+namespace ondo::runtime {
+
+struct SamplerOptions {
+  float temperature = 0.8f;    // <= 0: greedy (argmax)
+  int top_k = 40;              // <= 0: no limit
+  float top_p = 0.95f;         // 1: off
+  float min_p = 0.05f;         // 0: off
+  float repeat_penalty = 1.0f; // 1: off (llama.cpp's rule: divide positive, multiply negative)
+  int repeat_last_n = 64;      // tokens of history the penalty looks at
+  uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  static Status Create(const SamplerOptions& options, int n_vocab, std::unique_ptr<Sampler>* out);
+
+  // Picks the next token from n_vocab logits (not modified).
+  int32_t Sample(const float* logits);
+  // Records a token in the repetition history (prompt tokens too, if wanted).
+  void Accept(int32_t id);
+  void Reset();
+  const SamplerOptions& options() const { return options_; }
+
+ private:
+  Sampler(const SamplerOptions& options, int n_vocab);
+  double NextUniform();  // [0, 1)
+
+  SamplerOptions options_;
+  int n_vocab_;
+  uint64_t rng_[4];
+  struct Candidate {
+    float logit;
+    int32_t id;
+    float p;
+  };
+  std::vector<Candidate> cand_;
+  std::vector<int32_t> history_;  // ring buffer of repeat_last_n ids
+  int history_len_ = 0;
+  int history_pos_ = 0;
+};
+
+}  // namespace ondo::runtime

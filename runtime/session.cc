@@ -1,0 +1,243 @@
+// Session forward pass: one code path for llama, qwen2, qwen3 and gptneox, differing only in
+// the flags of ModelConfig. Matrix products are split across the pool by rows, attention by
+// (token, KV head); every split writes disjoint outputs, so results do not depend on the
+// thread count.
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+namespace ondo::runtime {
+namespace {
+
+int DefaultThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(std::min(n, 64u));
+}
+
+}  // namespace
+
+Status PlanSession(const Model& model, const SessionOptions& options, SessionPlan* plan) {
+  const ModelConfig& c = model.config();
+  if (options.n_ctx < 0) return InvalidArgument("context size {} is negative", options.n_ctx);
+  if (options.n_batch < 0) return InvalidArgument("batch size {} is negative", options.n_batch);
+  int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(c.n_ctx_train, 4096);
+  if (n_ctx <= 0) n_ctx = 4096;
+  if (n_ctx > (1 << 20)) return InvalidArgument("context size {} is too large (at most {})", n_ctx, 1 << 20);
+  int n_batch = options.n_batch > 0 ? options.n_batch : 64;
+  n_batch = std::min(n_batch, n_ctx);
+  const int n_threads = options.n_threads > 0 ? options.n_threads : DefaultThreads();
+  plan->n_ctx = n_ctx;
+  plan->n_batch = n_batch;
+  plan->kv_bytes = memory::KvCache::BytesFor({c.n_layer, c.n_head_kv, c.head_dim, n_ctx});
+  const uint64_t B = static_cast<uint64_t>(n_batch);
+  const uint64_t widest = static_cast<uint64_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
+  uint64_t floats = B * (2ull * c.n_embd + 2ull * c.n_embd_q() + 2ull * c.n_embd_kv() + 2ull * c.n_ff);
+  if (c.arch == Arch::kGptNeox) floats += B * (c.n_embd_q() + 2ull * c.n_embd_kv());
+  if (c.parallel_residual) floats += B * c.n_embd;
+  floats += static_cast<uint64_t>(c.n_vocab);
+  floats += static_cast<uint64_t>(n_threads) * c.n_group() * n_ctx;
+  plan->scratch_bytes = floats * sizeof(float) + B * widest * sizeof(float);
+  plan->weight_bytes = model.weight_bytes();
+  return Status::Ok();
+}
+
+Session::Session(const Model& model, const SessionPlan& plan, int n_threads)
+    : model_(model), plan_(plan), pool_(n_threads) {}
+
+Session::~Session() = default;
+
+Status Session::Create(const Model& model, const SessionOptions& options,
+                       std::unique_ptr<Session>* out) {
+  SessionPlan plan;
+  ONDO_RETURN_IF_ERROR(PlanSession(model, options, &plan));
+  const ModelConfig& c = model.config();
+  const int n_threads = options.n_threads > 0 ? options.n_threads : DefaultThreads();
+  std::unique_ptr<Session> s(new Session(model, plan, n_threads));
+  ONDO_RETURN_IF_ERROR(memory::KvCache::Create({c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx}, &s->kv_));
+  const size_t B = static_cast<size_t>(plan.n_batch);
+  s->x_.resize(B * c.n_embd);
+  s->xb_.resize(B * c.n_embd);
+  s->q_.resize(B * c.n_embd_q());
+  s->k_.resize(B * c.n_embd_kv());
+  s->v_.resize(B * c.n_embd_kv());
+  if (c.arch == Arch::kGptNeox) s->qkv_.resize(B * (c.n_embd_q() + 2 * c.n_embd_kv()));
+  if (c.parallel_residual) s->attn_out_.resize(B * c.n_embd);
+  s->att_.resize(B * c.n_embd_q());
+  s->ffn_a_.resize(B * c.n_ff);
+  s->ffn_b_.resize(B * c.n_ff);
+  s->logits_.assign(static_cast<size_t>(c.n_vocab), 0.0f);
+  s->att_scratch_.resize(static_cast<size_t>(n_threads) * c.n_group() * plan.n_ctx);
+  const size_t widest = static_cast<size_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
+  s->act_.resize(B * widest * sizeof(float) + 64);
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+Status Session::Prefill(std::span<const int32_t> ids) {
+  const int n_vocab = model_.config().n_vocab;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= n_vocab) {
+      return InvalidArgument("token id {} at index {} is outside the vocabulary (0..{})", ids[i], i, n_vocab - 1);
+    }
+  }
+  if (ids.empty()) return InvalidArgument("no tokens to process");
+  if (ids.size() > static_cast<size_t>(plan_.n_ctx - n_past_)) {
+    return OutOfRange("{} tokens do not fit in the context: {} of {} positions are used", ids.size(), n_past_, plan_.n_ctx);
+  }
+  size_t done = 0;
+  while (done < ids.size()) {
+    const int n = static_cast<int>(std::min<size_t>(ids.size() - done, static_cast<size_t>(plan_.n_batch)));
+    ONDO_RETURN_IF_ERROR(Forward(ids.data() + done, n));
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+void Session::MatMul(const WeightView& w, const WeightView* bias, const float* in,
+                     int64_t in_stride, int n_tokens, float* out, int64_t out_stride) {
+  const kernels::DType vd = kernels::Info(w.type).vec_dot_type;
+  const size_t x_row_bytes = kernels::RowBytes(vd, w.n_cols);
+  for (int t = 0; t < n_tokens; ++t) {
+    kernels::QuantizeRow(vd, in + t * in_stride, act_.data() + t * x_row_bytes, w.n_cols);
+  }
+  // Chunks of rows: enough tasks to balance, big enough to amortize the dispatch.
+  const int64_t n_rows = w.n_rows;
+  int64_t chunk = std::max<int64_t>(16, (n_rows + 4 * pool_.size() - 1) / (4 * pool_.size()));
+  chunk = (chunk + 15) / 16 * 16;
+  const int n_tasks = static_cast<int>((n_rows + chunk - 1) / chunk);
+  const uint8_t* x = act_.data();
+  pool_.ParallelFor(n_tasks, [&](int task, int) {
+    const int64_t r0 = task * chunk;
+    const int64_t r1 = std::min(n_rows, r0 + chunk);
+    kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, w.n_cols, x, x_row_bytes, n_tokens, out, out_stride);
+  });
+  if (bias != nullptr && bias->present()) {
+    for (int t = 0; t < n_tokens; ++t) kernels::Add(bias->f32(), out + t * out_stride, n_rows);
+  }
+}
+
+void Session::Norm(const WeightView& w, const WeightView& b, const float* in, float* out,
+                   int n_tokens, int64_t n) {
+  const ModelConfig& c = model_.config();
+  for (int t = 0; t < n_tokens; ++t) {
+    if (c.layer_norm) {
+      kernels::LayerNorm(in + t * n, w.f32(), b.present() ? b.f32() : nullptr, out + t * n, n, c.norm_eps);
+    } else {
+      kernels::RmsNorm(in + t * n, w.f32(), out + t * n, n, c.norm_eps);
+    }
+  }
+}
+
+void Session::Attention(int layer, int n_tokens) {
+  const ModelConfig& c = model_.config();
+  const int n_group = c.n_group();
+  const int hd = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int n_tasks = n_tokens * c.n_head_kv;
+  pool_.ParallelFor(n_tasks, [&](int task, int thread) {
+    const int t = task / c.n_head_kv;
+    const int h = task % c.n_head_kv;
+    kernels::AttentionArgs a;
+    a.q = q_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
+    a.k = kv_->K(layer, h, 0);
+    a.v = kv_->V(layer, h, 0);
+    a.kv_row_stride = kv_->row_stride();
+    a.n_group = n_group;
+    a.head_dim = hd;
+    a.n_kv = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
+    a.scale = scale;
+    a.out = att_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
+    a.scratch = att_scratch_.data() + static_cast<size_t>(thread) * n_group * plan_.n_ctx;
+    kernels::AttentionF16(a);
+  });
+}
+
+Status Session::Forward(const int32_t* ids, int n) {
+  const ModelConfig& c = model_.config();
+  const int64_t E = c.n_embd, Q = c.n_embd_q(), KV = c.n_embd_kv(), F = c.n_ff;
+  const int hd = c.head_dim;
+  float* x = x_.data();
+  float* xb = xb_.data();
+
+  const WeightView& emb = model_.tok_embd();
+  for (int t = 0; t < n; ++t) {
+    kernels::DequantizeRow(emb.type, emb.data + static_cast<size_t>(ids[t]) * emb.row_bytes, x + t * E, E);
+  }
+
+  for (int il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& L = model_.layer(il);
+    Norm(L.attn_norm, L.attn_norm_b, x, xb, n, E);
+
+    if (c.arch == Arch::kGptNeox) {
+      // Fused projection, laid out [Q; K; V] by the converter.
+      const int64_t W = Q + 2 * KV;
+      MatMul(L.wqkv, &L.bqkv, xb, E, n, qkv_.data(), W);
+      for (int t = 0; t < n; ++t) {
+        const float* row = qkv_.data() + t * W;
+        std::copy(row, row + Q, q_.data() + t * Q);
+        std::copy(row + Q, row + Q + KV, k_.data() + t * KV);
+        std::copy(row + Q + KV, row + W, v_.data() + t * KV);
+      }
+    } else {
+      MatMul(L.wq, &L.bq, xb, E, n, q_.data(), Q);
+      MatMul(L.wk, &L.bk, xb, E, n, k_.data(), KV);
+      MatMul(L.wv, &L.bv, xb, E, n, v_.data(), KV);
+    }
+    for (int t = 0; t < n; ++t) {
+      float* qt = q_.data() + t * Q;
+      float* kt = k_.data() + t * KV;
+      if (L.q_norm.present()) {
+        for (int h = 0; h < c.n_head; ++h) kernels::RmsNorm(qt + h * hd, L.q_norm.f32(), qt + h * hd, hd, c.norm_eps);
+        for (int h = 0; h < c.n_head_kv; ++h) kernels::RmsNorm(kt + h * hd, L.k_norm.f32(), kt + h * hd, hd, c.norm_eps);
+      }
+      const int pos = n_past_ + t;
+      kernels::Rope(qt, c.n_head, hd, c.n_rot, pos, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
+      kernels::Rope(kt, c.n_head_kv, hd, c.n_rot, pos, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
+      const float* vt = v_.data() + t * KV;
+      for (int h = 0; h < c.n_head_kv; ++h) {
+        kernels::QuantizeRow(kernels::DType::kF16, kt + h * hd, kv_->K(il, h, pos), hd);
+        kernels::QuantizeRow(kernels::DType::kF16, vt + h * hd, kv_->V(il, h, pos), hd);
+      }
+    }
+    Attention(il, n);
+
+    if (c.parallel_residual) {
+      // x + attn(ln1(x)) + ffn(ln2(x)); xb is free again once attention is done.
+      MatMul(L.wo, &L.bo, att_.data(), Q, n, attn_out_.data(), E);
+      Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
+    } else {
+      MatMul(L.wo, &L.bo, att_.data(), Q, n, xb, E);
+      for (int t = 0; t < n; ++t) kernels::Add(xb + t * E, x + t * E, E);
+      Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
+    }
+
+    if (c.gelu_ffn) {
+      MatMul(L.ffn_up, &L.ffn_up_b, xb, E, n, ffn_a_.data(), F);
+      for (int t = 0; t < n; ++t) kernels::Gelu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, F);
+    } else {
+      MatMul(L.ffn_gate, nullptr, xb, E, n, ffn_a_.data(), F);
+      MatMul(L.ffn_up, nullptr, xb, E, n, ffn_b_.data(), F);
+      for (int t = 0; t < n; ++t) kernels::SwiGlu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, ffn_b_.data() + t * F, F);
+    }
+    MatMul(L.ffn_down, &L.ffn_down_b, ffn_b_.data(), F, n, xb, E);
+    for (int t = 0; t < n; ++t) {
+      kernels::Add(xb + t * E, x + t * E, E);
+      if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);
+    }
+  }
+
+  // Logits for the last token only.
+  const float* last = x + static_cast<int64_t>(n - 1) * E;
+  if (c.layer_norm) {
+    kernels::LayerNorm(last, model_.output_norm().f32(), model_.output_norm_b().f32(), xb, E, c.norm_eps);
+  } else {
+    kernels::RmsNorm(last, model_.output_norm().f32(), xb, E, c.norm_eps);
+  }
+  MatMul(model_.output(), &model_.output_b(), xb, E, 1, logits_.data(), c.n_vocab);
+  n_past_ += n;
+  return Status::Ok();
+}
+
+}  // namespace ondo::runtime

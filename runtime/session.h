@@ -1,0 +1,79 @@
+// Session: the per-request state of one model — KV cache, scratch activations, logits —
+// all sized at Create. Prefill and Decode allocate nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "memory/kv_cache.h"
+#include "platform/status.h"
+#include "platform/thread_pool.h"
+#include "runtime/model.h"
+
+namespace ondo::runtime {
+
+struct SessionOptions {
+  int n_ctx = 0;      // KV capacity in tokens; 0 = min(training context, 4096)
+  int n_threads = 0;  // 0 = all online cores
+  int n_batch = 64;   // largest prefill chunk (tokens per forward pass)
+};
+
+// Byte figures a session will allocate, known before allocating (for --mem-budget and
+// `ondo inspect`).
+struct SessionPlan {
+  int n_ctx = 0;
+  int n_batch = 0;
+  uint64_t kv_bytes = 0;
+  uint64_t scratch_bytes = 0;
+  uint64_t weight_bytes = 0;
+  uint64_t total() const { return kv_bytes + scratch_bytes + weight_bytes; }
+};
+Status PlanSession(const Model& model, const SessionOptions& options, SessionPlan* plan);
+
+class Session {
+ public:
+  static Status Create(const Model& model, const SessionOptions& options,
+                       std::unique_ptr<Session>* out);
+  ~Session();
+
+  // Appends tokens at positions n_past()..; runs in chunks of n_batch. After it returns OK,
+  // logits() holds the distribution for the position after the last token.
+  // OutOfRange if the tokens do not fit in the context; the session is unchanged then.
+  Status Prefill(std::span<const int32_t> ids);
+  Status Decode(int32_t id) { return Prefill(std::span<const int32_t>(&id, 1)); }
+
+  const float* logits() const { return logits_.data(); }
+  int n_vocab() const { return model_.config().n_vocab; }
+  int n_past() const { return n_past_; }
+  int n_ctx() const { return plan_.n_ctx; }
+  int n_threads() const { return pool_.size(); }
+  const SessionPlan& plan() const { return plan_; }
+  const Model& model() const { return model_; }
+  // Forgets all tokens (the cache is overwritten from position 0).
+  void Reset() { n_past_ = 0; }
+
+ private:
+  Session(const Model& model, const SessionPlan& plan, int n_threads);
+  Status Forward(const int32_t* ids, int n_tokens);
+  // y[t][0..W.n_rows) = W * in[t] (+ bias) for t < n_tokens; in rows are `in_stride` floats.
+  void MatMul(const WeightView& w, const WeightView* bias, const float* in, int64_t in_stride,
+              int n_tokens, float* out, int64_t out_stride);
+  void Norm(const WeightView& w, const WeightView& b, const float* in, float* out, int n_tokens,
+            int64_t n);
+  void Attention(int layer, int n_tokens);
+
+  const Model& model_;
+  SessionPlan plan_;
+  platform::ThreadPool pool_;
+  std::unique_ptr<memory::KvCache> kv_;
+  int n_past_ = 0;
+
+  // Scratch, (n_batch, width) row-major unless noted.
+  std::vector<float> x_, xb_, q_, k_, v_, qkv_, att_, attn_out_, ffn_a_, ffn_b_, logits_;
+  std::vector<float> att_scratch_;  // (n_threads, n_group * n_ctx)
+  std::vector<uint8_t> act_;        // activations converted to a weight's vec-dot type
+};
+
+}  // namespace ondo::runtime

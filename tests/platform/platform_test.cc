@@ -1,0 +1,107 @@
+// platform/: mapping, memory figures, CPU probe, thread pool.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "platform/mapped_file.h"
+#include "platform/sys_info.h"
+#include "platform/thread_pool.h"
+
+namespace ondo::platform {
+namespace {
+
+std::string TempPath(const char* name) {
+  return std::string(::testing::TempDir()) + "/ondo_platform_" + name;
+}
+
+TEST(MappedFile, MapsContentsReadOnly) {
+  std::string path = TempPath("map.bin");
+  std::vector<char> bytes(10000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+  std::unique_ptr<MappedFile> f;
+  ASSERT_TRUE(MappedFile::Open(path, &f).ok());
+  ASSERT_EQ(f->size(), bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) ASSERT_EQ(static_cast<char>(f->data()[i]), bytes[i]);
+  f->Advise(3, 5000, Advice::kWillNeed);
+  f->Advise(1 << 20, 10, Advice::kDontNeed);  // past the end: ignored
+  std::remove(path.c_str());
+}
+
+TEST(MappedFile, MissingFileIsNotFound) {
+  std::unique_ptr<MappedFile> f;
+  Status s = MappedFile::Open("/nonexistent/ondo/file.gguf", &f);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("/nonexistent/ondo/file.gguf"), std::string::npos);
+  EXPECT_EQ(f, nullptr);
+}
+
+TEST(MappedFile, DirectoryIsRejected) {
+  std::unique_ptr<MappedFile> f;
+  EXPECT_FALSE(MappedFile::Open("/tmp", &f).ok());
+}
+
+TEST(MappedFile, EmptyFile) {
+  std::string path = TempPath("empty.bin");
+  std::ofstream(path, std::ios::binary).close();
+  std::unique_ptr<MappedFile> f;
+  ASSERT_TRUE(MappedFile::Open(path, &f).ok());
+  EXPECT_EQ(f->size(), 0u);
+  std::remove(path.c_str());
+}
+
+TEST(SysInfo, RssGrowsWithTouchedMemory) {
+  uint64_t before = CurrentRssBytes();
+  ASSERT_GT(before, 0u);
+  std::vector<char> block(64 << 20);
+  for (size_t i = 0; i < block.size(); i += 4096) block[i] = 1;
+  uint64_t after = CurrentRssBytes();
+  EXPECT_GE(after, before + (48u << 20));
+  EXPECT_GE(PeakRssBytes(), after);
+  volatile char sink = block[12345];
+  (void)sink;
+}
+
+TEST(SysInfo, PhysicalMemoryAndPageSize) {
+  EXPECT_GT(PhysicalMemoryBytes(), 64ull << 20);
+  EXPECT_GE(PageSize(), 4096u);
+  EXPECT_EQ(PageSize() & (PageSize() - 1), 0u);
+}
+
+TEST(SysInfo, CpuFeaturesAreConsistent) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.avx512f) EXPECT_TRUE(f.avx2);
+  EXPECT_FALSE(f.ToString().empty());
+}
+
+TEST(ThreadPool, RunsEveryTaskExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (int round = 0; round < 50; ++round) {
+      const int n = round * 7 + 1;
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<int> bad_thread{0};
+      pool.ParallelFor(n, [&](int task, int thread) {
+        hits[task].fetch_add(1);
+        if (thread < 0 || thread >= threads) bad_thread.fetch_add(1);
+      });
+      for (int i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "threads " << threads;
+      ASSERT_EQ(bad_thread.load(), 0);
+    }
+  }
+}
+
+TEST(ThreadPool, ZeroTasksIsANoOp) {
+  ThreadPool pool(2);
+  int calls = 0;
+  pool.ParallelFor(0, [&](int, int) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace ondo::platform

@@ -26,7 +26,9 @@ const char* FinishReasonName(FinishReason r);
 struct GenerateOptions {
   int max_tokens = 256;           // < 0: until EOG or context end
   SamplerOptions sampler;
-  bool strip_leading_space = true;  // SPM: drop the space before the first generated piece
+  // SPM: drop the space before the first generated piece. Off by default: a continuation's
+  // leading space is part of the text (llama.cpp's reference output keeps it).
+  bool strip_leading_space = false;
 };
 
 // Called with each generated token id and the newly completed text (may be empty).

@@ -64,18 +64,18 @@ class Reader {
 Status ReadScalar(Reader& r, GgufType t, GgufValue* v) {
   bool ok = true;
   switch (t) {
-    case GgufType::kU8: { uint8_t x; ok = r.Read(&x); v->scalar.u64 = x; break; }
-    case GgufType::kI8: { int8_t x; ok = r.Read(&x); v->scalar.i64 = x; break; }
-    case GgufType::kU16: { uint16_t x; ok = r.Read(&x); v->scalar.u64 = x; break; }
-    case GgufType::kI16: { int16_t x; ok = r.Read(&x); v->scalar.i64 = x; break; }
-    case GgufType::kU32: { uint32_t x; ok = r.Read(&x); v->scalar.u64 = x; break; }
-    case GgufType::kI32: { int32_t x; ok = r.Read(&x); v->scalar.i64 = x; break; }
-    case GgufType::kU64: { uint64_t x; ok = r.Read(&x); v->scalar.u64 = x; break; }
-    case GgufType::kI64: { int64_t x; ok = r.Read(&x); v->scalar.i64 = x; break; }
-    case GgufType::kF32: { float x; ok = r.Read(&x); v->scalar.f64 = x; break; }
-    case GgufType::kF64: { double x; ok = r.Read(&x); v->scalar.f64 = x; break; }
+    case GgufType::kU8: { uint8_t x = 0; ok = r.Read(&x); v->scalar.u64 = x; break; }
+    case GgufType::kI8: { int8_t x = 0; ok = r.Read(&x); v->scalar.i64 = x; break; }
+    case GgufType::kU16: { uint16_t x = 0; ok = r.Read(&x); v->scalar.u64 = x; break; }
+    case GgufType::kI16: { int16_t x = 0; ok = r.Read(&x); v->scalar.i64 = x; break; }
+    case GgufType::kU32: { uint32_t x = 0; ok = r.Read(&x); v->scalar.u64 = x; break; }
+    case GgufType::kI32: { int32_t x = 0; ok = r.Read(&x); v->scalar.i64 = x; break; }
+    case GgufType::kU64: { uint64_t x = 0; ok = r.Read(&x); v->scalar.u64 = x; break; }
+    case GgufType::kI64: { int64_t x = 0; ok = r.Read(&x); v->scalar.i64 = x; break; }
+    case GgufType::kF32: { float x = 0; ok = r.Read(&x); v->scalar.f64 = x; break; }
+    case GgufType::kF64: { double x = 0; ok = r.Read(&x); v->scalar.f64 = x; break; }
     case GgufType::kBool: {
-      uint8_t x;
+      uint8_t x = 0;
       ok = r.Read(&x);
       if (ok && x > 1) return Corrupt("bool value {} is neither 0 nor 1 at byte {}", x, r.pos() - 1);
       v->scalar.b = x != 0;

@@ -91,14 +91,15 @@ class GoldenTest : public ::testing::TestWithParam<const char*> {
 };
 
 // Tolerance for F32/F16 logits. llama.cpp and ondo run the same arithmetic (f16 KV cache,
-// f16-rounded q and attention probabilities, f16-rounded activations for F16 weights) but
-// sum in different orders (SIMD lanes, blocking). Each dot product of length n <= 768 then
-// differs by about sqrt(n) * 2^-24 * sum|a_i b_i| in f32, and an f16 rounding that lands on
-// the other side of a tie flips by 2^-11 relative. Through 6 layers those flips propagate into
-// logits of magnitude ~10-20 as an absolute error of order 1e-3; we allow 2e-2 for F16 (more
-// f16 roundings on the path) and 1e-2 for F32, and require the top-10 order to be identical
-// wherever neighbours are separated by more than twice the tolerance.
-double LogitTolerance(const std::string& type) { return type == "f32" ? 1e-2 : 2e-2; }
+// f16-rounded q and attention probabilities, f16-rounded activations for F16 weights) and
+// differ only in summation order (SIMD lanes, blocking). F32: each dot of length n <= 768
+// then differs by ~sqrt(n) * 2^-24 * sum|a_i b_i|, i.e. ~1e-6 relative; through 6 layers and
+// logits of magnitude ~10 that is ~1e-4 at most (measured: 4.5e-5), so 1e-3 leaves a 20x
+// margin. F16: an activation that differs by one f32 ulp can round to the neighbouring f16
+// value (2^-11 relative), which propagates to ~1e-3 in the logits (measured: 1.1e-3); 1e-2
+// leaves a 9x margin. The top-10 order must be identical wherever neighbours in the
+// reference are more than twice the tolerance apart.
+double LogitTolerance(const std::string& type) { return type == "f32" ? 1e-3 : 1e-2; }
 
 TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
   SessionOptions so;
@@ -129,7 +130,7 @@ TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
     const double kl = KlDivergence(run.logits, logits);
     worst_diff = std::max(worst_diff, max_diff);
     worst_kl = std::max(worst_kl, kl);
-    const std::vector<int> ref_top = TopK(run.logits.data(), session->n_vocab(), 10);
+    const std::vector<int> ref_top = TopK(run.logits.data(), session->n_vocab(), 11);
     const std::vector<int> our_top = TopK(logits, session->n_vocab(), 10);
     top1_agree += ref_top[0] == our_top[0];
     // Every file type: the same top-1 at the last prompt position.
@@ -138,8 +139,7 @@ TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
       const double tol = LogitTolerance(type_);
       EXPECT_LE(max_diff, tol);
       for (int r = 0; r < 10; ++r) {
-        const bool separated =
-            r == 9 || run.logits[ref_top[r]] - run.logits[ref_top[r + 1]] > 2 * tol;
+        const bool separated = run.logits[ref_top[r]] - run.logits[ref_top[r + 1]] > 2 * tol;
         if (separated && (r == 0 || run.logits[ref_top[r - 1]] - run.logits[ref_top[r]] > 2 * tol)) {
           EXPECT_EQ(ref_top[r], our_top[r]) << "rank " << r;
         }
@@ -161,10 +161,54 @@ TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
   std::printf("[ %s ] %zu prompts: max |logit diff| %.3g, max KL %.3g nats, top-1 agreement %d/%zu\n",
               type_.c_str(), runs_.size(), worst_diff, worst_kl, top1_agree, runs_.size());
   if (!exact_type) {
-    // Q8_0: llama.cpp quantizes activations to 8 bits as we do; the two runs may still differ
-    // in summation order. Bound the divergence loosely so a broken kernel cannot pass.
-    EXPECT_LT(worst_kl, 0.05);
+    // Q8_0: llama.cpp quantizes activations to 8 bits as we do, but a value that lands on
+    // the other side of a rounding step moves by a whole quantum (1/127 of the block max).
+    // Measured: max |diff| 0.018, KL 1.3e-5 nats; bound KL at 1e-3 so a broken kernel fails.
+    EXPECT_LT(worst_kl, 1e-3);
   }
+}
+
+TEST_P(GoldenTest, SeededSamplingIsIndependentOfThreadCount) {
+  const RefRun& run = runs_[0];
+  std::vector<std::vector<int32_t>> outputs;
+  for (int threads : {1, 2, 3}) {
+    SessionOptions so;
+    so.n_ctx = 256;
+    so.n_threads = threads;
+    so.n_batch = threads == 3 ? 4 : 64;  // chunked prefill must not change anything either
+    std::unique_ptr<Session> session;
+    ASSERT_TRUE(Session::Create(*model_, so, &session).ok());
+    GenerateOptions go;
+    go.max_tokens = 24;
+    go.sampler.temperature = 0.9f;
+    go.sampler.top_k = 50;
+    go.sampler.seed = 1234;
+    GenerateResult result;
+    ASSERT_TRUE(Generate(*session, run.prompt_ids, go, nullptr, nullptr, &result).ok());
+    outputs.push_back(result.ids);
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_EQ(outputs[0], outputs[2]);
+}
+
+TEST_P(GoldenTest, PromptLongerThanContextIsRejected) {
+  SessionOptions so;
+  so.n_ctx = 8;
+  std::unique_ptr<Session> session;
+  ASSERT_TRUE(Session::Create(*model_, so, &session).ok());
+  std::vector<int32_t> ids(9, 5);
+  GenerateOptions go;
+  GenerateResult result;
+  Status s = Generate(*session, ids, go, nullptr, nullptr, &result);
+  EXPECT_EQ(s.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(s.message().find("9"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("8"), std::string::npos) << s.message();
+  // The session is still usable.
+  ids.resize(8);
+  go.max_tokens = 4;
+  ASSERT_TRUE(Generate(*session, ids, go, nullptr, nullptr, &result).ok());
+  EXPECT_EQ(result.finish, FinishReason::kContext);
+  EXPECT_EQ(result.ids.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(KoMiniA, GoldenTest, ::testing::Values("f32", "f16", "Q8_0"));

@@ -106,9 +106,11 @@ struct AttentionArgs {
   int head_dim;
   int n_kv;                // rows to attend over (positions 0..n_kv-1)
   float scale;             // usually 1/sqrt(head_dim)
-  float* out;              // [n_group][head_dim]
+  float* out;              // [n_group][head_dim]; may be the same buffer as q
   float* scratch;          // >= n_group * n_kv floats (scores), caller-owned
 };
+// REQUIRES: n_group >= 1, head_dim >= 1, kv_row_stride >= head_dim, n_kv >= 0; rows
+// [0, n_kv) of k and v readable. Allocates nothing.
 void AttentionF16(const AttentionArgs& args);
 
 // Name of the kernel set chosen at start-up ("scalar", "avx2", "avx512").

@@ -1,0 +1,109 @@
+// Block layouts of the ggml quantized types, byte for byte as stored in GGUF files.
+// Half-precision fields are raw IEEE binary16 bits (uint16_t). Blocks in a mapped file may sit
+// at any byte offset (a Q8_0 block is 34 bytes), so kernels read them with memcpy/unaligned
+// loads, never by dereferencing a multi-byte field of a misaligned block.
+#pragma once
+
+#include <cstdint>
+
+namespace ondo::kernels {
+
+inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK4_1 = 32;
+inline constexpr int kQK5_0 = 32;
+inline constexpr int kQK5_1 = 32;
+inline constexpr int kQK8_0 = 32;
+inline constexpr int kQK8_1 = 32;
+inline constexpr int kQK_K = 256;       // super-block size of the K-quants
+inline constexpr int kKScaleSize = 12;  // packed 6-bit scales/mins of Q4_K and Q5_K
+
+struct block_q4_0 {
+  uint16_t d;              // scale (f16)
+  uint8_t qs[kQK4_0 / 2];  // nibbles: low = element j, high = element j + 16
+};
+static_assert(sizeof(block_q4_0) == 18, "ggml block_q4_0");
+
+struct block_q4_1 {
+  uint16_t d;  // scale (f16)
+  uint16_t m;  // min (f16)
+  uint8_t qs[kQK4_1 / 2];
+};
+static_assert(sizeof(block_q4_1) == 20, "ggml block_q4_1");
+
+struct block_q5_0 {
+  uint16_t d;
+  uint8_t qh[4];  // 5th bits, little-endian uint32
+  uint8_t qs[kQK5_0 / 2];
+};
+static_assert(sizeof(block_q5_0) == 22, "ggml block_q5_0");
+
+struct block_q5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK5_1 / 2];
+};
+static_assert(sizeof(block_q5_1) == 24, "ggml block_q5_1");
+
+struct block_q8_0 {
+  uint16_t d;  // scale (f16): x ~= d * qs[j]
+  int8_t qs[kQK8_0];
+};
+static_assert(sizeof(block_q8_0) == 34, "ggml block_q8_0");
+
+struct block_q8_1 {
+  uint16_t d;  // scale (f16)
+  uint16_t s;  // d * sum(qs) (f16)
+  int8_t qs[kQK8_1];
+};
+static_assert(sizeof(block_q8_1) == 36, "ggml block_q8_1");
+
+struct block_q2_K {
+  uint8_t scales[kQK_K / 16];  // 4-bit scales (low) and mins (high) of 16 sub-blocks
+  uint8_t qs[kQK_K / 4];       // 2-bit quants
+  uint16_t d;                  // super-block scale for the scales (f16)
+  uint16_t dmin;               // super-block scale for the mins (f16)
+};
+static_assert(sizeof(block_q2_K) == 84, "ggml block_q2_K");
+
+struct block_q3_K {
+  uint8_t hmask[kQK_K / 8];  // high bit of the 3-bit quants
+  uint8_t qs[kQK_K / 4];     // low 2 bits
+  uint8_t scales[12];        // 6-bit scales, packed
+  uint16_t d;                // super-block scale (f16)
+};
+static_assert(sizeof(block_q3_K) == 110, "ggml block_q3_K");
+
+struct block_q4_K {
+  uint16_t d;                   // super-block scale for the scales (f16)
+  uint16_t dmin;                // super-block scale for the mins (f16)
+  uint8_t scales[kKScaleSize];  // 6-bit scales and mins, packed
+  uint8_t qs[kQK_K / 2];        // 4-bit quants
+};
+static_assert(sizeof(block_q4_K) == 144, "ggml block_q4_K");
+
+struct block_q5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[kKScaleSize];
+  uint8_t qh[kQK_K / 8];  // 5th bits
+  uint8_t qs[kQK_K / 2];  // low 4 bits
+};
+static_assert(sizeof(block_q5_K) == 176, "ggml block_q5_K");
+
+struct block_q6_K {
+  uint8_t ql[kQK_K / 2];      // low 4 bits
+  uint8_t qh[kQK_K / 4];      // high 2 bits
+  int8_t scales[kQK_K / 16];  // 8-bit scales
+  uint16_t d;                 // super-block scale (f16)
+};
+static_assert(sizeof(block_q6_K) == 210, "ggml block_q6_K");
+
+struct block_q8_K {
+  float d;  // scale (f32)
+  int8_t qs[kQK_K];
+  int16_t bsums[kQK_K / 16];  // sums of qs in groups of 16
+};
+static_assert(sizeof(block_q8_K) == 292, "ggml block_q8_K");
+
+}  // namespace ondo::kernels

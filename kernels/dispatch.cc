@@ -1,0 +1,171 @@
+// Builds the kernel sets once and routes the kernels.h entry points through the active one.
+#include "kernels/dispatch.h"
+
+#include <cassert>
+
+#include "kernels/ref/ref.h"
+#include "platform/sys_info.h"
+#if ONDO_KERNELS_X86
+#include "kernels/x86/x86.h"
+#endif
+
+namespace ondo::kernels {
+namespace {
+
+void SetType(KernelSet& s, DType t, QuantizeRowFn q, DequantizeRowFn dq, VecDotFn dot,
+             MatMulFn mm) {
+  s.types[static_cast<uint32_t>(t)] = TypeKernels{q, dq, dot, mm};
+}
+
+KernelSet MakeScalar() {
+  KernelSet s{};
+  s.isa = Isa::kScalar;
+  s.name = "scalar";
+  SetType(s, DType::kF32, ref::QuantizeRowF32, ref::DequantizeRowF32, ref::VecDotF32,
+          ref::MatMulF32);
+  SetType(s, DType::kF16, ref::QuantizeRowF16, ref::DequantizeRowF16, ref::VecDotF16,
+          ref::MatMulF16);
+  SetType(s, DType::kBF16, ref::QuantizeRowBf16, ref::DequantizeRowBf16, ref::VecDotBf16,
+          ref::MatMulBf16);
+  SetType(s, DType::kQ8_0, ref::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, ref::VecDotQ8_0,
+          ref::MatMulQ8_0);
+  s.rms_norm = ref::RmsNorm;
+  s.layer_norm = ref::LayerNorm;
+  s.softmax = ref::Softmax;
+  s.swiglu = ref::SwiGlu;
+  s.gelu = ref::Gelu;
+  s.add = ref::Add;
+  s.rope = ref::Rope;
+  s.attention_f16 = ref::AttentionF16;
+  return s;
+}
+
+#if ONDO_KERNELS_X86
+KernelSet MakeAvx2() {
+  KernelSet s = MakeScalar();
+  s.isa = Isa::kAvx2;
+  s.name = "avx2";
+  SetType(s, DType::kF32, ref::QuantizeRowF32, ref::DequantizeRowF32, avx2::VecDotF32,
+          avx2::MatMulF32);
+  SetType(s, DType::kF16, avx2::QuantizeRowF16, avx2::DequantizeRowF16, avx2::VecDotF16,
+          avx2::MatMulF16);
+  SetType(s, DType::kBF16, ref::QuantizeRowBf16, ref::DequantizeRowBf16, avx2::VecDotBf16,
+          avx2::MatMulBf16);
+  SetType(s, DType::kQ8_0, avx2::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, avx2::VecDotQ8_0,
+          avx2::MatMulQ8_0);
+  s.softmax = avx2::Softmax;
+  s.attention_f16 = avx2::AttentionF16;
+  return s;
+}
+
+KernelSet MakeAvx512() {
+  KernelSet s = MakeAvx2();
+  s.isa = Isa::kAvx512;
+  s.name = "avx512";
+  SetType(s, DType::kF32, ref::QuantizeRowF32, ref::DequantizeRowF32, avx512::VecDotF32,
+          avx512::MatMulF32);
+  SetType(s, DType::kF16, avx512::QuantizeRowF16, avx512::DequantizeRowF16, avx512::VecDotF16,
+          avx512::MatMulF16);
+  SetType(s, DType::kQ8_0, avx512::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, avx512::VecDotQ8_0,
+          avx512::MatMulQ8_0);
+  s.softmax = avx512::Softmax;
+  s.attention_f16 = avx512::AttentionF16;
+  return s;
+}
+#endif
+
+struct Registry {
+  KernelSet sets[kNumIsas];
+  bool available[kNumIsas] = {};
+  const KernelSet* active = nullptr;
+};
+
+Registry Build() {
+  Registry r;
+  r.sets[0] = MakeScalar();
+  r.available[0] = true;
+#if ONDO_KERNELS_X86
+  const platform::CpuFeatures& f = platform::GetCpuFeatures();
+  r.sets[1] = MakeAvx2();
+  r.available[1] = f.avx2 && f.fma && f.f16c;
+  r.sets[2] = MakeAvx512();
+  r.available[2] = r.available[1] && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+#endif
+  for (int i = kNumIsas - 1; i >= 0; --i) {
+    if (r.available[i]) {
+      r.active = &r.sets[i];
+      break;
+    }
+  }
+  return r;
+}
+
+const Registry& GetRegistry() {
+  static const Registry registry = Build();
+  return registry;
+}
+
+// Choose at start-up rather than on the first kernel call.
+[[maybe_unused]] const Registry& g_registry_at_startup = GetRegistry();
+
+const TypeKernels& ActiveFor(DType t) {
+  assert(static_cast<uint32_t>(t) < static_cast<uint32_t>(kMaxTypeId));
+  return GetRegistry().active->For(t);
+}
+
+}  // namespace
+
+const KernelSet* GetKernelSet(Isa isa) {
+  const Registry& r = GetRegistry();
+  const int i = static_cast<int>(isa);
+  return (i >= 0 && i < kNumIsas && r.available[i]) ? &r.sets[i] : nullptr;
+}
+
+const KernelSet& ActiveKernels() { return *GetRegistry().active; }
+
+const char* ActiveIsa() { return ActiveKernels().name; }
+
+void QuantizeRow(DType type, const float* x, void* out, int64_t n) {
+  const QuantizeRowFn fn = ActiveFor(type).quantize_row;
+  assert(fn != nullptr && "QuantizeRow: type not supported");
+  fn(x, out, n);
+}
+
+void DequantizeRow(DType type, const void* row, float* out, int64_t n) {
+  const DequantizeRowFn fn = ActiveFor(type).dequantize_row;
+  assert(fn != nullptr && "DequantizeRow: type not supported");
+  fn(row, out, n);
+}
+
+float VecDot(DType wtype, int64_t n, const void* w_row, const void* x_vd) {
+  const VecDotFn fn = ActiveFor(wtype).vec_dot;
+  assert(fn != nullptr && "VecDot: type not supported");
+  return fn(n, w_row, x_vd);
+}
+
+void MatMul(DType wtype, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+            const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  const MatMulFn fn = ActiveFor(wtype).mat_mul;
+  assert(fn != nullptr && "MatMul: type not supported");
+  fn(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+
+void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  ActiveKernels().rms_norm(x, w, out, n, eps);
+}
+void LayerNorm(const float* x, const float* w, const float* b, float* out, int64_t n, float eps) {
+  ActiveKernels().layer_norm(x, w, b, out, n, eps);
+}
+void Softmax(float* x, int64_t n) { ActiveKernels().softmax(x, n); }
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  ActiveKernels().swiglu(gate, up, out, n);
+}
+void Gelu(const float* x, float* out, int64_t n) { ActiveKernels().gelu(x, out, n); }
+void Add(const float* x, float* y, int64_t n) { ActiveKernels().add(x, y, n); }
+void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
+          float freq_scale, RopeMode mode) {
+  ActiveKernels().rope(x, n_heads, head_dim, n_rot, pos, freq_base, freq_scale, mode);
+}
+void AttentionF16(const AttentionArgs& args) { ActiveKernels().attention_f16(args); }
+
+}  // namespace ondo::kernels

@@ -1,0 +1,58 @@
+// The kernel table: one set of function pointers per instruction set, the active one chosen
+// once at start-up from platform::GetCpuFeatures() (ONDO_CPU=scalar|avx2 forces a lower set).
+// The free functions of kernels.h call through the active set; tests and benchmarks use
+// GetKernelSet() to run every set that the CPU can execute side by side.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace ondo::kernels {
+
+using QuantizeRowFn = void (*)(const float* x, void* out, int64_t n);
+using DequantizeRowFn = void (*)(const void* row, float* out, int64_t n);
+using VecDotFn = float (*)(int64_t n, const void* w_row, const void* x_vd);
+using MatMulFn = void (*)(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                          const void* x_vd, size_t x_row_bytes, int n_tok, float* y,
+                          int64_t y_stride);
+
+// Per weight type; a null entry means "not available for this type".
+struct TypeKernels {
+  QuantizeRowFn quantize_row = nullptr;
+  DequantizeRowFn dequantize_row = nullptr;
+  VecDotFn vec_dot = nullptr;
+  MatMulFn mat_mul = nullptr;
+};
+
+inline constexpr int kMaxTypeId = 40;  // DType values are < kMaxTypeId
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+inline constexpr int kNumIsas = 3;
+
+struct KernelSet {
+  Isa isa;
+  const char* name;  // "scalar", "avx2", "avx512"
+  TypeKernels types[kMaxTypeId];
+  void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
+  void (*layer_norm)(const float* x, const float* w, const float* b, float* out, int64_t n,
+                     float eps);
+  void (*softmax)(float* x, int64_t n);
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  void (*gelu)(const float* x, float* out, int64_t n);
+  void (*add)(const float* x, float* y, int64_t n);
+  void (*rope)(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
+               float freq_scale, RopeMode mode);
+  void (*attention_f16)(const AttentionArgs& args);
+
+  const TypeKernels& For(DType t) const { return types[static_cast<uint32_t>(t)]; }
+};
+
+// The set for `isa`, or nullptr when it is not compiled in or this CPU (as reported by
+// platform::GetCpuFeatures(), so after ONDO_CPU) cannot run it. kScalar is always available.
+const KernelSet* GetKernelSet(Isa isa);
+// The set chosen at start-up: the best available one.
+const KernelSet& ActiveKernels();
+
+}  // namespace ondo::kernels

@@ -1,0 +1,60 @@
+// Scalar reference kernels: portable C++, always built, the truth the SIMD kernels are tested
+// against. Each follows llama.cpp's scalar CPU code (ggml *_ref / *_generic functions) so that
+// results match it closely. Row arguments typed `const void*` / `void*` may sit at any byte
+// address; typed pointers (float*, uint16_t*) must be naturally aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace ondo::kernels::ref {
+
+// --- rows (see kernels.h QuantizeRow / DequantizeRow / VecDot / MatMul) ------------------
+void QuantizeRowF32(const float* x, void* out, int64_t n);
+void QuantizeRowF16(const float* x, void* out, int64_t n);   // round to nearest even
+void QuantizeRowBf16(const float* x, void* out, int64_t n);  // round to nearest even
+// ggml quantize_row_q8_0_ref: per 32 values d = max|x| / 127, id = d ? 1/d : 0,
+// q = roundf(x * id) (half away from zero), d stored as f16. Quants are in [-127, 127].
+// REQUIRES: n % 32 == 0, x finite.
+void QuantizeRowQ8_0(const float* x, void* out, int64_t n);
+
+void DequantizeRowF32(const void* row, float* out, int64_t n);
+void DequantizeRowF16(const void* row, float* out, int64_t n);
+void DequantizeRowBf16(const void* row, float* out, int64_t n);
+void DequantizeRowQ8_0(const void* row, float* out, int64_t n);  // REQUIRES: n % 32 == 0
+
+// Products rounded to f32, summed in double (ggml_vec_dot_{f32,f16,bf16} scalar path).
+float VecDotF32(int64_t n, const void* w_row, const void* x_vd);
+float VecDotF16(int64_t n, const void* w_row, const void* x_vd);
+float VecDotBf16(int64_t n, const void* w_row, const void* x_vd);
+// sum over blocks of (int) sum(qw * qx) * (d_w * d_x), in float. REQUIRES: n % 32 == 0.
+float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd);
+
+// y[t * y_stride + r] = VecDot(W row r, x row t) for r in [r0, r1), t in [0, n_tok); nothing
+// else in y is written. REQUIRES: 0 <= r0 <= r1, n_tok >= 0, k % block_size == 0, rows
+// r0..r1-1 of W (w_row_bytes apart) and n_tok rows of x (x_row_bytes apart) readable.
+void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+
+// --- element-wise, normalisation, rope, attention (contracts in kernels.h) ---------------
+void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps);
+void LayerNorm(const float* x, const float* w, const float* b, float* out, int64_t n, float eps);
+void Softmax(float* x, int64_t n);
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+void Gelu(const float* x, float* out, int64_t n);
+void Add(const float* x, float* y, int64_t n);
+void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
+          float freq_scale, RopeMode mode);
+// q.k: products of f16-rounded q and f16 k in f32, summed in double (as VecDotF16).
+// args.out may alias args.q.
+void AttentionF16(const AttentionArgs& args);
+
+}  // namespace ondo::kernels::ref

@@ -1,0 +1,151 @@
+// Scalar reference: quantize / dequantize / dot / matmul rows of F32, F16, BF16 and Q8_0.
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/ref/fp16.h"
+#include "kernels/ref/ref.h"
+
+namespace ondo::kernels::ref {
+namespace {
+
+using Byte = unsigned char;
+
+block_q8_0 LoadBlockQ8_0(const void* row, int64_t ib) {
+  block_q8_0 b;
+  std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(block_q8_0), sizeof b);
+  return b;
+}
+
+// Generic matmul over a VecDot: the reference does not tile, it is the truth.
+template <float (*Dot)(int64_t, const void*, const void*)>
+void MatMulByDot(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  for (int t = 0; t < n_tok; ++t) {
+    const Byte* xt = static_cast<const Byte*>(x_vd) + static_cast<size_t>(t) * x_row_bytes;
+    for (int64_t r = r0; r < r1; ++r) {
+      const Byte* wr = static_cast<const Byte*>(w) + static_cast<size_t>(r) * w_row_bytes;
+      y[t * y_stride + r] = Dot(k, wr, xt);
+    }
+  }
+}
+
+}  // namespace
+
+void QuantizeRowF32(const float* x, void* out, int64_t n) {
+  if (n > 0) std::memmove(out, x, static_cast<size_t>(n) * sizeof(float));
+}
+
+void QuantizeRowF16(const float* x, void* out, int64_t n) {
+  Byte* o = static_cast<Byte*>(out);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = FloatToHalfBits(x[i]);
+    std::memcpy(o + 2 * i, &h, 2);
+  }
+}
+
+void QuantizeRowBf16(const float* x, void* out, int64_t n) {
+  Byte* o = static_cast<Byte*>(out);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = FloatToBf16Bits(x[i]);
+    std::memcpy(o + 2 * i, &h, 2);
+  }
+}
+
+void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
+  assert(n % kQK8_0 == 0);
+  const int64_t nb = n / kQK8_0;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const float* xb = x + ib * kQK8_0;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    block_q8_0 b;
+    b.d = FloatToHalfBits(d);
+    for (int j = 0; j < kQK8_0; ++j) {
+      b.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    }
+    std::memcpy(static_cast<Byte*>(out) + ib * sizeof(block_q8_0), &b, sizeof b);
+  }
+}
+
+void DequantizeRowF32(const void* row, float* out, int64_t n) {
+  if (n > 0) std::memmove(out, row, static_cast<size_t>(n) * sizeof(float));
+}
+
+void DequantizeRowF16(const void* row, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = HalfBitsToFloat(LoadU16(row, i));
+}
+
+void DequantizeRowBf16(const void* row, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = Bf16BitsToFloat(LoadU16(row, i));
+}
+
+void DequantizeRowQ8_0(const void* row, float* out, int64_t n) {
+  assert(n % kQK8_0 == 0);
+  for (int64_t ib = 0; ib < n / kQK8_0; ++ib) {
+    const block_q8_0 b = LoadBlockQ8_0(row, ib);
+    const float d = HalfBitsToFloat(b.d);
+    for (int j = 0; j < kQK8_0; ++j) out[ib * kQK8_0 + j] = static_cast<float>(b.qs[j]) * d;
+  }
+}
+
+float VecDotF32(int64_t n, const void* w_row, const void* x_vd) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    sum += static_cast<double>(LoadF32(w_row, i) * LoadF32(x_vd, i));
+  }
+  return static_cast<float>(sum);
+}
+
+float VecDotF16(int64_t n, const void* w_row, const void* x_vd) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    sum +=
+        static_cast<double>(HalfBitsToFloat(LoadU16(w_row, i)) * HalfBitsToFloat(LoadU16(x_vd, i)));
+  }
+  return static_cast<float>(sum);
+}
+
+float VecDotBf16(int64_t n, const void* w_row, const void* x_vd) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    sum +=
+        static_cast<double>(Bf16BitsToFloat(LoadU16(w_row, i)) * Bf16BitsToFloat(LoadU16(x_vd, i)));
+  }
+  return static_cast<float>(sum);
+}
+
+float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
+  assert(n % kQK8_0 == 0);
+  float sumf = 0.0f;
+  for (int64_t ib = 0; ib < n / kQK8_0; ++ib) {
+    const block_q8_0 w = LoadBlockQ8_0(w_row, ib);
+    const block_q8_0 x = LoadBlockQ8_0(x_vd, ib);
+    int sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += w.qs[j] * x.qs[j];
+    sumf += static_cast<float>(sumi) * (HalfBitsToFloat(w.d) * HalfBitsToFloat(x.d));
+  }
+  return sumf;
+}
+
+void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  MatMulByDot<VecDotF32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  MatMulByDot<VecDotF16>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  MatMulByDot<VecDotBf16>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  MatMulByDot<VecDotQ8_0>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+
+}  // namespace ondo::kernels::ref

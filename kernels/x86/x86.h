@@ -1,0 +1,67 @@
+// x86 SIMD kernels. Each function has the contract of its namespace-less twin in kernels.h /
+// kernels/ref/ref.h and is tested against it; call them only when the CPU has the ISA
+// (kernels/dispatch.h does this). Rows typed `const void*` may sit at any byte address.
+// Same REQUIRES as the reference, plus for the AVX2 Q8_0 dot products: activation quants
+// in [-127, 127], as QuantizeRow makes them (|w| * sign-moved x through maddubs, as in ggml;
+// x = -128 against a negative weight would wrap). The AVX-512 VNNI ones are exact for all
+// int8 values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+// AVX2 + FMA + F16C.
+namespace ondo::kernels::avx2 {
+
+void QuantizeRowF16(const float* x, void* out, int64_t n);
+void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
+void DequantizeRowF16(const void* row, float* out, int64_t n);
+
+float VecDotF32(int64_t n, const void* w_row, const void* x_vd);
+float VecDotF16(int64_t n, const void* w_row, const void* x_vd);
+float VecDotBf16(int64_t n, const void* w_row, const void* x_vd);
+float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd);
+
+void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+
+void Softmax(float* x, int64_t n);
+void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
+
+// y[i] = e^x[i] by a vectorised polynomial (< 1 ulp measured, tested <= 2 ulp; subnormal
+// results within 2^-149; NaN stays NaN); what Softmax and AttentionF16 use. In-place allowed.
+void ExpF32(const float* x, float* y, int64_t n);
+
+}  // namespace ondo::kernels::avx2
+
+// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). BF16 rows use the AVX2 kernels.
+namespace ondo::kernels::avx512 {
+
+void QuantizeRowF16(const float* x, void* out, int64_t n);
+void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
+void DequantizeRowF16(const void* row, float* out, int64_t n);
+
+float VecDotF32(int64_t n, const void* w_row, const void* x_vd);
+float VecDotF16(int64_t n, const void* w_row, const void* x_vd);
+float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd);
+
+void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+
+void Softmax(float* x, int64_t n);
+void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
+void ExpF32(const float* x, float* y, int64_t n);
+
+}  // namespace ondo::kernels::avx512

@@ -1,0 +1,454 @@
+// Every kernel of every SIMD set (AVX2, AVX-512) against the scalar reference, over sizes
+// 0..2N and misaligned rows, with tolerances derived from the arithmetic. Sets the CPU
+// cannot run are skipped.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/blocks.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "tests/kernels/test_util.h"
+#if ONDO_KERNELS_X86
+#include "kernels/x86/x86.h"
+#endif
+
+namespace ondo::kernels {
+namespace {
+
+using testing::Buffer;
+using testing::kU;
+using testing::RandomFloats;
+
+const KernelSet& Ref() { return *GetKernelSet(Isa::kScalar); }
+
+class SimdTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    set_ = GetKernelSet(GetParam());
+    if (!set_) GTEST_SKIP() << "kernel set not built or not supported by this CPU";
+  }
+  const KernelSet* set_ = nullptr;
+};
+
+std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
+  return info.param == Isa::kAvx2 ? "avx2" : "avx512";
+}
+
+// Sizes 0..2N (all of them) plus a few large and odd ones. N = 64 covers two full passes of
+// the widest unrolled float loop (4 rows x 16 lanes) and every tail length.
+std::vector<int64_t> FloatSizes() {
+  std::vector<int64_t> n;
+  for (int64_t i = 0; i <= 128; ++i) n.push_back(i);
+  for (int64_t i : {255, 256, 257, 1000, 4097}) n.push_back(i);
+  return n;
+}
+// Multiples of the Q8_0 block, 0..2N with N = 256 (8 blocks), plus a long row.
+std::vector<int64_t> Q8Sizes() {
+  std::vector<int64_t> n;
+  for (int64_t i = 0; i <= 512; i += 32) n.push_back(i);
+  n.push_back(4096);
+  return n;
+}
+
+// Random values with some structure: exact ties for the quantizers, a zero stretch, and
+// a spread of magnitudes.
+std::vector<float> TestValues(std::mt19937& rng, int64_t n) {
+  std::vector<float> x = RandomFloats(rng, n, -2.0f, 2.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (i % 11) {
+      case 3:
+        x[i] = std::round(x[i] * 100.0f) / 4.0f;
+        break;  // quarter steps: .5 ties
+      case 7:
+        x[i] *= 1e-3f;
+        break;
+      default:
+        break;
+    }
+  }
+  for (int64_t i = 64; i < std::min<int64_t>(n, 96); ++i) x[i] = 0.0f;  // an all-zero block
+  return x;
+}
+
+// --- quantize / dequantize: bit-identical ------------------------------------------------
+
+TEST_P(SimdTest, QuantizeRowF16IsBitIdentical) {
+  std::mt19937 rng(21);
+  for (int64_t n : FloatSizes()) {
+    std::vector<float> xs = TestValues(rng, n + 16);
+    const float specials[] = {INFINITY, -INFINITY, std::nanf(""), -std::nanf("0x123"),
+                              65519.0f, 65520.0f,  1e-8f,         -3e-5f,
+                              6.1e-5f,  1e30f};
+    for (int64_t i = 0; i < std::min<int64_t>(n, 10); ++i)
+      xs[i * 7 % std::max<int64_t>(n, 1)] = specials[i];
+    for (size_t out_off : {size_t{0}, static_cast<size_t>(1 + n % 63)}) {
+      const float* x = xs.data() + n % 16;
+      Buffer want(2 * n, out_off), got(2 * n, out_off);
+      Ref().For(DType::kF16).quantize_row(x, want.data(), n);
+      set_->For(DType::kF16).quantize_row(x, got.data(), n);
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), 2 * n), 0) << "n " << n;
+      ASSERT_TRUE(got.GuardIntact()) << "n " << n;
+    }
+  }
+}
+
+TEST_P(SimdTest, QuantizeRowQ8_0IsBitIdentical) {
+  std::mt19937 rng(22);
+  for (int64_t n : Q8Sizes()) {
+    for (float scale : {1.0f, 127.0f / 2.0f, 1e-20f, 3e4f}) {
+      std::vector<float> xs = TestValues(rng, n + 16);
+      for (float& v : xs) v *= scale;
+      // A block with max 127: d = 1, so x * id = x and the quarter steps are exact ties.
+      if (n >= 64) {
+        for (int j = 0; j < 32; ++j) xs[32 + j] = std::round(xs[32 + j] * 100.0f) / 4.0f;
+        xs[32] = 127.0f;
+      }
+      const float* x = xs.data() + (n / 32) % 16;
+      const size_t bytes = RowBytes(DType::kQ8_0, n);
+      for (size_t off = 0; off < 64; off += 1 + off / 4) {
+        Buffer want(bytes, off), got(bytes, off);
+        Ref().For(DType::kQ8_0).quantize_row(x, want.data(), n);
+        set_->For(DType::kQ8_0).quantize_row(x, got.data(), n);
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), bytes), 0) << "n " << n << " off " << off;
+        ASSERT_TRUE(got.GuardIntact());
+      }
+    }
+  }
+}
+
+TEST_P(SimdTest, DequantizeRowsAreBitIdentical) {
+  std::mt19937 rng(23);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    for (int64_t n : (t == DType::kQ8_0 ? Q8Sizes() : FloatSizes())) {
+      const std::vector<float> x = TestValues(rng, n);
+      const size_t bytes = RowBytes(t, n);
+      Buffer row(bytes, static_cast<size_t>(n % 64));
+      Ref().For(t).quantize_row(x.data(), row.data(), n);
+      std::vector<float> want(n + 1, 5.0f), got(n + 1, 5.0f);
+      Ref().For(t).dequantize_row(row.data(), want.data(), n);
+      set_->For(t).dequantize_row(row.data(), got.data(), n);
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), (n + 1) * sizeof(float)), 0)
+          << Info(t).name << " n " << n;
+    }
+  }
+}
+
+// --- dot products and matmul ------------------------------------------------------------------
+
+// Float types. P = sum |w_i x_i| over exact products (f16 x f16 and bf16 x bf16 products are
+// exact in f32; f32 x f32 ones are exact in the FMA). The reference is within 2u P of the
+// exact sum (one rounding per product, a double sum, one final rounding). The SIMD kernels
+// sum each lane with FMAs, then reduce lanes and add a scalar tail: every term goes through
+// at most n/8 + 3 + 2*7 roundings, so they are within gamma_m P, m <= n + 17
+// (Higham, Accuracy and Stability, 3.1). Hence |simd - ref| <= (n + 20) u P.
+double FloatDotTolerance(DType t, int64_t n, const void* w, const void* x) {
+  const std::vector<double> wv = testing::RowValues(t, w, n), xv = testing::RowValues(t, x, n);
+  double p = 0;
+  for (int64_t i = 0; i < n; ++i) p += std::fabs(wv[i] * xv[i]);
+  return 1.01 * static_cast<double>(n + 20) * kU * p + 1e-37;
+}
+
+// Q8_0: block sums are exact integers (in every lane) and D_b = fl(d_w d_x) is computed the
+// same way everywhere, so only the f32 accumulation of the per-block (per-lane) terms
+// differs: both are within gamma_{nb+4} Q of the exact sum, Q = sum_b |D_b| sum_j |qw qx|.
+double Q8DotTolerance(int64_t n, const void* w, const void* x) {
+  double q = 0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    block_q8_0 bw, bx;
+    std::memcpy(&bw, static_cast<const unsigned char*>(w) + b * 34, 34);
+    std::memcpy(&bx, static_cast<const unsigned char*>(x) + b * 34, 34);
+    const double d = HalfToFloat(bw.d) * HalfToFloat(bx.d);
+    int64_t s = 0;
+    for (int j = 0; j < 32; ++j) s += std::abs(bw.qs[j] * bx.qs[j]);
+    q += std::fabs(d) * static_cast<double>(s);
+  }
+  return 2.02 * static_cast<double>(n / 32 + 8) * kU * q + 1e-37;
+}
+
+double DotTolerance(DType t, int64_t n, const void* w, const void* x) {
+  return t == DType::kQ8_0 ? Q8DotTolerance(n, w, x) : FloatDotTolerance(t, n, w, x);
+}
+
+TEST_P(SimdTest, VecDotMatchesReference) {
+  std::mt19937 rng(24);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    for (int64_t n : (t == DType::kQ8_0 ? Q8Sizes() : FloatSizes())) {
+      const std::vector<float> wf = TestValues(rng, n), xf = TestValues(rng, n);
+      const size_t bytes = RowBytes(t, n);
+      // Every byte misalignment 0..63 for the weight row, a co-prime walk for x.
+      for (size_t off = 0; off < 64; ++off) {
+        Buffer w(bytes, off), x(bytes, (off * 29 + 3) % 64);
+        Ref().For(t).quantize_row(wf.data(), w.data(), n);
+        Ref().For(t).quantize_row(xf.data(), x.data(), n);
+        const float want = Ref().For(t).vec_dot(n, w.data(), x.data());
+        const float got = set_->For(t).vec_dot(n, w.data(), x.data());
+        ASSERT_NEAR(got, want, DotTolerance(t, n, w.data(), x.data()))
+            << Info(t).name << " n " << n << " off " << off;
+        if (n > 40 && off > 4) break;  // all offsets for the short rows, a few for long ones
+      }
+    }
+  }
+}
+
+// Extreme quants: weights anywhere in [-128, 127] (a GGUF file may hold -128), activations
+// in [-127, 127] (what QuantizeRow produces), with d = 1: the block sums must be exact, and
+// they are small integers, so every kernel must return exactly the reference's value.
+TEST_P(SimdTest, VecDotQ8_0ExtremeQuantsAreExact) {
+  std::mt19937 rng(28);
+  const int8_t w_vals[] = {-128, -127, 127, -1, 0, 1, 100};
+  const int8_t x_vals[] = {-127, 127, -1, 0, 1, -100};
+  for (int64_t nb : {1, 2, 7, 16}) {
+    std::vector<block_q8_0> w(nb), x(nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      w[b].d = x[b].d = 0x3C00;  // 1.0
+      for (int j = 0; j < 32; ++j) {
+        w[b].qs[j] = w_vals[rng() % 7];
+        x[b].qs[j] = x_vals[rng() % 6];
+      }
+    }
+    if (nb == 1) {  // the saturation corner of 16-bit pair sums: 2 * 128 * 127
+      for (int j = 0; j < 32; ++j) {
+        w[0].qs[j] = -128;
+        x[0].qs[j] = -127;
+      }
+    }
+    const float want = Ref().For(DType::kQ8_0).vec_dot(nb * 32, w.data(), x.data());
+    EXPECT_EQ(set_->For(DType::kQ8_0).vec_dot(nb * 32, w.data(), x.data()), want) << nb;
+    float y = 0;
+    set_->For(DType::kQ8_0).mat_mul(w.data(), 0, 0, 1, nb * 32, x.data(), 0, 1, &y, 1);
+    EXPECT_EQ(y, want) << nb;
+  }
+}
+
+TEST_P(SimdTest, MatMulMatchesReference) {
+  std::mt19937 rng(25);
+  const std::vector<int64_t> float_k = {0, 1, 7, 8, 9, 15, 16, 17, 33, 64, 100, 129, 259};
+  const std::vector<int64_t> q8_k = {0, 32, 64, 96, 160, 512};
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    for (int64_t k : (t == DType::kQ8_0 ? q8_k : float_k)) {
+      const size_t row = RowBytes(t, k);
+      const int64_t max_rows = 19 + 3;
+      const int max_tok = 9;
+      // Rows and tokens are not packed: odd padding misaligns every row differently.
+      const size_t wrb = row + 5, xrb = row + 3;
+      Buffer w(wrb * max_rows, static_cast<size_t>(k % 61)), x(xrb * max_tok, 7);
+      for (int64_t r = 0; r < max_rows; ++r) {
+        const std::vector<float> f = TestValues(rng, k);
+        Ref().For(t).quantize_row(f.data(), w.data() + r * wrb, k);
+      }
+      for (int tok = 0; tok < max_tok; ++tok) {
+        const std::vector<float> f = TestValues(rng, k);
+        Ref().For(t).quantize_row(f.data(), x.data() + tok * xrb, k);
+      }
+      for (int64_t r0 : {0, 3}) {
+        for (int64_t nr = 0; nr <= 19; ++nr) {
+          for (int n_tok = 1; n_tok <= max_tok; ++n_tok) {
+            const int64_t r1 = r0 + nr;
+            const int64_t ys = r1 + 2;
+            std::vector<float> want(n_tok * ys, -99.0f), got(n_tok * ys, -99.0f);
+            Ref().For(t).mat_mul(w.data(), wrb, r0, r1, k, x.data(), xrb, n_tok, want.data(), ys);
+            set_->For(t).mat_mul(w.data(), wrb, r0, r1, k, x.data(), xrb, n_tok, got.data(), ys);
+            for (int tok = 0; tok < n_tok; ++tok) {
+              for (int64_t r = 0; r < ys; ++r) {
+                const float g = got[tok * ys + r];
+                if (r < r0 || r >= r1) {
+                  ASSERT_EQ(g, -99.0f) << "wrote outside its rows";
+                  continue;
+                }
+                const double tol = DotTolerance(t, k, w.data() + r * wrb, x.data() + tok * xrb);
+                ASSERT_NEAR(g, want[tok * ys + r], tol)
+                    << Info(t).name << " k " << k << " rows [" << r0 << "," << r1 << ") tok " << tok
+                    << "/" << n_tok;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// --- softmax ---------------------------------------------------------------------------------
+
+// Same max and same shifted arguments as the reference; the exponential differs by at most
+// 3 ulp (vectorised exp <= 2 ulp, expf <= 1 ulp; 1 ulp <= 2u relative) = 6u; the double sum
+// by the same 6u relative; 1/sum and the product round once each in both (4u): <= 16u p.
+TEST_P(SimdTest, SoftmaxMatchesReference) {
+  std::mt19937 rng(26);
+  for (int64_t n : FloatSizes()) {
+    std::vector<float> x = RandomFloats(rng, n, -30.0f, 30.0f);
+    if (n > 5) x[n / 2] = x[n / 3] = -INFINITY;  // masked positions
+    std::vector<float> want = x, got = x;
+    Ref().softmax(want.data(), n);
+    set_->softmax(got.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_NEAR(got[i], want[i], 16 * kU * want[i] + 1e-45) << "n " << n << " i " << i;
+    }
+  }
+}
+
+#if ONDO_KERNELS_X86
+// The vectorised exp against exp in double: <= 2 ulp where the result is normal, <= 1
+// subnormal step (2^-149) below.
+TEST_P(SimdTest, ExpIsWithinTwoUlp) {
+  auto exp_fn = GetParam() == Isa::kAvx2 ? avx2::ExpF32 : avx512::ExpF32;
+  std::vector<float> x;
+  for (float v = -103.5f; v < 88.7f; v += 0.00731f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-10f, -1e-10f, 88.72f, -87.3f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  exp_fn(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double worst_ulp = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double truth = std::exp(static_cast<double>(x[i]));
+    const float t = static_cast<float>(truth);
+    if (t >= 0x1p-126f) {
+      const double ulp = std::nextafter(t, INFINITY) - t;
+      const double err_ulp = std::fabs(y[i] - truth) / ulp;
+      worst_ulp = std::max(worst_ulp, err_ulp);
+      ASSERT_LE(err_ulp, 2.0) << "x " << x[i];
+    } else {
+      ASSERT_LE(std::fabs(y[i] - truth), 0x1p-149) << "x " << x[i];
+    }
+  }
+  RecordProperty("worst_ulp", std::to_string(worst_ulp));
+  // Out of range: overflow to inf, underflow to 0 (also for -inf), NaN stays NaN.
+  const float edge[] = {100.0f, 1e30f, -200.0f, -INFINITY, INFINITY, NAN};
+  float out[6];
+  exp_fn(edge, out, 6);
+  EXPECT_EQ(out[0], INFINITY);
+  EXPECT_EQ(out[1], INFINITY);
+  EXPECT_EQ(out[2], 0.0f);
+  EXPECT_EQ(out[3], 0.0f);
+  EXPECT_EQ(out[4], INFINITY);
+  EXPECT_TRUE(std::isnan(out[5]));
+}
+#endif
+
+// --- attention -------------------------------------------------------------------------------
+
+struct AttnShape {
+  int n_group, head_dim, n_kv;
+  int64_t stride;
+};
+
+// Tolerance per output element, from the exact (double) scores s_j of the f16-rounded q:
+// - scores: reference within 2u|s| of exact; SIMD within (hd + 20) u scale sum_i |q_i k_ji|
+//   (as the dot products above), so the two differ by delta_j <= the sum of both;
+// - softmax: shifting every score by <= delta = max_j delta_j moves p_j by <= p_j(e^{2 delta}
+//   - 1) ~ 2.01 delta p_j; the kernels' own softmax arithmetic differs by <= 16u p_j; the
+//   shifted arguments s_j - max (if the max differs) by u |s_j - max| each, twice;
+// - f16 rounding of p: the two can land one f16 ulp apart: <= 2^-10 p_j (2^-24 if subnormal);
+// - out: both sum n_kv terms in f32, <= (n_kv + 4) u sum_j |p_j v_j| each.
+std::vector<double> AttnTolerance(const AttnShape& c, const std::vector<float>& q,
+                                  const uint16_t* k, const uint16_t* v, float scale) {
+  std::vector<double> tol(static_cast<size_t>(c.n_group) * c.head_dim, 0.0);
+  for (int g = 0; g < c.n_group; ++g) {
+    std::vector<double> s(c.n_kv);
+    double max = -INFINITY, delta = 0;
+    for (int j = 0; j < c.n_kv; ++j) {
+      double dot = 0, mag = 0;
+      for (int i = 0; i < c.head_dim; ++i) {
+        const double p = static_cast<double>(HalfToFloat(FloatToHalf(q[g * c.head_dim + i]))) *
+                         HalfToFloat(k[j * c.stride + i]);
+        dot += p;
+        mag += std::fabs(p);
+      }
+      s[j] = dot * scale;
+      max = std::max(max, s[j]);
+      delta = std::max(delta,
+                       2.01 * kU * std::fabs(s[j]) + 1.01 * (c.head_dim + 20) * kU * mag * scale);
+    }
+    double z = 0;
+    for (int j = 0; j < c.n_kv; ++j) z += std::exp(s[j] - max);
+    for (int j = 0; j < c.n_kv; ++j) {
+      const double p = std::exp(s[j] - max) / z;
+      const double dp =
+          p * (2.02 * delta + 16 * kU + 2 * kU * std::fabs(s[j] - max) + 0x1p-10) + 0x1p-24;
+      for (int i = 0; i < c.head_dim; ++i) {
+        const double vj = std::fabs(HalfToFloat(v[j * c.stride + i]));
+        tol[g * c.head_dim + i] += dp * vj + 2.02 * (c.n_kv + 4) * kU * (p + dp) * vj;
+      }
+    }
+  }
+  for (double& t : tol) t += 1e-37;
+  return tol;
+}
+
+TEST_P(SimdTest, AttentionMatchesReference) {
+  std::mt19937 rng(27);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  int case_no = 0;
+  for (int n_group : {1, 2, 3, 4, 5, 8, 9, 12}) {
+    for (int head_dim : {1, 7, 8, 16, 24, 40, 64, 80, 128, 130}) {
+      for (int n_kv : {0, 1, 2, 7, 33, 300}) {
+        ++case_no;
+        const AttnShape c{n_group, head_dim, n_kv, head_dim + (case_no % 2) * 3};
+        const size_t k_off = case_no % 32, q_off = case_no % 16;  // elements: misaligned rows
+        std::vector<uint16_t> kbuf(k_off + (n_kv + 1) * c.stride, 0x7E00),
+            vbuf(k_off + (n_kv + 1) * c.stride, 0x7E00);
+        for (int j = 0; j < n_kv; ++j) {
+          for (int i = 0; i < head_dim; ++i) {
+            kbuf[k_off + j * c.stride + i] = FloatToHalf(dist(rng));
+            vbuf[k_off + j * c.stride + i] = FloatToHalf(dist(rng));
+          }
+        }
+        const float q_scale = case_no % 3 == 0 ? 6.0f : 1.0f;
+        const std::vector<float> q =
+            RandomFloats(rng, int64_t{n_group} * head_dim, -q_scale, q_scale);
+        std::vector<float> qbuf(q_off + q.size()), want(q_off + q.size(), -5.0f),
+            got(q_off + q.size() + 1, -5.0f);
+        std::copy(q.begin(), q.end(), qbuf.begin() + q_off);
+        std::vector<float> s_want(n_group * n_kv + 1), s_got(n_group * n_kv + 1);
+        AttentionArgs a{};
+        a.q = qbuf.data() + q_off;
+        a.k = kbuf.data() + k_off;
+        a.v = vbuf.data() + k_off;
+        a.kv_row_stride = c.stride;
+        a.n_group = n_group;
+        a.head_dim = head_dim;
+        a.n_kv = n_kv;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        a.out = want.data() + q_off;
+        a.scratch = s_want.data();
+        Ref().attention_f16(a);
+        a.out = got.data() + q_off;
+        a.scratch = s_got.data();
+        set_->attention_f16(a);
+        ASSERT_EQ(got.back(), -5.0f) << "wrote past out";
+        const std::vector<double> tol = AttnTolerance(c, q, a.k, a.v, a.scale);
+        for (size_t i = 0; i < q.size(); ++i) {
+          ASSERT_NEAR(got[q_off + i], want[q_off + i], tol[i])
+              << "group " << n_group << " head_dim " << head_dim << " n_kv " << n_kv << " i " << i;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, SimdTest, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
+
+#if ONDO_KERNELS_X86
+TEST(SimdTable, SetsUseTheirOwnKernels) {
+  if (const KernelSet* s = GetKernelSet(Isa::kAvx2)) {
+    EXPECT_EQ(s->For(DType::kF16).mat_mul, &avx2::MatMulF16);
+    EXPECT_EQ(s->For(DType::kQ8_0).mat_mul, &avx2::MatMulQ8_0);
+    EXPECT_EQ(s->attention_f16, &avx2::AttentionF16);
+  }
+  if (const KernelSet* s = GetKernelSet(Isa::kAvx512)) {
+    EXPECT_EQ(s->For(DType::kF16).mat_mul, &avx512::MatMulF16);
+    EXPECT_EQ(s->For(DType::kQ8_0).mat_mul, &avx512::MatMulQ8_0);
+    EXPECT_EQ(s->For(DType::kBF16).mat_mul, &avx2::MatMulBf16);
+    EXPECT_EQ(s->attention_f16, &avx512::AttentionF16);
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace ondo::kernels

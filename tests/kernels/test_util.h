@@ -1,0 +1,68 @@
+// Helpers for the kernel tests: byte buffers at chosen misalignments, random rows.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/blocks.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace ondo::kernels::testing {
+
+// Unit roundoff of f32 (half an ulp of 1.0).
+inline constexpr double kU = 0x1p-24;
+
+// A byte buffer whose data() starts `offset` bytes past a 64-byte boundary, with guard bytes
+// after the payload so that reads past the end are caught by ASan only when they leave the
+// allocation (the guards themselves are checked for writes).
+class Buffer {
+ public:
+  Buffer(size_t bytes, size_t offset) : bytes_(bytes), offset_(offset) {
+    storage_.assign(bytes + offset + 64 + kGuard, kGuardByte);
+    base_ = reinterpret_cast<uintptr_t>(storage_.data());
+    start_ = (64 - base_ % 64) % 64 + offset;
+  }
+  unsigned char* data() { return storage_.data() + start_; }
+  const unsigned char* data() const { return storage_.data() + start_; }
+  size_t size() const { return bytes_; }
+  template <class T>
+  T* as() {
+    return reinterpret_cast<T*>(data());
+  }
+  bool GuardIntact() const {
+    for (size_t i = start_ + bytes_; i < start_ + bytes_ + kGuard; ++i) {
+      if (storage_[i] != kGuardByte) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kGuard = 16;
+  static constexpr unsigned char kGuardByte = 0xA5;
+  size_t bytes_;
+  size_t offset_;
+  uintptr_t base_ = 0;
+  size_t start_ = 0;
+  std::vector<unsigned char> storage_;
+};
+
+inline std::vector<float> RandomFloats(std::mt19937& rng, int64_t n, float lo = -1.0f,
+                                       float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+// Values of a row of `type` as doubles (the exact values the kernels multiply).
+inline std::vector<double> RowValues(DType type, const void* row, int64_t n) {
+  std::vector<float> f(static_cast<size_t>(n));
+  GetKernelSet(Isa::kScalar)->For(type).dequantize_row(row, f.data(), n);
+  return std::vector<double>(f.begin(), f.end());
+}
+
+}  // namespace ondo::kernels::testing

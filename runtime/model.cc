@@ -60,8 +60,11 @@ Status Model::View(const std::string& name, int64_t n_cols, int64_t n_rows, bool
   out->n_rows = want_rows;
   out->row_bytes = kernels::RowBytes(t->type, n_cols);
   out->data = t->data;
-  if (!one_d && (reinterpret_cast<uintptr_t>(t->data) % 4) != 0 && t->type == kernels::DType::kF32) {
-    return Corrupt("tensor '{}' is not 4-byte aligned", name);
+  // Kernels read through float (F32) or 2-byte (F16, BF16, block scales) pointers; a file with
+  // general.alignment 1 or 2 can place any tensor, 1-D norms included, off that alignment.
+  const uintptr_t need = t->type == kernels::DType::kF32 ? 4 : 2;
+  if (reinterpret_cast<uintptr_t>(t->data) % need != 0) {
+    return Corrupt("tensor '{}' is not {}-byte aligned (general.alignment {})", name, need, gguf_->alignment());
   }
   return Status::Ok();
 }

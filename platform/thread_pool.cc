@@ -12,7 +12,10 @@
 namespace ondo::platform {
 
 namespace {
-constexpr int kSpinIterations = 20000;
+// Spin ~10-20 us before yielding, then sleep: long enough to bridge the gap between the
+// matrix products of one token, short enough not to starve an oversubscribed machine.
+constexpr int kSpinIterations = 2000;
+constexpr int kYieldIterations = 200;
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -55,7 +58,14 @@ void ThreadPool::Run(int n_tasks, TaskFn fn, void* ctx) {
   }
   wake_.notify_all();
   Drain(0);
-  while (pending_workers_.load(std::memory_order_acquire) != 0) ONDO_CPU_RELAX();
+  // Wait for the workers still finishing their last task; yield if one was descheduled.
+  for (int spins = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinIterations) {
+      ONDO_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::WorkerLoop(int thread) {
@@ -65,6 +75,9 @@ void ThreadPool::WorkerLoop(int thread) {
     while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
       ONDO_CPU_RELAX();
       ++spins;
+    }
+    for (int y = 0; y < kYieldIterations && generation_.load(std::memory_order_acquire) == seen; ++y) {
+      std::this_thread::yield();
     }
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mu_);

@@ -74,7 +74,9 @@ TEST(SysInfo, PhysicalMemoryAndPageSize) {
 
 TEST(SysInfo, CpuFeaturesAreConsistent) {
   const CpuFeatures& f = GetCpuFeatures();
-  if (f.avx512f) EXPECT_TRUE(f.avx2);
+  if (f.avx512f) {
+    EXPECT_TRUE(f.avx2);
+  }
   EXPECT_FALSE(f.ToString().empty());
 }
 

@@ -1,6 +1,7 @@
 // Generation loop.
 #include "runtime/generate.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "platform/sys_info.h"
@@ -13,8 +14,37 @@ const char* FinishReasonName(FinishReason r) {
     case FinishReason::kLength: return "length";
     case FinishReason::kContext: return "context";
     case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kLoop: return "loop";
   }
   return "?";
+}
+
+bool EndsInLoop(std::span<const int32_t> ids, const GenerateOptions& o) {
+  if (o.loop_max_period <= 0) return false;
+  const size_t n = ids.size();
+  // Single token flood.
+  if (o.loop_single_repeats > 1 && n >= static_cast<size_t>(o.loop_single_repeats)) {
+    bool same = true;
+    for (size_t i = n - static_cast<size_t>(o.loop_single_repeats); i < n && same; ++i) {
+      same = ids[i] == ids[n - 1];
+    }
+    if (same) return true;
+  }
+  for (int p = 2; p <= o.loop_max_period; ++p) {
+    const int repeats = std::max(o.loop_min_repeats, (o.loop_min_span + p - 1) / p);
+    const size_t span = static_cast<size_t>(p) * static_cast<size_t>(repeats);
+    if (span > n) break;
+    // A run of one token is a flood, judged by loop_single_repeats above, not a period-p loop.
+    bool flood = true;
+    for (size_t i = n - static_cast<size_t>(p); i < n && flood; ++i) flood = ids[i] == ids[n - 1];
+    if (flood) continue;
+    bool periodic = true;
+    for (size_t i = n - span; i + static_cast<size_t>(p) < n && periodic; ++i) {
+      periodic = ids[i] == ids[i + static_cast<size_t>(p)];
+    }
+    if (periodic) return true;
+  }
+  return false;
 }
 
 double GenerateResult::decode_tok_s() const {
@@ -28,6 +58,11 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   const tokenizer::Tokenizer& tok = session.model().tokenizer();
   std::unique_ptr<Sampler> sampler;
   ONDO_RETURN_IF_ERROR(Sampler::Create(options.sampler, session.n_vocab(), &sampler));
+  if (options.allowed_tokens != nullptr) {
+    const auto& mask = *options.allowed_tokens;
+    const size_t n_bits = std::min<size_t>(mask.size() * 64, static_cast<size_t>(tok.n_vocab()));
+    sampler->SetAllowedMask(mask.data(), static_cast<int>(n_bits));
+  }
   *result = GenerateResult{};
   if (prompt.empty()) return InvalidArgument("the prompt is empty (no tokens)");
   if (prompt.size() > static_cast<size_t>(session.n_ctx() - session.n_past())) {
@@ -64,6 +99,10 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
     }
     if (eog) {
       result->finish = FinishReason::kStop;
+      break;
+    }
+    if (EndsInLoop(result->ids, options)) {
+      result->finish = FinishReason::kLoop;
       break;
     }
     if (i + 1 == limit) break;

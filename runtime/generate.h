@@ -20,6 +20,7 @@ enum class FinishReason {
   kLength,     // max_tokens reached
   kContext,    // the KV cache is full
   kCancelled,  // the callback asked to stop
+  kLoop,       // the output started repeating itself (loop stop)
 };
 const char* FinishReasonName(FinishReason r);
 
@@ -29,7 +30,20 @@ struct GenerateOptions {
   // SPM: drop the space before the first generated piece. Off by default: a continuation's
   // leading space is part of the text (llama.cpp's reference output keeps it).
   bool strip_leading_space = false;
+  // Script guard: only tokens whose bit is set may be sampled (see tokenizer/script_guard.h).
+  // Not owned; nullptr = no restriction.
+  const std::vector<uint64_t>* allowed_tokens = nullptr;
+  // Loop stop: generation ends with kLoop when the last `loop_min_repeats` blocks of p tokens
+  // are identical for some period p in [2, loop_max_period] covering >= loop_min_span tokens,
+  // or one token repeats loop_single_repeats times. loop_max_period = 0 turns it off.
+  int loop_max_period = 0;
+  int loop_min_repeats = 4;
+  int loop_min_span = 12;
+  int loop_single_repeats = 16;
 };
+
+// True if `ids` ends in a loop as GenerateOptions defines it. Allocates nothing.
+bool EndsInLoop(std::span<const int32_t> ids, const GenerateOptions& options);
 
 // Called with each generated token id and the newly completed text (may be empty).
 // Return false to stop generation.

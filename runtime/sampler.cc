@@ -65,6 +65,12 @@ void Sampler::Accept(int32_t id) {
 int32_t Sampler::Sample(const float* logits) {
   const int n = n_vocab_;
   for (int i = 0; i < n; ++i) cand_[static_cast<size_t>(i)] = {logits[i], i, 0.0f};
+  if (allowed_ != nullptr) {
+    for (int i = 0; i < n; ++i) {
+      const bool ok = i < allowed_bits_ && ((allowed_[i >> 6] >> (i & 63)) & 1);
+      if (!ok) cand_[static_cast<size_t>(i)].logit = -INFINITY;
+    }
+  }
   if (options_.repeat_penalty != 1.0f) {
     // Each distinct id in the window is penalised once.
     for (int h = 0; h < history_len_; ++h) {

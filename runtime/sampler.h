@@ -27,6 +27,13 @@ class Sampler {
 
   // Picks the next token from n_vocab logits (not modified).
   int32_t Sample(const float* logits);
+  // Restricts sampling to the tokens whose bit is set (bit id % 64 of word id / 64); ids
+  // past `n_bits` are excluded. nullptr lifts the restriction. The mask is not copied: it
+  // must outlive the sampler's use of it. Used by the script guard.
+  void SetAllowedMask(const uint64_t* mask, int n_bits) {
+    allowed_ = mask;
+    allowed_bits_ = n_bits;
+  }
   // Records a token in the repetition history (prompt tokens too, if wanted).
   void Accept(int32_t id);
   void Reset();
@@ -46,6 +53,8 @@ class Sampler {
   };
   std::vector<Candidate> cand_;
   std::vector<int32_t> history_;  // ring buffer of repeat_last_n ids
+  const uint64_t* allowed_ = nullptr;
+  int allowed_bits_ = 0;
   int history_len_ = 0;
   int history_pos_ = 0;
 };

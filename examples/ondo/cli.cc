@@ -1,0 +1,54 @@
+// Error reporting and option parsing shared by the subcommands.
+#include "examples/ondo/cli.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+
+namespace ondo::cli {
+
+int Error(std::string_view message) {
+  fmt::print(stderr, "ondo: error: {}\n", message);
+  return kExitError;
+}
+
+int Error(const Status& status) { return Error(status.message()); }
+
+int UsageError(std::string_view command, std::string_view message) {
+  fmt::print(stderr, "ondo: error: {} (see 'ondo {} --help')\n", message, command);
+  return kExitUsage;
+}
+
+int ParseArgs(std::string_view command, std::string_view synopsis, std::string_view summary,
+              const po::options_description& options, const std::vector<std::string>& args,
+              po::variables_map* vm) {
+  po::options_description help;
+  help.add_options()("help,h", "show this help");
+  po::options_description all;
+  all.add(options).add(help);
+  try {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    // No positional arguments: every value is given through a flag.
+    po::store(po::command_line_parser(rest).options(all).positional({}).run(), *vm);
+    if (vm->count("help") != 0) {
+      std::cout << "usage: " << synopsis << "\n\n" << summary << "\n" << all;
+      std::cout.flush();
+      return kExitOk;
+    }
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    return UsageError(command, e.what());
+  }
+  return -1;
+}
+
+std::string HumanBytes(unsigned long long bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024.0 * 1024.0) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
+  if (b >= 1024.0 * 1024.0) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
+  if (b >= 1024.0) return fmt::format("{:.1f} KiB", b / 1024.0);
+  return fmt::format("{} B", bytes);
+}
+
+}  // namespace ondo::cli

@@ -1,0 +1,41 @@
+// Shared pieces of the `ondo` command-line program: exit codes, error lines, option parsing.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "platform/status.h"
+
+namespace ondo::cli {
+
+namespace po = boost::program_options;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;  // the command could not do its job
+inline constexpr int kExitUsage = 2;  // the command line is wrong
+
+// Prints "ondo: error: MESSAGE" on stderr and returns kExitError.
+int Error(std::string_view message);
+int Error(const Status& status);
+// Prints "ondo: error: MESSAGE" and a hint to --help on stderr and returns kExitUsage.
+int UsageError(std::string_view command, std::string_view message);
+
+// Parses args[1..] (args[0] is the command name) against `options`. Returns -1 when the
+// command should run, otherwise the exit code to return (help printed, or a usage error).
+// `synopsis` is the "ondo run -m MODEL -p TEXT [options]" line of --help.
+int ParseArgs(std::string_view command, std::string_view synopsis, std::string_view summary,
+              const po::options_description& options, const std::vector<std::string>& args,
+              po::variables_map* vm);
+
+// "12.3 MiB".
+std::string HumanBytes(unsigned long long bytes);
+
+// Subcommands: args[0] is the command name.
+int RunCommand(const std::vector<std::string>& args);
+int InspectCommand(const std::vector<std::string>& args);
+int TokenizeCommand(const std::vector<std::string>& args);
+
+}  // namespace ondo::cli

@@ -1,0 +1,128 @@
+// `ondo inspect`: what a GGUF file holds and what a session over it would allocate.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "examples/ondo/cli.h"
+#include "kernels/kernels.h"
+#include "runtime/chat_template.h"
+#include "runtime/gguf.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace ondo::cli {
+namespace {
+
+constexpr std::string_view kSynopsis = "ondo inspect -m MODEL [--ctx N]";
+constexpr std::string_view kSummary =
+    "Prints the metadata keys and values, the tensor table (name, type, shape, bytes), the\n"
+    "model configuration, its chat template, and the memory a session with --ctx tokens of\n"
+    "context needs (KV cache exact, scratch, weights).";
+
+// Keeps each metadata value on one line.
+std::string OneLine(std::string s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Shape(const runtime::GgufTensorInfo& t) {
+  std::string s;
+  for (int d = 0; d < t.n_dims; ++d) s += fmt::format("{}{}", d ? " x " : "", t.ne[d]);
+  return s.empty() ? "scalar" : s;
+}
+
+}  // namespace
+
+int InspectCommand(const std::vector<std::string>& args) {
+  std::string model_path;
+  int n_ctx = 0;
+  po::options_description options("options");
+  options.add_options()
+      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF file")
+      ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
+       "context size for the memory estimate (0: min(training context, 4096))");
+  po::variables_map vm;
+  if (int rc = ParseArgs("inspect", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
+  if (n_ctx < 0) return UsageError("inspect", fmt::format("--ctx {} is negative", n_ctx));
+
+  std::unique_ptr<runtime::GgufFile> gguf;
+  if (Status s = runtime::GgufFile::Open(model_path, &gguf); !s.ok()) return Error(s);
+
+  fmt::print("file: {}\n", model_path);
+  fmt::print("gguf: version {}, {} bytes, alignment {}, data at offset {}\n", gguf->version(),
+             gguf->file_size(), gguf->alignment(), gguf->data_offset());
+
+  fmt::print("\nmetadata ({} keys):\n", gguf->kvs().size());
+  size_t key_width = 0;
+  for (const runtime::GgufKv& kv : gguf->kvs()) key_width = std::max(key_width, kv.key.size());
+  for (const runtime::GgufKv& kv : gguf->kvs()) {
+    fmt::print("  {:<{}}  {:<7} {}\n", kv.key, key_width, runtime::GgufTypeName(kv.value.type),
+               OneLine(runtime::GgufFile::ValueToString(kv.value)));
+  }
+
+  fmt::print("\ntensors ({}):\n", gguf->tensors().size());
+  size_t name_width = 4;
+  for (const runtime::GgufTensorInfo& t : gguf->tensors()) name_width = std::max(name_width, t.name.size());
+  fmt::print("  {:<{}}  {:<6} {:<20} {:>12}\n", "name", name_width, "type", "shape", "bytes");
+  uint64_t total = 0;
+  for (const runtime::GgufTensorInfo& t : gguf->tensors()) {
+    const kernels::TypeInfo* info = kernels::GetTypeInfo(static_cast<uint32_t>(t.type));
+    fmt::print("  {:<{}}  {:<6} {:<20} {:>12}\n", t.name, name_width,
+               info != nullptr ? info->name : "?", Shape(t), t.bytes);
+    total += t.bytes;
+  }
+  fmt::print("  total: {} bytes ({})\n", total, HumanBytes(total));
+  std::fflush(stdout);
+
+  gguf.reset();
+  std::unique_ptr<runtime::Model> model;
+  if (Status s = runtime::Model::Load(model_path, &model); !s.ok()) {
+    return Error(fmt::format("cannot load the model: {}", s.message()));
+  }
+  const runtime::ModelConfig& c = model->config();
+  fmt::print("\nconfig:\n");
+  fmt::print("  arch {}, n_vocab {}, n_embd {}, n_layer {}, n_head {}, n_head_kv {} (group {}), "
+             "head_dim {}, n_ff {}\n",
+             runtime::ArchName(c.arch), c.n_vocab, c.n_embd, c.n_layer, c.n_head, c.n_head_kv,
+             c.n_group(), c.head_dim, c.n_ff);
+  fmt::print("  n_ctx_train {}, n_rot {}, rope {} base {} scale {}, norm {} eps {}\n",
+             c.n_ctx_train, c.n_rot, c.rope_mode == kernels::RopeMode::kNeox ? "neox" : "normal",
+             c.rope_freq_base, c.rope_freq_scale, c.layer_norm ? "LayerNorm" : "RMSNorm",
+             c.norm_eps);
+  fmt::print("  ffn {}, {} residual, output {}\n", c.gelu_ffn ? "GELU" : "SwiGLU",
+             c.parallel_residual ? "parallel" : "sequential", c.tied_output ? "tied to token_embd" : "own tensor");
+  const tokenizer::VocabSpec& v = model->tokenizer().spec();
+  fmt::print("  tokenizer {} (pre {}), {} tokens, bos {}, eos {}, add_bos {}, chat template {}\n",
+             v.kind == tokenizer::VocabKind::kSpm ? "SPM" : "BPE", v.pre, model->tokenizer().n_vocab(),
+             v.bos_id, v.eos_id, v.add_bos, runtime::ChatFormatName(runtime::DetectChatFormat(*model)));
+
+  runtime::SessionOptions session_options;
+  session_options.n_ctx = n_ctx;
+  runtime::SessionPlan plan;
+  if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
+  fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n", plan.n_ctx, plan.n_batch);
+  fmt::print("  weights  {:>12} bytes  {:>10}  (mapped from the file)\n", plan.weight_bytes,
+             HumanBytes(plan.weight_bytes));
+  fmt::print("  KV cache {:>12} bytes  {:>10}  (2 x {} layers x {} kv heads x {} dims x {} tokens x f16)\n",
+             plan.kv_bytes, HumanBytes(plan.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx);
+  fmt::print("  scratch  {:>12} bytes  {:>10}\n", plan.scratch_bytes, HumanBytes(plan.scratch_bytes));
+  fmt::print("  total    {:>12} bytes  {:>10}\n", plan.total(), HumanBytes(plan.total()));
+  return kExitOk;
+}
+
+}  // namespace ondo::cli

@@ -1,0 +1,81 @@
+// ondo: the command-line program. `ondo <command> [options]`; each command parses its own flags.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "examples/ondo/cli.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*main)(const std::vector<std::string>& args);
+};
+
+constexpr Command kCommands[] = {
+    {"run", "generate text from a prompt (streams it; timing on stderr)", ondo::cli::RunCommand},
+    {"inspect", "show a GGUF file's metadata, tensors, model config and memory plan",
+     ondo::cli::InspectCommand},
+    {"tokenize", "print the token ids of a text (from a GGUF model or a tokenizer.json)",
+     ondo::cli::TokenizeCommand},
+};
+
+void PrintUsage(std::FILE* out) {
+  fmt::print(out,
+             "usage: ondo <command> [options]\n\n"
+             "ondo runs Korean-capable language models (GGUF) offline on small devices.\n\n"
+             "commands:\n");
+  for (const Command& c : kCommands) fmt::print(out, "  {:<10}{}\n", c.name, c.summary);
+  fmt::print(out,
+             "\n'ondo <command> --help' lists the options of a command.\n"
+             "'ondo --version' prints the version.\n");
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return ondo::cli::kExitUsage;
+  }
+  const std::string_view first = argv[1];
+  if (first == "--help" || first == "-h" || first == "help") {
+    PrintUsage(stdout);
+    return ondo::cli::kExitOk;
+  }
+  if (first == "--version") {
+    fmt::print("ondo {}\n", ONDO_VERSION_STRING);
+    return ondo::cli::kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (first == c.name) {
+      std::vector<std::string> args(argv + 1, argv + argc);
+      return c.main(args);
+    }
+  }
+  if (first.starts_with("-")) {
+    fmt::print(stderr, "ondo: error: unknown option '{}' (a command comes first; see 'ondo --help')\n",
+               first);
+  } else {
+    fmt::print(stderr, "ondo: error: unknown command '{}' (see 'ondo --help')\n", first);
+  }
+  return ondo::cli::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The library reports errors as Status values; what can still throw here is the standard
+  // library (allocation) and Boost's option parsing, which the commands catch themselves.
+  try {
+    return Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    return ondo::cli::Error("out of memory");
+  } catch (const std::exception& e) {
+    return ondo::cli::Error(e.what());
+  }
+}

@@ -1,0 +1,149 @@
+// `ondo run`: one prompt in, generated text streamed out, one timing line on stderr.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "examples/ondo/cli.h"
+#include "platform/sys_info.h"
+#include "runtime/chat_template.h"
+#include "runtime/generate.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace ondo::cli {
+namespace {
+
+constexpr std::string_view kSynopsis = "ondo run -m MODEL -p TEXT [options]";
+constexpr std::string_view kSummary =
+    "Generates a reply to TEXT and streams it to stdout. Without --raw, the model's chat\n"
+    "template (ChatML, Llama 3 or ko-mini) is applied when it has one. One timing line\n"
+    "(prompt and decode tok/s, peak RSS) goes to stderr.";
+
+bool StreamToStdout(void* /*user_data*/, int32_t /*id*/, std::string_view text) {
+  if (!text.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& args) {
+  const runtime::GenerateOptions defaults;
+  const runtime::SamplerOptions& sd = defaults.sampler;
+  std::string model_path, prompt, system;
+  int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
+  float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
+  uint64_t seed = 0;
+
+  po::options_description options("options");
+  options.add_options()
+      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF model file")
+      ("prompt,p", po::value(&prompt)->value_name("TEXT")->required(), "prompt (UTF-8)")
+      ("n-predict,n", po::value(&n_predict)->value_name("N")->default_value(defaults.max_tokens),
+       "tokens to generate at most (< 0: until the end token or a full context)")
+      ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
+       "context size in tokens (0: min(training context, 4096))")
+      ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
+       "worker threads (0: all online cores)")
+      ("temp", po::value(&temp)->value_name("T")->default_value(sd.temperature, fmt::format("{}", sd.temperature)),
+       "temperature (0: greedy)")
+      ("top-k", po::value(&top_k)->value_name("K")->default_value(sd.top_k), "top-k (0: off)")
+      ("top-p", po::value(&top_p)->value_name("P")->default_value(sd.top_p, fmt::format("{}", sd.top_p)),
+       "top-p (1: off)")
+      ("min-p", po::value(&min_p)->value_name("P")->default_value(sd.min_p, fmt::format("{}", sd.min_p)),
+       "min-p (0: off)")
+      ("repeat-penalty", po::value(&repeat_penalty)->value_name("R")
+           ->default_value(sd.repeat_penalty, fmt::format("{}", sd.repeat_penalty)),
+       "repetition penalty over the last tokens (1: off)")
+      ("seed", po::value(&seed)->value_name("S")->default_value(sd.seed),
+       "random seed (the same seed gives the same output)")
+      ("chat", "apply the model's chat template (error when it has none)")
+      ("raw", "no chat template; tokenize the prompt as llama.cpp does (BOS if the model "
+              "says add_bos, special tokens parsed)")
+      ("system", po::value(&system)->value_name("TEXT"), "system message (chat template only)")
+      ("json", "print one JSON object with ids, text and timings instead of streaming text");
+
+  po::variables_map vm;
+  if (int rc = ParseArgs("run", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
+  const bool chat = vm.count("chat") != 0, raw = vm.count("raw") != 0, json = vm.count("json") != 0;
+  if (chat && raw) return UsageError("run", "--chat and --raw exclude each other");
+  if (raw && vm.count("system") != 0) return UsageError("run", "--system needs a chat template, not --raw");
+  if (n_ctx < 0) return UsageError("run", fmt::format("--ctx {} is negative", n_ctx));
+  if (n_threads < 0) return UsageError("run", fmt::format("--threads {} is negative", n_threads));
+  if (!(top_p > 0.0f && top_p <= 1.0f)) return UsageError("run", fmt::format("--top-p {} is not in (0, 1]", top_p));
+  if (!(min_p >= 0.0f && min_p <= 1.0f)) return UsageError("run", fmt::format("--min-p {} is not in [0, 1]", min_p));
+  if (!(repeat_penalty > 0.0f)) return UsageError("run", fmt::format("--repeat-penalty {} is not positive", repeat_penalty));
+  if (Status s = runtime::CheckUtf8(prompt, "the prompt"); !s.ok()) return Error(s);
+  if (Status s = runtime::CheckUtf8(system, "the system message"); !s.ok()) return Error(s);
+
+  std::unique_ptr<runtime::Model> model;
+  if (Status s = runtime::Model::Load(model_path, &model); !s.ok()) return Error(s);
+
+  runtime::PromptOptions prompt_options;
+  prompt_options.mode = raw ? runtime::PromptMode::kRaw : chat ? runtime::PromptMode::kChat
+                                                               : runtime::PromptMode::kAuto;
+  prompt_options.system = system;
+  runtime::PreparedPrompt prepared;
+  if (Status s = runtime::PreparePrompt(*model, prompt, prompt_options, &prepared); !s.ok()) {
+    if (s.code() == StatusCode::kUnsupported && chat) return Error(s.message() + "; use --raw");
+    return Error(s);
+  }
+
+  runtime::SessionOptions session_options;
+  session_options.n_ctx = n_ctx;
+  session_options.n_threads = n_threads;
+  std::unique_ptr<runtime::Session> session;
+  if (Status s = runtime::Session::Create(*model, session_options, &session); !s.ok()) return Error(s);
+  if (prepared.ids.size() > static_cast<size_t>(session->n_ctx())) {
+    return Error(fmt::format("the prompt has {} tokens but the context holds {} (use a larger --ctx)",
+                             prepared.ids.size(), session->n_ctx()));
+  }
+
+  runtime::GenerateOptions gen;
+  gen.max_tokens = n_predict;
+  gen.sampler.temperature = temp;
+  gen.sampler.top_k = top_k;
+  gen.sampler.top_p = top_p;
+  gen.sampler.min_p = min_p;
+  gen.sampler.repeat_penalty = repeat_penalty;
+  gen.sampler.seed = seed;
+  runtime::GenerateResult result;
+  const Status s = runtime::Generate(*session, prepared.ids, gen, json ? nullptr : &StreamToStdout,
+                                     nullptr, &result);
+  if (!s.ok()) {
+    if (!json && !result.ids.empty()) std::fputc('\n', stdout);
+    return Error(s);
+  }
+  const uint64_t peak_rss = platform::PeakRssBytes();
+
+  if (json) {
+    nlohmann::ordered_json j;
+    j["prompt_ids"] = prepared.ids;
+    j["ids"] = result.ids;
+    j["text"] = result.text;
+    j["finish_reason"] = runtime::FinishReasonName(result.finish);
+    j["prompt_tok_s"] = result.prompt_tok_s();
+    j["decode_tok_s"] = result.decode_tok_s();
+    j["peak_rss_bytes"] = peak_rss;
+    const std::string out = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    fmt::print("{}\n", out);
+  } else {
+    std::fputc('\n', stdout);
+  }
+  std::fflush(stdout);
+  fmt::print(stderr,
+             "prompt: {} tokens, {:.1f} tok/s | decode: {} tokens, {:.1f} tok/s | peak RSS: {} "
+             "| finish: {}\n",
+             result.n_prompt, result.prompt_tok_s(), result.ids.size(), result.decode_tok_s(),
+             HumanBytes(peak_rss), runtime::FinishReasonName(result.finish));
+  return kExitOk;
+}
+
+}  // namespace ondo::cli

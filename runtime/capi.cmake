@@ -1,0 +1,69 @@
+# The C API: libondo.so built from c_api.cc over the static runtime (only ondo_* symbols are
+# exported), and the install rules: the library, include/ondo.h, a CMake package
+# (find_package(ondo) -> ondo::ondo) and lib/pkgconfig/ondo.pc.
+# Included from runtime/CMakeLists.txt after ondo_runtime is defined.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+# Chat templates and prompt preparation are shared by the CLI and the C API.
+target_sources(ondo_runtime PRIVATE ${CMAKE_CURRENT_LIST_DIR}/chat_template.cc)
+
+add_library(ondo SHARED ${CMAKE_CURRENT_LIST_DIR}/c_api.cc)
+add_library(ondo::ondo ALIAS ondo)
+target_include_directories(ondo PUBLIC
+  $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/include>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_link_libraries(ondo PRIVATE ondo_runtime)
+target_compile_definitions(ondo PRIVATE
+  ONDO_BUILDING_LIBRARY
+  ONDO_VERSION_STRING="${PROJECT_VERSION}")
+# Export ondo_* and nothing else: the static archives' symbols and the "unique" template
+# statics of libstdc++ headers (which -fvisibility=hidden leaves global) stay local.
+file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/ondo.map
+  CONTENT "{\n  global: ondo_*;\n  local: *;\n};\n")
+target_link_options(ondo PRIVATE -Wl,--exclude-libs,ALL
+  -Wl,--version-script=${CMAKE_CURRENT_BINARY_DIR}/ondo.map)
+set_property(TARGET ondo APPEND PROPERTY LINK_DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/ondo.map)
+if(NOT ONDO_SANITIZE AND NOT ONDO_FUZZ)
+  target_link_options(ondo PRIVATE -Wl,--no-undefined)
+endif()
+set_target_properties(ondo PROPERTIES
+  VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR}
+  PUBLIC_HEADER ${CMAKE_CURRENT_LIST_DIR}/include/ondo.h)
+
+set(ONDO_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ondo)
+install(TARGETS ondo EXPORT ondoTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT ondoTargets NAMESPACE ondo:: DESTINATION ${ONDO_CMAKE_INSTALL_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ondoConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/ondoConfig.cmake
+  INSTALL_DESTINATION ${ONDO_CMAKE_INSTALL_DIR})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/ondoConfigVersion.cmake
+  VERSION ${PROJECT_VERSION}
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  ${CMAKE_CURRENT_BINARY_DIR}/ondoConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/ondoConfigVersion.cmake
+  DESTINATION ${ONDO_CMAKE_INSTALL_DIR})
+
+# ondo.pc finds its prefix from its own location (${pcfiledir}), so `cmake --install --prefix P`
+# gives a working file wherever P is.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(ONDO_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(ONDO_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  file(RELATIVE_PATH ONDO_PC_UP "/ondo-root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/ondo-root")
+  set(ONDO_PC_PREFIX "\${pcfiledir}/${ONDO_PC_UP}")
+  set(ONDO_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(ONDO_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(ONDO_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/ondo.pc.in ${CMAKE_CURRENT_BINARY_DIR}/ondo.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/ondo.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

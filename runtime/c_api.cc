@@ -46,6 +46,9 @@ struct ondo_session {
   const ondo_model* model = nullptr;
   std::unique_ptr<ondo::runtime::Session> session;
   ondo::runtime::GenerateResult result;  // of the last generation; reused to keep its capacity
+  // Script guard of the last generation that used one, with the script set it was built for.
+  std::unique_ptr<ondo::tokenizer::ScriptGuard> guard;
+  bool guard_hanja = false;
   ondo_generate_stats stats{};
   bool has_stats = false;
 };
@@ -236,6 +239,8 @@ ondo_generate_params ondo_generate_params_default(void) {
   p.chat = 0;
   p.raw = 0;
   p.system = nullptr;
+  p.script = ONDO_SCRIPT_AUTO;
+  p.loop_stop = -1;
   return p;
 }
 
@@ -269,6 +274,29 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     options.sampler.min_p = p.min_p;
     options.sampler.repeat_penalty = p.repeat_penalty;
     options.sampler.seed = p.seed;
+    ondo::runtime::ScriptMode mode;
+    switch (p.script) {
+      case ONDO_SCRIPT_AUTO: mode = ondo::runtime::ScriptMode::kAuto; break;
+      case ONDO_SCRIPT_NONE: mode = ondo::runtime::ScriptMode::kNone; break;
+      case ONDO_SCRIPT_KO: mode = ondo::runtime::ScriptMode::kKo; break;
+      case ONDO_SCRIPT_KO_HANJA: mode = ondo::runtime::ScriptMode::kKoHanja; break;
+      default: return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: unknown script value");
+    }
+    if (p.loop_stop < -1 || p.loop_stop > 1) {
+      return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: loop_stop must be -1, 0 or 1");
+    }
+    const bool chat_applied = prepared.format != ondo::runtime::ChatFormat::kNone;
+    ondo::tokenizer::ScriptSet set;
+    if (ondo::runtime::ResolveScriptMode(mode, chat_applied, &set)) {
+      if (session->guard == nullptr || session->guard_hanja != set.hanja) {
+        session->guard = std::make_unique<ondo::tokenizer::ScriptGuard>(model.tokenizer(), set);
+        session->guard_hanja = set.hanja;
+      }
+      options.script_guard = session->guard.get();
+    }
+    if (p.loop_stop == 1 || (p.loop_stop == -1 && chat_applied)) {
+      options.loop_max_period = ondo::runtime::kDefaultLoopMaxPeriod;
+    }
 
     session->session->Reset();
     CallbackAdapter adapter{cb, user_data};

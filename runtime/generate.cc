@@ -19,6 +19,26 @@ const char* FinishReasonName(FinishReason r) {
   return "?";
 }
 
+bool ParseScriptMode(std::string_view name, ScriptMode* out) {
+  if (name == "auto") *out = ScriptMode::kAuto;
+  else if (name == "none") *out = ScriptMode::kNone;
+  else if (name == "ko") *out = ScriptMode::kKo;
+  else if (name == "ko+hanja") *out = ScriptMode::kKoHanja;
+  else return false;
+  return true;
+}
+
+bool ResolveScriptMode(ScriptMode mode, bool chat_template_applied, tokenizer::ScriptSet* set) {
+  *set = tokenizer::ScriptSet{};
+  switch (mode) {
+    case ScriptMode::kNone: return false;
+    case ScriptMode::kAuto: return chat_template_applied;
+    case ScriptMode::kKo: return true;
+    case ScriptMode::kKoHanja: set->hanja = true; return true;
+  }
+  return false;
+}
+
 bool EndsInLoop(std::span<const int32_t> ids, const GenerateOptions& o) {
   if (o.loop_max_period <= 0) return false;
   const size_t n = ids.size();
@@ -58,10 +78,13 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   const tokenizer::Tokenizer& tok = session.model().tokenizer();
   std::unique_ptr<Sampler> sampler;
   ONDO_RETURN_IF_ERROR(Sampler::Create(options.sampler, session.n_vocab(), &sampler));
-  if (options.allowed_tokens != nullptr) {
-    const auto& mask = *options.allowed_tokens;
-    const size_t n_bits = std::min<size_t>(mask.size() * 64, static_cast<size_t>(tok.n_vocab()));
-    sampler->SetAllowedMask(mask.data(), static_cast<int>(n_bits));
+  tokenizer::ScriptGuard* guard = options.script_guard;
+  if (guard != nullptr) {
+    if (guard->n_bits() != tok.n_vocab()) {
+      return InvalidArgument("the script guard was built for another vocabulary ({} tokens, not {})",
+                             guard->n_bits(), tok.n_vocab());
+    }
+    guard->Reset();
   }
   *result = GenerateResult{};
   if (prompt.empty()) return InvalidArgument("the prompt is empty (no tokens)");
@@ -86,8 +109,10 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   uint64_t t1 = platform::NowNs();
   result->finish = FinishReason::kLength;
   for (int i = 0; i < limit; ++i) {
+    if (guard != nullptr) sampler->SetAllowedMask(guard->Mask(), guard->n_bits());
     const int32_t id = sampler->Sample(session.logits());
     sampler->Accept(id);
+    if (guard != nullptr) guard->Accept(id);
     result->ids.push_back(id);
     piece.clear();
     const bool eog = tok.IsEog(id);

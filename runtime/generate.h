@@ -12,6 +12,7 @@
 #include "platform/status.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "tokenizer/script_guard.h"
 
 namespace ondo::runtime {
 
@@ -30,9 +31,9 @@ struct GenerateOptions {
   // SPM: drop the space before the first generated piece. Off by default: a continuation's
   // leading space is part of the text (llama.cpp's reference output keeps it).
   bool strip_leading_space = false;
-  // Script guard: only tokens whose bit is set may be sampled (see tokenizer/script_guard.h).
-  // Not owned; nullptr = no restriction.
-  const std::vector<uint64_t>* allowed_tokens = nullptr;
+  // Script guard (tokenizer/script_guard.h): only tokens it allows may be sampled. Not owned;
+  // built once per vocabulary and reset by Generate; nullptr = no restriction.
+  tokenizer::ScriptGuard* script_guard = nullptr;
   // Loop stop: generation ends with kLoop when the last `loop_min_repeats` blocks of p tokens
   // are identical for some period p in [2, loop_max_period] covering >= loop_min_span tokens,
   // or one token repeats loop_single_repeats times. loop_max_period = 0 turns it off.
@@ -41,6 +42,16 @@ struct GenerateOptions {
   int loop_min_span = 12;
   int loop_single_repeats = 16;
 };
+
+// Korean answer mode: the script guard (--script) and the loop stop. kAuto turns both on when
+// a chat template is applied (ondo's chat templates are for Korean chat) and off for raw
+// prompts, which must tokenize and continue exactly as llama.cpp does.
+enum class ScriptMode { kAuto, kNone, kKo, kKoHanja };
+inline constexpr int kDefaultLoopMaxPeriod = 16;
+// "auto", "none", "ko", "ko+hanja" -> mode; false for anything else.
+bool ParseScriptMode(std::string_view name, ScriptMode* out);
+// Whether the guard is on for `mode` and, if so, the scripts it allows.
+bool ResolveScriptMode(ScriptMode mode, bool chat_template_applied, tokenizer::ScriptSet* set);
 
 // True if `ids` ends in a loop as GenerateOptions defines it. Allocates nothing.
 bool EndsInLoop(std::span<const int32_t> ids, const GenerateOptions& options);

@@ -1,6 +1,9 @@
 // Script guard tables and the per-vocabulary mask.
 #include "tokenizer/script_guard.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "tokenizer/unicode.h"
 
 namespace ondo::tokenizer {
@@ -92,8 +95,11 @@ bool PieceAllowed(const ScriptSet& s, std::string_view bytes) {
       prefix = (prefix << 6) | (b & 0x3F);
     }
     const size_t missing_bits = 6 * (len - have);
-    const uint32_t lo = prefix << missing_bits;
-    const uint32_t hi = lo | ((1u << missing_bits) - 1);
+    // The smallest code point a sequence of this length may encode (shorter would be overlong).
+    const uint32_t min_cp = len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u;
+    const uint32_t lo = std::max(prefix << missing_bits, min_cp);
+    const uint32_t hi = (prefix << missing_bits) | ((1u << missing_bits) - 1);
+    if (lo > hi) return false;
     return AnyAllowedIn(s, lo, hi);
   }
   return true;
@@ -106,6 +112,66 @@ std::vector<uint64_t> BuildScriptMask(const Tokenizer& tok, const ScriptSet& set
     if (PieceAllowed(set, tok.Piece(id))) mask[static_cast<size_t>(id) >> 6] |= 1ull << (id & 63);
   }
   return mask;
+}
+
+ScriptGuard::ScriptGuard(const Tokenizer& tok, const ScriptSet& set)
+    : tok_(tok), set_(set), n_vocab_(tok.n_vocab()) {
+  const size_t words = (static_cast<size_t>(n_vocab_) + 63) / 64;
+  boundary_mask_.assign(words, 0);
+  dynamic_mask_.assign(words, 0);
+  size_t longest = 0;
+  for (int32_t id = 0; id < n_vocab_; ++id) {
+    const std::string_view piece = tok.Piece(id);
+    longest = std::max(longest, piece.size());
+    if (tok.IsEog(id)) eog_ids_.push_back(id);
+    if (!piece.empty() && (static_cast<uint8_t>(piece[0]) & 0xC0) == 0x80) {
+      continuation_ids_.push_back(id);
+    } else if (PieceAllowed(set, piece)) {
+      boundary_mask_[static_cast<size_t>(id) >> 6] |= 1ull << (id & 63);
+    }
+  }
+  scratch_.reserve(longest + sizeof(pending_));
+}
+
+void ScriptGuard::Accept(int32_t id) {
+  if (id < 0 || id >= n_vocab_ || tok_.IsEog(id)) return;
+  // Keep only the incomplete tail of (pending bytes + piece): at most 3 bytes.
+  scratch_.assign(pending_, pending_size_);
+  scratch_.append(tok_.Piece(id));
+  size_t start = scratch_.size();
+  size_t back = 0;
+  while (start > 0 && back < 3 && (static_cast<uint8_t>(scratch_[start - 1]) & 0xC0) == 0x80) {
+    --start;
+    ++back;
+  }
+  pending_size_ = 0;
+  if (start == 0) return;
+  const uint8_t lead = static_cast<uint8_t>(scratch_[start - 1]);
+  const size_t len = unicode::Utf8SeqLen(lead);
+  const size_t have = scratch_.size() - (start - 1);
+  if (len >= 2 && have < len) {
+    pending_size_ = have;
+    std::memcpy(pending_, scratch_.data() + start - 1, have);
+  }
+}
+
+const uint64_t* ScriptGuard::Mask() {
+  if (pending_size_ == 0) return boundary_mask_.data();
+  std::fill(dynamic_mask_.begin(), dynamic_mask_.end(), 0);
+  bool any = false;
+  for (int32_t id : continuation_ids_) {
+    scratch_.assign(pending_, pending_size_);
+    scratch_.append(tok_.Piece(id));
+    if (PieceAllowed(set_, scratch_)) {
+      dynamic_mask_[static_cast<size_t>(id) >> 6] |= 1ull << (id & 63);
+      any = true;
+    }
+  }
+  // Finish the character before stopping; end-of-generation only if nothing can finish it.
+  if (!any) {
+    for (int32_t id : eog_ids_) dynamic_mask_[static_cast<size_t>(id) >> 6] |= 1ull << (id & 63);
+  }
+  return dynamic_mask_.data();
 }
 
 }  // namespace ondo::tokenizer

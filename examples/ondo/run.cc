@@ -21,8 +21,9 @@ namespace {
 constexpr std::string_view kSynopsis = "ondo run -m MODEL -p TEXT [options]";
 constexpr std::string_view kSummary =
     "Generates a reply to TEXT and streams it to stdout. Without --raw, the model's chat\n"
-    "template (ChatML, Llama 3 or ko-mini) is applied when it has one. One timing line\n"
-    "(prompt and decode tok/s, peak RSS) goes to stderr.";
+    "template (ChatML, Llama 3 or ko-mini) is applied when it has one, and with it the Korean\n"
+    "script guard and loop stop. One timing line (prompt and decode tok/s, peak RSS) goes to\n"
+    "stderr.";
 
 bool StreamToStdout(void* /*user_data*/, int32_t /*id*/, std::string_view text) {
   if (!text.empty()) {
@@ -41,6 +42,7 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
+  std::string script, loop_stop;
 
   po::options_description options("options");
   options.add_options()
@@ -68,6 +70,12 @@ int RunCommand(const std::vector<std::string>& args) {
       ("raw", "no chat template; tokenize the prompt as llama.cpp does (BOS if the model "
               "says add_bos, special tokens parsed)")
       ("system", po::value(&system)->value_name("TEXT"), "system message (chat template only)")
+      ("script", po::value(&script)->value_name("MODE")->default_value("auto"),
+       "script guard: ko (Hangul, Latin, digits, punctuation), ko+hanja, none, or auto (ko "
+       "with a chat template, none with --raw)")
+      ("loop-stop", po::value(&loop_stop)->value_name("on|off|auto")->default_value("auto"),
+       "end generation when the output repeats itself (finish reason loop); auto: on with a "
+       "chat template, off with --raw")
       ("json", "print one JSON object with ids, text and timings instead of streaming text");
 
   po::variables_map vm;
@@ -80,6 +88,13 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!(top_p > 0.0f && top_p <= 1.0f)) return UsageError("run", fmt::format("--top-p {} is not in (0, 1]", top_p));
   if (!(min_p >= 0.0f && min_p <= 1.0f)) return UsageError("run", fmt::format("--min-p {} is not in [0, 1]", min_p));
   if (!(repeat_penalty > 0.0f)) return UsageError("run", fmt::format("--repeat-penalty {} is not positive", repeat_penalty));
+  runtime::ScriptMode script_mode = runtime::ScriptMode::kAuto;
+  if (!runtime::ParseScriptMode(script, &script_mode)) {
+    return UsageError("run", fmt::format("--script {} is not one of auto, none, ko, ko+hanja", script));
+  }
+  if (loop_stop != "auto" && loop_stop != "on" && loop_stop != "off") {
+    return UsageError("run", fmt::format("--loop-stop {} is not one of auto, on, off", loop_stop));
+  }
   if (Status s = runtime::CheckUtf8(prompt, "the prompt"); !s.ok()) return Error(s);
   if (Status s = runtime::CheckUtf8(system, "the system message"); !s.ok()) return Error(s);
 
@@ -114,6 +129,16 @@ int RunCommand(const std::vector<std::string>& args) {
   gen.sampler.min_p = min_p;
   gen.sampler.repeat_penalty = repeat_penalty;
   gen.sampler.seed = seed;
+  const bool chat_applied = prepared.format != runtime::ChatFormat::kNone;
+  tokenizer::ScriptSet script_set;
+  std::unique_ptr<tokenizer::ScriptGuard> guard;
+  if (runtime::ResolveScriptMode(script_mode, chat_applied, &script_set)) {
+    guard = std::make_unique<tokenizer::ScriptGuard>(model->tokenizer(), script_set);
+    gen.script_guard = guard.get();
+  }
+  if (loop_stop == "on" || (loop_stop == "auto" && chat_applied)) {
+    gen.loop_max_period = runtime::kDefaultLoopMaxPeriod;
+  }
   runtime::GenerateResult result;
   const Status s = runtime::Generate(*session, prepared.ids, gen, json ? nullptr : &StreamToStdout,
                                      nullptr, &result);

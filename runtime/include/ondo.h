@@ -108,6 +108,15 @@ ONDO_EXPORT int32_t ondo_session_n_ctx(const ondo_session* session);
 
 /* ---- Generation --------------------------------------------------------------------- */
 
+/* Script guard: tokens that would add characters outside the allowed scripts are never
+   sampled (whitespace is always allowed). */
+typedef enum ondo_script {
+  ONDO_SCRIPT_AUTO = 0,    /* ONDO_SCRIPT_KO when a chat template is applied, else none */
+  ONDO_SCRIPT_NONE = 1,    /* no restriction */
+  ONDO_SCRIPT_KO = 2,      /* Hangul, Latin, digits, common punctuation */
+  ONDO_SCRIPT_KO_HANJA = 3 /* the same and CJK ideographs */
+} ondo_script;
+
 typedef struct ondo_generate_params {
   int32_t max_tokens;    /* default 256; < 0: until end-of-generation or a full context */
   float temperature;     /* default 0.8; <= 0: greedy */
@@ -120,6 +129,9 @@ typedef struct ondo_generate_params {
   int raw;               /* 1: no chat template. chat = raw = 0 (default): the template when
                             the model has one, else the prompt as it is */
   const char* system;    /* system message for the chat template, or NULL */
+  ondo_script script;    /* script guard; default ONDO_SCRIPT_AUTO */
+  int loop_stop;         /* 1: end with ONDO_FINISH_LOOP when the output repeats itself; 0: off;
+                            -1 (default): on when a chat template is applied, off otherwise */
 } ondo_generate_params;
 
 ONDO_EXPORT ondo_generate_params ondo_generate_params_default(void);

@@ -195,6 +195,31 @@ static void test_with_model(const char* model_path) {
   CHECK_STATUS(ondo_session_last_stats(session, &stats), ONDO_OK);
   CHECK(stats.finish_reason == ONDO_FINISH_LENGTH && stats.n_generated_tokens == 2);
 
+  /* Loop stop: the raw continuation of this prompt repeats " 1일," (llama.cpp's greedy
+     output); with loop_stop on it ends early with ONDO_FINISH_LOOP, off it runs to max_tokens. */
+  gp.max_tokens = 64;
+  gp.raw = 1;
+  gp.chat = 0;
+  gp.loop_stop = 1;
+  CHECK_STATUS(ondo_generate(session, "서울은 대한민국의", &gp, NULL, NULL), ONDO_OK);
+  CHECK_STATUS(ondo_session_last_stats(session, &stats), ONDO_OK);
+  CHECK(stats.finish_reason == ONDO_FINISH_LOOP && stats.n_generated_tokens < 32);
+  gp.loop_stop = -1; /* raw: off by default */
+  CHECK_STATUS(ondo_generate(session, "서울은 대한민국의", &gp, NULL, NULL), ONDO_OK);
+  CHECK_STATUS(ondo_session_last_stats(session, &stats), ONDO_OK);
+  CHECK(stats.finish_reason == ONDO_FINISH_LENGTH && stats.n_generated_tokens == 64);
+  gp.script = ONDO_SCRIPT_KO;
+  CHECK_STATUS(ondo_generate(session, "서울은 대한민국의", &gp, NULL, NULL), ONDO_OK);
+  gp.script = (ondo_script)7;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.script = ONDO_SCRIPT_AUTO;
+  gp.loop_stop = 2;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.loop_stop = -1;
+  gp.raw = 0;
+  gp.chat = 1;
+  gp.max_tokens = 2;
+
   /* Errors: chat and raw together, a system message in a format without one, bad UTF-8. */
   gp.raw = 1;
   CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);

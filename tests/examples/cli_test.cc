@@ -189,6 +189,27 @@ TEST(Cli, RunJson) {
   EXPECT_EQ(k["finish_reason"].get<std::string>(), "length");
 }
 
+TEST(Cli, RunLoopStopAndScriptOptions) {
+  if (!HaveModel()) GTEST_SKIP() << "no " << kModel;
+  // llama.cpp's greedy continuation of this raw prompt repeats " 1일," until the budget ends.
+  Result r = Ondo({"run", "-m", kModel, "-p", "서울은 대한민국의", "-n", "64", "--temp", "0",
+                   "--raw", "--json", "--loop-stop", "on"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j["finish_reason"].get<std::string>(), "loop");
+  EXPECT_LT(j["ids"].size(), 32u);
+  r = Ondo({"run", "-m", kModel, "-p", "서울은 대한민국의", "-n", "64", "--temp", "0", "--raw", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j["finish_reason"].get<std::string>(), "length");  // --raw: loop stop off
+  EXPECT_EQ(j["ids"].size(), 64u);
+  r = Ondo({"run", "-m", kModel, "-p", "x", "--script", "cyrillic"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--script cyrillic"), std::string::npos) << r.err;
+  r = Ondo({"run", "-m", kModel, "-p", "x", "--loop-stop", "maybe"});
+  EXPECT_EQ(r.code, 2);
+}
+
 TEST(Cli, RunStreamsWithChatTemplate) {
   if (!HaveModel()) GTEST_SKIP() << "no " << kModel;
   // ko-mini-a has no template text; the format comes from its <|user|>/<|assistant|> tokens.

@@ -1,0 +1,101 @@
+// Korean morpheme analyzer: splits each eojeol (whitespace-separated word) into morphemes with
+// Sejong tags, including contracted and irregular forms (했다 -> 하/VV+었/EP+다/EF,
+// 도와 -> 돕/VV+아/EC, 갈게 -> 가/VV+ㄹ게/EF), by a lattice search over a compiled lexicon
+// (stems from hunspell-ko, hand-written particles and endings with their allomorph conditions)
+// scored with statistics learned from KLUE.
+//
+// Public API of tokenizer/korean (library ondo_korean). Thread-safety: an Analyzer is immutable
+// after Create; Analyze is const and may run on many threads at once, each with its own
+// Analysis (which holds all per-call working memory, so a warm Analysis allocates nothing).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/status.h"
+#include "tokenizer/korean/tags.h"
+
+namespace ondo::korean {
+
+struct Morpheme {
+  uint32_t form_offset = 0;  // canonical form (NFC, e.g. "하", "었", "ㄹ게") in Analysis::pool
+  uint32_t form_size = 0;
+  Tag tag = Tag::kNA;
+  // Byte range of the morpheme in the analysed text when its form is a surface substring
+  // there (학교 in 학교에), otherwise -1 (the 었 of 했다, the 돕 of 도와).
+  int32_t begin = -1;
+  int32_t end = -1;
+  // Lenient mode only (AnalyzeOptions::lenient_particles): this particle is the wrong
+  // allomorph for its host (사과을: 을 after a vowel). The analysis still tags it as a particle.
+  bool wrong_allomorph = false;
+};
+
+struct Eojeol {
+  int32_t begin = 0;  // byte range in the analysed text (no whitespace inside)
+  int32_t end = 0;
+  uint32_t morph_begin = 0;  // into Analysis::morphemes
+  uint32_t morph_count = 0;
+  float cost = 0;            // negative log score of the chosen path (lower = more likely)
+};
+
+namespace detail {
+struct Scratch;  // lattice, symbol buffers (analyzer.cc)
+}
+
+// The result of one Analyze call, and the reusable working memory for it.
+class Analysis {
+ public:
+  Analysis();
+  ~Analysis();
+  Analysis(Analysis&&) noexcept;
+  Analysis& operator=(Analysis&&) noexcept;
+
+  std::vector<Eojeol> eojeols;
+  std::vector<Morpheme> morphemes;
+  std::string pool;
+
+  std::string_view Form(const Morpheme& m) const {
+    return std::string_view(pool).substr(m.form_offset, m.form_size);
+  }
+  // "학교/NNG+에/JKB" for eojeol i.
+  std::string Format(size_t eojeol_index) const;
+
+ private:
+  friend class Analyzer;
+  std::unique_ptr<detail::Scratch> scratch_;
+};
+
+struct AnalyzeOptions {
+  // Accept a particle allomorph that does not fit its host (사과을, 책를, 서울으로) at an
+  // extra cost instead of rejecting that reading; such morphemes get wrong_allomorph = true.
+  // For the post-processor, which corrects them.
+  bool lenient_particles = false;
+};
+
+class Analyzer {
+ public:
+  // Builds the analyzer from the lexicon and statistics compiled into the library.
+  static Status Create(std::unique_ptr<Analyzer>* out);
+  ~Analyzer();
+
+  // Analyses `text` (valid UTF-8; InvalidArgument otherwise). Whitespace separates eojeols;
+  // non-Hangul runs inside an eojeol become SL (Latin), SN (digits), SH (Hanja), SF/SP/SS/SE/
+  // SO/SW (symbols). Replaces the contents of *out, reusing its capacity.
+  Status Analyze(std::string_view text, const AnalyzeOptions& options, Analysis* out) const;
+  Status Analyze(std::string_view text, Analysis* out) const {
+    return Analyze(text, AnalyzeOptions{}, out);
+  }
+
+  // Approximate resident size of the lexicon and model tables.
+  size_t MemoryBytes() const;
+
+ private:
+  Analyzer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ondo::korean

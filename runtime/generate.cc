@@ -78,6 +78,13 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   const tokenizer::Tokenizer& tok = session.model().tokenizer();
   std::unique_ptr<Sampler> sampler;
   ONDO_RETURN_IF_ERROR(Sampler::Create(options.sampler, session.n_vocab(), &sampler));
+  std::vector<int32_t> eog_ids;
+  if (options.ignore_eog) {
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      if (tok.IsEog(id)) eog_ids.push_back(id);
+    }
+    sampler->SetBannedTokens(eog_ids.data(), static_cast<int>(eog_ids.size()));
+  }
   tokenizer::ScriptGuard* guard = options.script_guard;
   if (guard != nullptr) {
     if (guard->n_bits() != tok.n_vocab()) {

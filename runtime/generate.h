@@ -31,6 +31,9 @@ struct GenerateOptions {
   // SPM: drop the space before the first generated piece. Off by default: a continuation's
   // leading space is part of the text (llama.cpp's reference output keeps it).
   bool strip_leading_space = false;
+  // Never sample an end-of-generation token (benchmarks and tests that need exactly
+  // max_tokens tokens; llama.cpp's --ignore-eos).
+  bool ignore_eog = false;
   // Script guard (tokenizer/script_guard.h): only tokens it allows may be sampled. Not owned;
   // built once per vocabulary and reset by Generate; nullptr = no restriction.
   tokenizer::ScriptGuard* script_guard = nullptr;

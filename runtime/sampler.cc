@@ -71,6 +71,10 @@ int32_t Sampler::Sample(const float* logits) {
       if (!ok) cand_[static_cast<size_t>(i)].logit = -INFINITY;
     }
   }
+  for (int b = 0; b < n_banned_; ++b) {
+    const int32_t id = banned_[b];
+    if (id >= 0 && id < n) cand_[static_cast<size_t>(id)].logit = -INFINITY;
+  }
   if (options_.repeat_penalty != 1.0f) {
     // Each distinct id in the window is penalised once.
     for (int h = 0; h < history_len_; ++h) {

@@ -34,6 +34,11 @@ class Sampler {
     allowed_ = mask;
     allowed_bits_ = n_bits;
   }
+  // Tokens that are never sampled (ignore_eog: the end-of-generation tokens). Not copied.
+  void SetBannedTokens(const int32_t* ids, int n) {
+    banned_ = ids;
+    n_banned_ = n;
+  }
   // Records a token in the repetition history (prompt tokens too, if wanted).
   void Accept(int32_t id);
   void Reset();
@@ -55,6 +60,8 @@ class Sampler {
   std::vector<int32_t> history_;  // ring buffer of repeat_last_n ids
   const uint64_t* allowed_ = nullptr;
   int allowed_bits_ = 0;
+  const int32_t* banned_ = nullptr;
+  int n_banned_ = 0;
   int history_len_ = 0;
   int history_pos_ = 0;
 };

@@ -73,26 +73,35 @@ TEST(Allocations, GenerateLoopAllocatesOnlyUpFront) {
   go.max_tokens = 8;
   GenerateResult warm;
   ASSERT_TRUE(Generate(*session, prompt, go, nullptr, nullptr, &warm).ok());
-  // Allocation count must not grow with the number of generated tokens.
-  long counts[2];
-  int idx = 0;
-  for (int max_tokens : {8, 64}) {
-    session->Reset();
-    go.max_tokens = max_tokens;
-    go.sampler.temperature = 1.0f;
-    go.sampler.top_k = 0;
-    go.sampler.min_p = 0.0f;
-    go.sampler.top_p = 1.0f;
-    go.sampler.seed = 5;
-    GenerateResult result;
-    g_allocations = 0;
-    g_counting = true;
-    Status s = Generate(*session, prompt, go, nullptr, nullptr, &result);
-    g_counting = false;
-    ASSERT_TRUE(s.ok());
-    counts[idx++] = g_allocations.load();
+  // Allocation count must not grow with the number of generated tokens, with and without the
+  // script guard and loop stop (Korean mode).
+  tokenizer::ScriptGuard guard(model->tokenizer(), tokenizer::ScriptSet{});
+  for (bool korean : {false, true}) {
+    go.script_guard = korean ? &guard : nullptr;
+    go.loop_max_period = korean ? kDefaultLoopMaxPeriod : 0;
+    long counts[2];
+    int idx = 0;
+    for (int max_tokens : {8, 64}) {
+      session->Reset();
+      go.max_tokens = max_tokens;
+      go.sampler.temperature = 1.0f;
+      go.sampler.top_k = 0;
+      go.sampler.min_p = 0.0f;
+      go.sampler.top_p = 1.0f;
+      go.sampler.seed = 5;
+      go.ignore_eog = true;
+      GenerateResult result;
+      g_allocations = 0;
+      g_counting = true;
+      Status s = Generate(*session, prompt, go, nullptr, nullptr, &result);
+      g_counting = false;
+      ASSERT_TRUE(s.ok());
+      counts[idx++] = g_allocations.load();
+      // The runs must reach the limit, or the comparison would prove nothing.
+      EXPECT_EQ(result.ids.size(), static_cast<size_t>(max_tokens)) << "stopped early";
+    }
+    EXPECT_EQ(counts[0], counts[1]) << "korean mode " << korean;
   }
-  EXPECT_EQ(counts[0], counts[1]);
 }
 
 }  // namespace

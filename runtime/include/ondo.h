@@ -114,7 +114,8 @@ typedef enum ondo_script {
   ONDO_SCRIPT_AUTO = 0,    /* ONDO_SCRIPT_KO when a chat template is applied, else none */
   ONDO_SCRIPT_NONE = 1,    /* no restriction */
   ONDO_SCRIPT_KO = 2,      /* Hangul, Latin, digits, common punctuation */
-  ONDO_SCRIPT_KO_HANJA = 3 /* the same and CJK ideographs */
+  ONDO_SCRIPT_KO_HANJA = 3, /* the same and CJK ideographs */
+  ONDO_SCRIPT_MAX_ENUM_ = 0x7fffffff /* not a value: keeps the enum int-sized in C and C++ */
 } ondo_script;
 
 typedef struct ondo_generate_params {

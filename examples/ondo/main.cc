@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
      ondo::cli::InspectCommand},
     {"tokenize", "print the token ids of a text (from a GGUF model or a tokenizer.json)",
      ondo::cli::TokenizeCommand},
+    {"morph", "Korean morpheme analysis of stdin, or --eval against a CoNLL-U file",
+     ondo::cli::MorphCommand},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -1,5 +1,6 @@
 // Korean morpheme analyzer: splits each eojeol (whitespace-separated word) into morphemes with
-// Sejong tags, including contracted and irregular forms (했다 -> 하/VV+었/EP+다/EF,
+// Sejong tags, including contracted and irregular forms (했다 -> 하/VV+었/EP+다/EF with
+// AnalyzeOptions::canonical_endings, 하/VV+았/EP+다/EF by default as in UD GSD;
 // 도와 -> 돕/VV+아/EC, 갈게 -> 가/VV+ㄹ게/EF), by a lattice search over a compiled lexicon
 // (stems from hunspell-ko, hand-written particles and endings with their allomorph conditions)
 // scored with statistics learned from KLUE.
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "platform/status.h"
@@ -73,12 +75,26 @@ struct AnalyzeOptions {
   // extra cost instead of rejecting that reading; such morphemes get wrong_allomorph = true.
   // For the post-processor, which corrects them.
   bool lenient_particles = false;
+  // Write 아/어 endings in one canonical form (했다 -> 하+었+다, 도와 -> 돕+어, 봐서 -> 보+어서)
+  // instead of the harmony form, which is the default and the UD Korean GSD convention
+  // (했다 -> 하+았+다, 도와 -> 돕+아, 먹어서 -> 먹+어서).
+  bool canonical_endings = false;
 };
 
 class Analyzer {
  public:
   // Builds the analyzer from the lexicon and statistics compiled into the library.
   static Status Create(std::unique_ptr<Analyzer>* out);
+  // Same, with named cost parameters overridden (development and tuning; the names are the
+  // fields of detail::Params in lexicon.h, e.g. {"unk_per_syl", 1.5}). InvalidArgument for an
+  // unknown name.
+  static Status CreateWithParams(const std::vector<std::pair<std::string, float>>& params,
+                                 std::unique_ptr<Analyzer>* out);
+  // Same from data blobs in the format of tokenizer/korean/data/*.z (e.g. statistics rebuilt
+  // with a held-out part for development). Corrupt when a blob is malformed.
+  static Status CreateFromData(std::string_view stems_blob, std::string_view stats_blob,
+                               const std::vector<std::pair<std::string, float>>& params,
+                               std::unique_ptr<Analyzer>* out);
   ~Analyzer();
 
   // Analyses `text` (valid UTF-8; InvalidArgument otherwise). Whitespace separates eojeols;

@@ -6,6 +6,12 @@
 // syllable with one is two symbols, the L,V pair and then the coda. Endings and particles that
 // begin with a bare final consonant (ㄴ다, ㄹ게, ㅂ니다, ㄴ) are surfaces starting with a coda
 // symbol, so 갈게 = [가][ㄹ][게] splits as 가 + ㄹ게 without special cases in the search.
+//
+// Irregular and contracted forms are allomorph entries generated at build time from each stem
+// (도와 = 돕 fused with the 아 of the next ending, 들 = 듣 before a vowel, 사 = 살 before
+// ㄴ/ㅂ/ㅅ); which entry may follow which is decided by the left class of the next entry and the
+// right state (final sound, stem kind, vowel harmony) of the previous one (Connects in
+// analyzer.cc).
 #pragma once
 
 #include <cstdint>
@@ -23,79 +29,108 @@ inline constexpr int kNumSymbols = 428;
 inline constexpr uint16_t SymCV(int l, int v) { return static_cast<uint16_t>(1 + l * 21 + v); }
 inline constexpr uint16_t SymCoda(int t) { return static_cast<uint16_t>(400 + t); }
 inline constexpr bool IsCodaSym(uint16_t s) { return s > 400; }
+inline constexpr int SymL(uint16_t s) { return (s - 1) / 21; }
+inline constexpr int SymV(uint16_t s) { return (s - 1) % 21; }
 
 // Phonological class of the end of a node's surface.
 enum Final : uint8_t { kFinalVowel, kFinalCons, kFinalRieul, kFinalUnknown };
+
 // What a node leaves open for the next one: kNotStem nodes are complete; the others are
 // predicate stems (or pre-final endings) that must be followed by an ending.
 enum StemKind : uint8_t {
   kNotStem,
-  kStemPlain,   // regular stem form: takes any ending its final sound allows
-  kStemNoHarm,  // base of an irregular stem (가깝, 듣, 그렇, 모르): no 아/어- or 으-endings
-  kStemEuOnly,  // 가까우, 그러: only the 으-less forms (ㄴ, 면, 니까 ...)
-  kStemVreq,    // 들 (듣), 그 (긋): only vowel-initial endings (들어, 들으면)
-  kStemRdel,    // 사 (살): ㄹ dropped before ㄴ, ㅂ, ㅅ, ㄹ
-  kStemFused,   // 해, 봐, 가까워: stem fused with the 아/어 of the next ending
+  kStemPlain,  // regular stem form: takes any ending its final sound allows
+  kStemNoHarm,  // consonant base of an irregular stem (돕, 듣, 낫, 그렇): consonant endings only
+  kStemEuOnly,  // 도우, 그러: only the 으-less forms (면, 니까) and ㄴ/ㄹ/ㅁ-initial endings
+  kStemVreq,   // 들 (듣), 나 (낫): only 으- and 아/어-initial endings, as after a consonant
+  kStemRdel,   // 사 (살): ㄹ dropped before ㄴ, ㅂ, ㅅ and the coda endings ㄴ, ㄹ, ㅂ
+  kStemFused,  // 해, 봐, 도와: stem fused with the 아/어 of the next ending
 };
+// Vowel harmony of a stem: selects 아 (bright) or 어 (dark); 하 takes 여 uncontracted.
 enum Harmony : uint8_t { kDark, kBright, kHa };
 
-enum LeftCond : uint8_t {
-  kLcAny,
-  kLcEndingAny,       // 다, 고, 지, 는 ...
-  kLcEndingConsOnly,  // 습니다, 는다: after a consonant (not ㄹ)
-  kLcEndingVowelForm, // 면, 니까, 시: the 으-less form, after a vowel or ㄹ
-  kLcEndingCoda,      // ㄴ, ㄹ, ㅂ니다, ㅁ: after a vowel
-  kLcEndingEu,        // 으면, 은, 을: after a consonant
-  kLcEndingHarmA,     // 아서, 았: after a bright stem
-  kLcEndingHarmEo,    // 어서, 었: after a dark stem
-  kLcEndingHarmYeo,   // 여서, 였: after 하
-  kLcEndingRemainder, // 서, ㅆ, 요 after a fused stem (해서, 했, 봐요)
-  kLcJosaCons,        // 이, 을, 은, 과, 이나 ...
-  kLcJosaConsNotL,    // 으로, 으로서 ...
-  kLcJosaVowel,       // 가, 를, 는, 와, 나 ...
-  kLcJosaVowelOrL,    // 로, 로서 ...
-  kLcJosaCoda,        // ㄴ, ㄹ (난, 날): after a vowel-final nominal
-  kLcCopulaVowel,     // 여 (이+어), ε-이, 예요: after a vowel-final nominal
+// Left class: what an entry requires of the node before it.
+enum LeftClass : uint8_t {
+  kLcFree,          // words, josa without allomorphs: any complete node (or the start)
+  kLcJosaCons,      // 이, 을, 은, 과, 이나: after a consonant
+  kLcJosaConsNotL,  // 으로: after a consonant other than ㄹ
+  kLcJosaVowel,     // 가, 를, 는, 와, 나: after a vowel
+  kLcJosaVowelOrL,  // 로: after a vowel or ㄹ
+  kLcJosaCoda,      // ㄴ, ㄹ (난, 날): after a vowel-final word, inside its last syllable
+  kLcCopulaVowel,  // elided copula (의사다 = 의사+이+다), 예요: after a vowel-final nominal
+  kLcEndAny,       // 다, 고, 지, 는: after any stem form that takes consonant endings
+  kLcEndConsOnly,   // 습니다, 는다: after a consonant (not ㄹ)
+  kLcEndEu,         // 으면, 은, 을: after a consonant (not ㄹ) or a 들/나-type stem
+  kLcEndVowelForm,  // 면, 니까, 시: the 으-less form, after a vowel or ㄹ
+  kLcEndCoda,       // ㄴ, ㄹ게, ㅂ니다: after a vowel (inside its syllable)
+  kLcEndHarm,       // 아서/어서/여서 written out: after a stem of the entry's harmony
+  kLcEndRemainder,  // 서, ㅆ, 요: what is left of an 아/어 ending after a fused stem
 };
 
 struct Morph {
-  uint32_t form = 0;      // offset of the canonical form in Model::pool
-  uint32_t alt = 0;       // bright-harmony variant (아서 for 어서); == form when not harmonic
+  uint32_t form = 0;  // canonical form (dark harmony for 아/어 endings) in Model pool
+  uint32_t alt = 0;   // bright variant (아서 for 어서); == form when the morph has none
   uint16_t form_len = 0;
   uint16_t alt_len = 0;
   Tag tag = Tag::kNA;
+  bool alt_static = false;  // written as `alt` (아서 after a bright stem) unless canonical output
+  // The symbol span of this morph inside the entry's surface when the morph is written there
+  // as itself ([sym_begin, sym_end) relative to the entry), otherwise sym_begin = -1.
+  int8_t sym_begin = -1;
+  int8_t sym_end = -1;
 };
 
 struct Entry {
-  uint32_t morph_begin = 0;   // into Model::morphs
+  uint32_t morph_begin = 0;  // into Model::morphs
   uint8_t n_morph = 0;
-  uint8_t lcond = kLcAny;
-  bool rdel_ok = false;       // ending starts with ㄴ, ㄹ, ㅂ or ㅅ (follows 사 of 살, not 살)
-  uint8_t final = kFinalVowel;
-  uint8_t stem = kNotStem;
-  uint8_t harmony = kDark;
+  LeftClass left = kLcFree;
+  // Initial consonant of the surface: choseong index of the first syllable, or 100 + coda
+  // index when the surface starts with a coda symbol.
+  uint8_t first_consonant = 0;
+  Final final = kFinalVowel;
+  StemKind stem = kNotStem;
+  Harmony harmony = kDark;       // of a stem; for kLcEndHarm entries, the harmony they need
+  bool uncontracted_ok = false;  // vowel stem that may take a written-out 아/어 (보아, 주어)
+  bool harmonic_output = false;  // first morph's form follows the previous stem's harmony
+  // Sejong writes 어요, 어도, 고요, 네요 as one ending: an ending entry whose last form X has
+  // X요 (bit 0) / X도 (bit 1) in the lexicon does not take the particle 요 / 도 (merge_id 1 / 2).
+  uint8_t merge_bits = 0;
+  uint8_t merge_id = 0;
   Tag first_tag = Tag::kNA;
   Tag last_tag = Tag::kNA;
-  int32_t lex_row = -1;       // row of Model::lex_cost for the first morpheme, or -1
-  float first_emit = 0;       // emission cost of the first morpheme (when lex_row < 0)
-  float rest_cost = 0;        // costs of the other morphemes and their transitions
+  int32_t lex_row = -1;  // row of lexicalised costs for the first morpheme, or -1
+  float first_emit = 0;  // emission cost of the first morpheme (when lex_row < 0)
+  float rest_cost = 0;   // costs of the other morphemes, their transitions, penalties
 };
 
 // Tunable cost parameters (negative log probabilities, nats).
 struct Params {
-  float trans_smooth = 0.05f;     // add-k on tag bigrams
-  float open_pseudo = 0.3f;       // pseudo-count of a lexicon word unseen in KLUE (open class)
-  float closed_pseudo = 0.05f;    // same for particles, endings, affixes
-  float lex_kappa = 5.0f;         // weight of the backoff in lexicalised transitions
-  float unk_nng_base = 13.0f;     // unknown-word cost: base + per_syl * syllables
-  float unk_nnp_base = 14.0f;
-  float unk_per_syl = 2.0f;
-  int unk_max_syl = 12;
-  float eps_copula = 1.0f;        // extra cost of the elided copula (의사다)
-  float eps_eo = 0.0f;            // extra cost of an ending fused away entirely (해, 가)
-  float uncontracted = 0.5f;      // extra cost of an uncontracted vowel stem (보아, 주어)
-  float irregular = 0.0f;         // extra cost of irregular allomorphs
-  float open_stem_irr_guess = 0.0f;
+  float trans_smooth = 0.1f;   // add-k on tag bigrams
+  float open_pseudo = 0.2f;    // pseudo-count of a lexicon word unseen in KLUE (open class)
+  float closed_pseudo = 0.1f;  // same for particles, endings, affixes
+  float lex_kappa = 1.0f;      // weight of the backoff in lexicalised transitions
+  // Unknown-word cost: base + Σ over syllables (per_syl + syl_scale * -log P(syllable)), with
+  // P(syllable) the syllable unigram of KLUE and hunspell nouns.
+  float unk_base = 4.0f;
+  float unk_per_syl = 0.0f;
+  float unk_syl_scale = 1.0f;
+  float closed_prior = 1.0f;           // pseudo-count given to every hand-written closed-class item
+  float conversational_prior = 30.0f;  // extra pseudo-count of conversational endings (ㄹ게)
+  float ep_ep_prior = 60.0f;           // pseudo-count of the EP -> EP transition (시+었)
+  float unk_nnp_extra = -1.5f;         // extra cost of an unknown word read as NNP rather than NNG
+  int unk_max_syl = 10;
+  float eps_copula = 1.5f;       // extra cost of the elided copula (의사다)
+  float eps_copula_coda = 3.0f;  // more for an elided copula before a ㄴ-ending (뭔지)
+  float uncontracted = 1.0f;     // extra cost of an uncontracted vowel stem (보아, 주어)
+  float irregular = 0.5f;        // extra cost of irregular allomorphs
+  float wrong_allomorph = 5.0f;  // lenient mode: extra cost of a mismatched particle
+  float nonhangul_emit = 0.0f;   // emission cost of a symbol/Latin/digit run
+  float xsn_min_count = 3.0f;    // suffixes split off hunspell nouns: XSN seen this often in KLUE
+  float split_compounds = 1.0f;
+  float geot_contraction = 0.0f;  // extra cost of 거/게 read as contracted 것 (것+이)  // drop
+                                  // compound nouns that split into known nouns (0 = keep)
+  float cross_weight = 1.0f;      // weight of the token-to-token (across eojeols) costs
+  float cross_smooth = 0.5f;      // add-k on token-to-token tag bigrams
   // Sets a parameter by name ("unk_per_syl"); false if unknown.
   bool Set(std::string_view name, float value);
 };
@@ -113,8 +148,19 @@ class Model {
   std::string_view Str(uint32_t off, uint16_t len) const {
     return std::string_view(pool_).substr(off, len);
   }
+  // Transition cost between tags (kBos / kEos as pseudo tags).
   float Trans(int from, int to) const { return trans_[from * kTT + to]; }
-  float LexCost(int row, int prev) const { return lex_cost_[static_cast<size_t>(row) * kTT + prev]; }
+  // Lexicalised cost of the first morpheme of an entry (transition + emission).
+  float LexCost(int row, int prev) const {
+    return lex_cost_[static_cast<size_t>(row) * kTT + prev];
+  }
+  // Token-to-token cost -log P(first tag of a token | last tag of the token before), across
+  // eojeols and punctuation; kBos = start of text. CrossEnd(t): the text ends after t (what
+  // follows is a sentence end: SF or nothing).
+  float Cross(int from, int to) const { return cross_[from * kTT + to]; }
+  float CrossEnd(int from) const { return cross_end_[from]; }
+  // -log P(syllable) of nouns, for the unknown-word model; index = syllable - U+AC00.
+  float SyllableCost(int index) const { return unk_syl_[index]; }
 
   static constexpr int kBos = kNumTags;
   static constexpr int kEos = kNumTags + 1;
@@ -122,7 +168,6 @@ class Model {
 
   std::vector<Entry> entries;
   std::vector<Morph> morphs;
-  std::vector<uint32_t> epsilon_entries;  // entries with an empty surface
   Params params;
   size_t MemoryBytes() const;
 
@@ -131,15 +176,17 @@ class Model {
   std::string pool_;
   std::vector<float> trans_;
   std::vector<float> lex_cost_;
+  std::vector<float> cross_, cross_end_;
+  std::vector<float> unk_syl_;
   // Trie: node 0 unused; root children indexed directly by symbol.
-  std::vector<uint32_t> root_;          // symbol -> node (0 = none)
+  std::vector<uint32_t> root_;  // symbol -> node (0 = none)
   std::vector<uint32_t> node_child_begin_;
   std::vector<uint16_t> node_child_count_;
   std::vector<uint32_t> node_entry_begin_;
   std::vector<uint16_t> node_entry_count_;
-  std::vector<uint16_t> child_sym_;     // sorted per node
+  std::vector<uint16_t> child_sym_;  // sorted per node
   std::vector<uint32_t> child_node_;
-  std::vector<uint32_t> entry_ids_;     // per node entry lists
+  std::vector<uint32_t> entry_ids_;  // per node entry lists
 };
 
 template <typename F>
@@ -174,11 +221,11 @@ void Model::ForEachPrefix(const uint16_t* syms, int n, F&& f) const {
 // consonant) to split-coda symbols. Returns false if it contains anything else.
 bool ToSymbols(std::string_view utf8, std::vector<uint16_t>* out);
 
-// The embedded data blobs (tokenizer/korean/data/*.z, linked into the library).
+// The embedded data blobs (tokenizer/korean/data/*.z, compiled into the library).
 std::string_view EmbeddedStemsBlob();
 std::string_view EmbeddedStatsBlob();
 
-// Harmony-canonical form of an ending: 아서/여서 -> 어서, 았/였 -> 었 (other forms unchanged).
-std::string CanonicalEnding(std::string_view form);
+// Inflates an "OKZ1" blob (zlib text behind a 4-byte magic and a little-endian size).
+Status UnpackBlob(std::string_view blob, std::string* out);
 
 }  // namespace ondo::korean::detail

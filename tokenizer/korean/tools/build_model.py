@@ -163,6 +163,9 @@ def read_klue(path):
         yield text, words
 
 
+PUNCT_TAGS = ("SF", "SP", "SS", "SE", "SO", "SW")
+
+
 def normalise_klue_word(ms, hun_nouns):
     out = []
     for i, (m, t) in enumerate(ms):
@@ -170,6 +173,11 @@ def normalise_klue_word(ms, hun_nouns):
             t = "MM"
         if t == "NNG" and i + 1 < len(ms) and ms[i + 1][1] == "XSA" and m not in hun_nouns:
             t = "XR"
+        # Polite 요 after an ending is part of that ending (네요, 고요, 나요), as in Sejong/GSD.
+        if m == "요" and t == "JX" and out and out[-1][1] in ("EF", "EC"):
+            pm, pt = out.pop()
+            out.append((pm + "요", pt))
+            continue
         m = canon_ending(m, t)
         out.append((m, t))
     return out
@@ -209,23 +217,49 @@ def main():
             held.append((text, words))
             continue
         prev_last = "BOS"
+        tok_open, tok_last = False, None
         for form, ms in words:
             if ms is None:
                 prev_last = "UNK"
                 continue
             ms = normalise_klue_word(ms, hun_nouns)
+            # Punctuation splits an eojeol into separate tokens for the transition statistics
+            # (흘렸다. -> 흘렸다 + .), as the analyzer scores it and as UD tokenises it.
             prev = "BOS"
             for m, t in ms:
                 emis[(m, t)] += 1
+                if t in PUNCT_TAGS:
+                    if prev != "BOS":
+                        trans[(prev, "EOS")] += 1
+                    trans[("BOS", t)] += 1
+                    trans[(t, "EOS")] += 1
+                    prev = "BOS"
+                    continue
                 trans[(prev, t)] += 1
                 if t[0] in "JEX" or t in ("VCP", "VCN", "VX"):
                     lex[(prev, m, t)] += 1
                 if t in ("NNG", "NNP"):
                     klue_nouns.add(m)
                 prev = t
-            trans[(prev, "EOS")] += 1
-            cross[(prev_last, ms[0][1])] += 1
-            prev_last = prev
+            if prev != "BOS":
+                trans[(prev, "EOS")] += 1
+            # Token-to-token transitions across eojeols and punctuation (X lines): the first
+            # tag of each token given the last tag of the token before (BOS/EOS = sentence).
+            for m, t in ms:
+                if t in PUNCT_TAGS:
+                    if tok_open:
+                        prev_last = tok_last
+                        tok_open = False
+                    cross[(prev_last, t)] += 1
+                    prev_last = t
+                    continue
+                if not tok_open:
+                    cross[(prev_last, t)] += 1
+                    tok_open = True
+                tok_last = t
+            if tok_open:
+                prev_last = tok_last
+                tok_open = False
         cross[(prev_last, "EOS")] += 1
 
     # hunspell stems, with derived predicates split when the rest is a known noun/adverb.

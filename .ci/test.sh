@@ -61,6 +61,20 @@ run_ctest() {
   rm -f "$log"
 }
 
+# Independent truth for tokenizers trained by `ondo tokenizer train`: the JavaScript port of the
+# Hugging Face tokenizers (npm @lenml/tokenizers, no dependencies, no install scripts), used by
+# the ctest tokenizer_hf_js_parity. Without node, npm or the registry that test skips.
+if [ -z "${NODE_PATH:-}" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  mkdir -p "$build/hfjs"
+  if timeout 180 npm install --prefix "$build/hfjs" --no-audit --no-fund --ignore-scripts \
+      @lenml/tokenizers@3.7.2 >"$build/hfjs/npm.log" 2>&1; then
+    NODE_PATH="$(cd "$build/hfjs" && pwd)/node_modules"
+    export NODE_PATH
+  else
+    echo "(npm install @lenml/tokenizers failed, see $build/hfjs/npm.log: tokenizer_hf_js_parity will skip)"
+  fi
+fi
+
 section "Release build and tests ($build)"
 if configure_and_build "$build" Release -DCMAKE_BUILD_TYPE=Release; then
   run_ctest "$build" Release

@@ -8,6 +8,7 @@
 
 #include "platform/mapped_file.h"
 #include "tokenizer/model.h"
+#include "tokenizer/morph_pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ondo::tokenizer {
@@ -526,6 +527,18 @@ Status VocabSpecFromHfJson(std::string_view tokenizer_json, std::string_view con
     ONDO_RETURN_IF_ERROR(ParsePreTokenizer(*pre, 0, &spec.pre_tokenizers, &byte_level));
   }
   if (const json* dec = Field(root, "decoder")) byte_level = byte_level || DecoderIsByteLevel(*dec, 0);
+  // ondo's own pre-tokenizer (tokenizers trained by `ondo tokenizer train`; Hugging Face
+  // ignores the key and uses pre_tokenizer above).
+  if (const json* ondo = Field(root, "ondo")) {
+    if (!ondo->is_object()) return Corrupt("tokenizer.json: \"ondo\" is not an object");
+    const json* version = Field(*ondo, "version");
+    if (!version || !version->is_number_integer() || version->get<int64_t>() != 1) {
+      return Unsupported("tokenizer.json: \"ondo\" section version (only 1)");
+    }
+    spec.ondo_pre_tokenizer = StringField(*ondo, "pre_tokenizer");
+    OndoPreTokenizer kind = OndoPreTokenizer::kNone;
+    ONDO_RETURN_IF_ERROR(ParseOndoPreTokenizer(spec.ondo_pre_tokenizer, &kind));
+  }
   spec.kind = byte_level ? VocabKind::kBpe : VocabKind::kCharBpe;
   if (spec.byte_fallback && spec.kind == VocabKind::kCharBpe) {
     for (size_t i = 0; i < spec.tokens.size(); ++i) {

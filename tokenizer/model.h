@@ -56,6 +56,7 @@ struct ModelScratch {
   };
   std::vector<Symbol> symbols;
   std::vector<Candidate> heap;
+  std::vector<int32_t> ids;  // a piece's initial symbols (ondo pre-tokenizer path)
 };
 
 // Merges adjacent symbols of `ids` by lowest rank, leftmost first (Hugging Face BPE and

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "tokenizer/model.h"
+#include "tokenizer/morph_pretokenizer.h"
 #include "tokenizer/pipeline.h"
 #include "tokenizer/unicode.h"
 
@@ -170,6 +171,9 @@ class TokenizerImpl final : public Tokenizer {
   Status EncodeText(std::string_view text, bool first, const EncodeOptions& options,
                     std::vector<int32_t>* ids, Workspace* ws, ModelScratch* ms) const;
   void EncodePiece(std::string_view piece, std::vector<int32_t>* ids, ModelScratch* ms) const;
+  // ondo pre-tokenizer path (VocabSpec::ondo_pre_tokenizer).
+  Status InitOndo();
+  Status EncodeOndo(std::string_view text, std::vector<int32_t>* ids, ModelScratch* ms) const;
 
   VocabSpec spec_;
   TokenIndex index_;
@@ -186,6 +190,8 @@ class TokenizerImpl final : public Tokenizer {
   Trie raw_trie_, norm_trie_;             // values: indices into added_
   int32_t byte_ids_[256];                 // SPM / byte fallback: token for a raw byte
   int32_t byte_char_ids_[256];            // byte-level BPE: token of the byte's symbol
+  std::unique_ptr<MorphSplitter> ondo_splitter_;
+  int32_t ondo_space_id_ = -1;            // the U+2581 token
 };
 
 Status TokenizerImpl::Init() {
@@ -252,6 +258,57 @@ Status TokenizerImpl::Init() {
   ONDO_RETURN_IF_ERROR(InitAddedTokens());
   ONDO_RETURN_IF_ERROR(InitPieces());
   InitEog();
+  return InitOndo();
+}
+
+Status TokenizerImpl::InitOndo() {
+  if (spec_.ondo_pre_tokenizer.empty()) return Status::Ok();
+  OndoPreTokenizer kind = OndoPreTokenizer::kNone;
+  ONDO_RETURN_IF_ERROR(ParseOndoPreTokenizer(spec_.ondo_pre_tokenizer, &kind));
+  if (spec_.kind != VocabKind::kCharBpe || !spec_.byte_fallback) {
+    return Unsupported("ondo pre-tokenizer needs a character BPE model with byte_fallback");
+  }
+  for (int b = 0; b < 256; ++b) {
+    if (byte_ids_[b] < 0) return InvalidArgument("ondo pre-tokenizer: byte token {} missing", b);
+  }
+  ondo_space_id_ = index_.Find(kSpaceEscape);
+  if (ondo_space_id_ < 0) return InvalidArgument("ondo pre-tokenizer: no U+2581 token");
+  return MorphSplitter::Create(kind, &ondo_splitter_);
+}
+
+Status TokenizerImpl::EncodeOndo(std::string_view text, std::vector<int32_t>* ids,
+                                 ModelScratch* ms) const {
+  // One Scratch per thread: the analyzer's lattice and the piece list stay warm across calls.
+  struct OndoScratch {
+    MorphSplitter::Scratch split;
+    std::vector<PieceSpan> pieces;
+  };
+  thread_local OndoScratch scratch;
+  ONDO_RETURN_IF_ERROR(ondo_splitter_->Split(text, &scratch.split, &scratch.pieces));
+  std::vector<int32_t>& syms = ms->ids;
+  for (const PieceSpan& p : scratch.pieces) {
+    syms.clear();
+    size_t pos = p.begin;
+    if (text[pos] == ' ') {
+      syms.push_back(ondo_space_id_);
+      ++pos;
+    }
+    while (pos < p.end) {
+      const size_t at = pos;
+      const size_t len = unicode::Utf8SeqLen(static_cast<uint8_t>(text[at]));
+      pos = at + len;
+      const std::string_view ch = text.substr(at, len);
+      // A literal U+2581 would decode as a space: it goes as bytes.
+      const int32_t id = ch == kSpaceEscape ? -1 : index_.Find(ch);
+      if (id >= 0) {
+        syms.push_back(id);
+      } else {
+        for (size_t k = at; k < pos; ++k) syms.push_back(byte_ids_[static_cast<uint8_t>(text[k])]);
+      }
+    }
+    BpeMerge(merges_, &syms, ms);
+    ids->insert(ids->end(), syms.begin(), syms.end());
+  }
   return Status::Ok();
 }
 
@@ -575,6 +632,22 @@ void TokenizerImpl::EncodePiece(std::string_view piece, std::vector<int32_t>* id
 Status TokenizerImpl::EncodeText(std::string_view text, bool first, const EncodeOptions& options,
                                  std::vector<int32_t>* ids, Workspace* ws,
                                  ModelScratch* ms) const {
+  if (ondo_splitter_ != nullptr) {
+    std::vector<Fragment> subs;
+    if (!norm_trie_.empty()) {
+      SplitHf(text, 0, norm_trie_, options.parse_special, &subs);
+    } else if (!text.empty()) {
+      subs.push_back({false, -1, 0, text.size()});
+    }
+    for (const Fragment& f : subs) {
+      if (f.is_token) {
+        ids->push_back(f.id);
+      } else {
+        ONDO_RETURN_IF_ERROR(EncodeOndo(text.substr(f.begin, f.end - f.begin), ids, ms));
+      }
+    }
+    return Status::Ok();
+  }
   std::string normalized;
   if (!normalizer_->empty()) {
     ONDO_RETURN_IF_ERROR(normalizer_->Run(text, &normalized, ws));

@@ -120,6 +120,12 @@ struct VocabSpec {
   bool fuse_unk = false;                // kCharBpe: consecutive unknowns -> one unk
   int32_t sep_id = -1;
   std::vector<int32_t> eog_ids;         // more end-of-generation tokens
+  // ondo's own pre-tokenizer for kCharBpe tokenizers trained by `ondo tokenizer train`
+  // (tokenizer.json key "ondo": {"pre_tokenizer": ...}): "" none, "whitespace" or
+  // "korean_morph" (tokenizer/morph_pretokenizer.h). When set, it replaces `normalizers` and
+  // `pre_tokenizers`: spaces become the U+2581 token, a literal U+2581 in the text becomes byte
+  // tokens, so decoding gives back any valid UTF-8 text exactly.
+  std::string ondo_pre_tokenizer;
 };
 
 // The pre-tokenizer regexes for a GGUF tokenizer.ggml.pre value (llama.cpp's families), each
@@ -141,7 +147,9 @@ class Tokenizer {
   // for add_bos_token/add_eos_token and the bos/eos/unk/pad tokens). Supported: model BPE
   // (byte-level, or character BPE with byte_fallback), normalizers NFC/NFD/Replace/Prepend/
   // Strip/Sequence, pre-tokenizers Split/ByteLevel/Digits/Punctuation/Metaspace/Whitespace/
-  // WhitespaceSplit/Sequence, TemplateProcessing for BOS/EOS. Anything else is Unsupported.
+  // WhitespaceSplit/Sequence, TemplateProcessing for BOS/EOS, and the top-level "ondo" key of
+  // tokenizers trained by `ondo tokenizer train` (bpe_trainer.h, VocabSpec::ondo_pre_tokenizer).
+  // Anything else is Unsupported.
   static Status FromHfJsonFile(const std::string& path, std::unique_ptr<Tokenizer>* out);
   static Status FromHfJsonText(std::string_view json, std::unique_ptr<Tokenizer>* out);
   // Same, with the text of tokenizer_config.json (may be empty).

@@ -37,6 +37,7 @@ std::string HumanBytes(unsigned long long bytes);
 int RunCommand(const std::vector<std::string>& args);
 int InspectCommand(const std::vector<std::string>& args);
 int TokenizeCommand(const std::vector<std::string>& args);
+int TokenizerCommand(const std::vector<std::string>& args);
 int MorphCommand(const std::vector<std::string>& args);
 
 }  // namespace ondo::cli

@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
      ondo::cli::InspectCommand},
     {"tokenize", "print the token ids of a text (from a GGUF model or a tokenizer.json)",
      ondo::cli::TokenizeCommand},
+    {"tokenizer", "train a (morpheme-aware) BPE tokenizer.json, or decode ids with one",
+     ondo::cli::TokenizerCommand},
     {"morph", "Korean morpheme analysis of stdin, or --eval against a CoNLL-U file",
      ondo::cli::MorphCommand},
 };

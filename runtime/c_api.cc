@@ -15,6 +15,8 @@
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "tokenizer/korean/analyzer.h"
+#include "tokenizer/korean/post/post_processor.h"
 
 // Returns a non-OK ondo_status to the caller.
 #define ONDO_RETURN_IF_ERROR_C(expr)                     \
@@ -49,6 +51,10 @@ struct ondo_session {
   // Script guard of the last generation that used one, with the script set it was built for.
   std::unique_ptr<ondo::tokenizer::ScriptGuard> guard;
   bool guard_hanja = false;
+  // Korean post-processor (ondo_generate_params::post), created on first use.
+  std::unique_ptr<ondo::korean::Analyzer> analyzer;
+  std::unique_ptr<ondo::korean::PostProcessor> post;
+  std::string post_out;
   ondo_generate_stats stats{};
   bool has_stats = false;
 };
@@ -96,6 +102,34 @@ struct CallbackAdapter {
 bool CallUser(void* user_data, int32_t id, std::string_view text) {
   const auto* a = static_cast<const CallbackAdapter*>(user_data);
   return a->cb(text.data(), text.size(), id, a->user_data) != 0;
+}
+
+// The same through the post-processor: the user sees processed text as sentences complete.
+struct PostAdapter {
+  ondo_token_callback cb;
+  void* user_data;
+  ondo::korean::PostProcessor* pp;
+  std::string* out;
+  ondo::Status status;
+  bool finished = false;
+  bool cancelled = false;
+};
+
+bool CallUserPost(void* user_data, int32_t id, std::string_view text) {
+  auto* a = static_cast<PostAdapter*>(user_data);
+  a->out->clear();
+  if (a->status.ok()) {
+    a->status = a->pp->Push(text, a->out);
+    if (a->status.ok() && id < 0) {
+      a->status = a->pp->Finish(a->out);
+      a->finished = true;
+    }
+  } else {
+    a->out->assign(text);  // after invalid UTF-8 the rest passes through unprocessed
+  }
+  const bool go = a->cb(a->out->data(), a->out->size(), id, a->user_data) != 0;
+  a->cancelled = a->cancelled || !go;
+  return go;
 }
 
 ondo_finish_reason ToC(ondo::runtime::FinishReason r) {
@@ -241,6 +275,7 @@ ondo_generate_params ondo_generate_params_default(void) {
   p.system = nullptr;
   p.script = ONDO_SCRIPT_AUTO;
   p.loop_stop = -1;
+  p.post = -1;
   return p;
 }
 
@@ -285,6 +320,9 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     if (p.loop_stop < -1 || p.loop_stop > 1) {
       return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: loop_stop must be -1, 0 or 1");
     }
+    if (p.post < -1 || p.post > 1) {
+      return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: post must be -1, 0 or 1");
+    }
     const bool chat_applied = prepared.format != ondo::runtime::ChatFormat::kNone;
     ondo::tokenizer::ScriptSet set;
     if (ondo::runtime::ResolveScriptMode(mode, chat_applied, &set)) {
@@ -298,11 +336,37 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
       options.loop_max_period = ondo::runtime::kDefaultLoopMaxPeriod;
     }
 
+    const bool post = cb != nullptr && (p.post == 1 || (p.post == -1 && chat_applied));
+    if (post && session->post == nullptr) {
+      ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::Analyzer::Create(&session->analyzer)));
+      ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::PostProcessor::Create(
+          session->analyzer.get(), ondo::korean::PostOptions{}, &session->post)));
+      session->post_out.reserve(8192);
+    }
+    if (post) session->post->Reset();
+
     session->session->Reset();
     CallbackAdapter adapter{cb, user_data};
+    PostAdapter post_adapter{cb, user_data, session->post.get(), &session->post_out, {}};
     ondo::runtime::GenerateResult& r = session->result;
+    ondo::runtime::TokenCallback callback = nullptr;
+    void* callback_data = nullptr;
+    if (post) {
+      callback = &CallUserPost;
+      callback_data = &post_adapter;
+    } else if (cb != nullptr) {
+      callback = &CallUser;
+      callback_data = &adapter;
+    }
     ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::runtime::Generate(
-        *session->session, prepared.ids, options, cb != nullptr ? &CallUser : nullptr, &adapter, &r)));
+        *session->session, prepared.ids, options, callback, callback_data, &r)));
+    if (post && !post_adapter.finished && !post_adapter.cancelled) {
+      session->post_out.clear();
+      if (post_adapter.status.ok() && session->post->Finish(&session->post_out).ok() &&
+          !session->post_out.empty()) {
+        cb(session->post_out.data(), session->post_out.size(), -1, user_data);
+      }
+    }
     session->stats.finish_reason = ToC(r.finish);
     session->stats.n_prompt_tokens = r.n_prompt;
     session->stats.n_generated_tokens = static_cast<int32_t>(r.ids.size());

@@ -13,7 +13,7 @@ add_library(ondo::ondo ALIAS ondo)
 target_include_directories(ondo PUBLIC
   $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-target_link_libraries(ondo PRIVATE ondo_runtime)
+target_link_libraries(ondo PRIVATE ondo_runtime ondo_korean_post)  # runtime -> tokenizer/korean
 target_compile_definitions(ondo PRIVATE
   ONDO_BUILDING_LIBRARY
   ONDO_VERSION_STRING="${PROJECT_VERSION}")

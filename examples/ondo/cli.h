@@ -39,5 +39,6 @@ int InspectCommand(const std::vector<std::string>& args);
 int TokenizeCommand(const std::vector<std::string>& args);
 int TokenizerCommand(const std::vector<std::string>& args);
 int MorphCommand(const std::vector<std::string>& args);
+int PostCommand(const std::vector<std::string>& args);
 
 }  // namespace ondo::cli

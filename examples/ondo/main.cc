@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
      ondo::cli::TokenizerCommand},
     {"morph", "Korean morpheme analysis of stdin, or --eval against a CoNLL-U file",
      ondo::cli::MorphCommand},
+    {"post", "Korean post-processor (punctuation, repetition, particles) on stdin, or --eval",
+     ondo::cli::PostCommand},
 };
 
 void PrintUsage(std::FILE* out) {

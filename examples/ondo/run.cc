@@ -14,6 +14,8 @@
 #include "runtime/generate.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "tokenizer/korean/analyzer.h"
+#include "tokenizer/korean/post/post_processor.h"
 
 namespace ondo::cli {
 namespace {
@@ -33,6 +35,28 @@ bool StreamToStdout(void* /*user_data*/, int32_t /*id*/, std::string_view text) 
   return true;
 }
 
+// --post ko: generated text goes through the Korean post-processor sentence by sentence.
+struct PostStream {
+  korean::PostProcessor* pp = nullptr;
+  std::string out;
+  Status status;
+};
+
+bool StreamPostToStdout(void* user_data, int32_t /*id*/, std::string_view text) {
+  auto* ps = static_cast<PostStream*>(user_data);
+  ps->out.clear();
+  if (ps->status.ok()) {
+    ps->status = ps->pp->Push(text, &ps->out);
+  } else {
+    ps->out.assign(text);  // after an error (invalid UTF-8) the rest passes through
+  }
+  if (!ps->out.empty()) {
+    std::fwrite(ps->out.data(), 1, ps->out.size(), stdout);
+    std::fflush(stdout);
+  }
+  return true;
+}
+
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
@@ -42,7 +66,7 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop;
+  std::string script, loop_stop, post;
 
   po::options_description options("options");
   options.add_options()
@@ -76,6 +100,10 @@ int RunCommand(const std::vector<std::string>& args) {
       ("loop-stop", po::value(&loop_stop)->value_name("on|off|auto")->default_value("auto"),
        "end generation when the output repeats itself (finish reason loop); auto: on with a "
        "chat template, off with --raw")
+      ("post", po::value(&post)->value_name("ko|none|auto")->default_value("auto"),
+       "Korean post-processor on the output (punctuation, repetition, particles); auto: ko "
+       "with a chat template, none with --raw. With --json, text is processed and raw_text "
+       "added")
       ("json", "print one JSON object with ids, text and timings instead of streaming text");
 
   po::variables_map vm;
@@ -94,6 +122,9 @@ int RunCommand(const std::vector<std::string>& args) {
   }
   if (loop_stop != "auto" && loop_stop != "on" && loop_stop != "off") {
     return UsageError("run", fmt::format("--loop-stop {} is not one of auto, on, off", loop_stop));
+  }
+  if (post != "auto" && post != "ko" && post != "none") {
+    return UsageError("run", fmt::format("--post {} is not one of auto, ko, none", post));
   }
   if (Status s = runtime::CheckUtf8(prompt, "the prompt"); !s.ok()) return Error(s);
   if (Status s = runtime::CheckUtf8(system, "the system message"); !s.ok()) return Error(s);
@@ -139,12 +170,44 @@ int RunCommand(const std::vector<std::string>& args) {
   if (loop_stop == "on" || (loop_stop == "auto" && chat_applied)) {
     gen.loop_max_period = runtime::kDefaultLoopMaxPeriod;
   }
+  const bool post_on = post == "ko" || (post == "auto" && chat_applied);
+  std::unique_ptr<korean::Analyzer> analyzer;
+  std::unique_ptr<korean::PostProcessor> pp;
+  PostStream post_stream;
+  if (post_on) {
+    if (Status st = korean::Analyzer::Create(&analyzer); !st.ok()) return Error(st);
+    if (Status st = korean::PostProcessor::Create(analyzer.get(), korean::PostOptions{}, &pp);
+        !st.ok()) {
+      return Error(st);
+    }
+    post_stream.pp = pp.get();
+    post_stream.out.reserve(8192);
+  }
+  runtime::TokenCallback callback = nullptr;
+  void* user_data = nullptr;
+  if (!json) {
+    callback = post_on ? &StreamPostToStdout : &StreamToStdout;
+    if (post_on) user_data = &post_stream;
+  }
   runtime::GenerateResult result;
-  const Status s = runtime::Generate(*session, prepared.ids, gen, json ? nullptr : &StreamToStdout,
-                                     nullptr, &result);
+  const Status s = runtime::Generate(*session, prepared.ids, gen, callback, user_data, &result);
   if (!s.ok()) {
     if (!json && !result.ids.empty()) std::fputc('\n', stdout);
     return Error(s);
+  }
+  std::string post_text;
+  if (post_on) {
+    if (json) {
+      // Invalid UTF-8 (a token cut inside a character) leaves the text unprocessed.
+      if (!pp->Process(result.text, &post_text).ok()) post_text = result.text;
+    } else {
+      post_stream.out.clear();
+      if (post_stream.status.ok()) post_stream.status = pp->Finish(&post_stream.out);
+      std::fwrite(post_stream.out.data(), 1, post_stream.out.size(), stdout);
+      if (!post_stream.status.ok()) {
+        fmt::print(stderr, "ondo: warning: post-processor: {}\n", post_stream.status.message());
+      }
+    }
   }
   const uint64_t peak_rss = platform::PeakRssBytes();
 
@@ -152,7 +215,12 @@ int RunCommand(const std::vector<std::string>& args) {
     nlohmann::ordered_json j;
     j["prompt_ids"] = prepared.ids;
     j["ids"] = result.ids;
-    j["text"] = result.text;
+    if (post_on) {
+      j["text"] = post_text;
+      j["raw_text"] = result.text;
+    } else {
+      j["text"] = result.text;
+    }
     j["finish_reason"] = runtime::FinishReasonName(result.finish);
     j["prompt_tok_s"] = result.prompt_tok_s();
     j["decode_tok_s"] = result.decode_tok_s();

@@ -133,13 +133,20 @@ typedef struct ondo_generate_params {
   ondo_script script;    /* script guard; default ONDO_SCRIPT_AUTO */
   int loop_stop;         /* 1: end with ONDO_FINISH_LOOP when the output repeats itself; 0: off;
                             -1 (default): on when a chat template is applied, off otherwise */
+  int post;              /* Korean post-processor on the generated text (punctuation, repeated
+                            sentences/eojeols, character floods, particle allomorphs such as
+                            사과을 -> 사과를): 1 on, 0 off, -1 (default) on when a chat template
+                            is applied, off otherwise (raw prompts are unchanged). When on, the
+                            callback receives the processed text sentence by sentence (so many
+                            calls carry 0 bytes) and the rest in the final token_id -1 call. */
 } ondo_generate_params;
 
 ONDO_EXPORT ondo_generate_params ondo_generate_params_default(void);
 
 /* Receives the text each generated token completes (`len` bytes, possibly 0 while a UTF-8
-   character is incomplete; not NUL-terminated; valid only during the call) and the token id.
-   A final call with token_id -1 may deliver left-over text at the end. Return 0 to stop. */
+   character is incomplete, or while the post-processor holds back an unfinished sentence;
+   not NUL-terminated; valid only during the call) and the token id. A final call with
+   token_id -1 may deliver left-over text at the end. Return 0 to stop. */
 typedef int (*ondo_token_callback)(const char* text, size_t len, int32_t token_id,
                                    void* user_data);
 

@@ -106,6 +106,7 @@ static void test_without_model(void) {
   CHECK(sp.n_ctx == 0 && sp.n_threads == 0 && sp.budget_bytes == 0);
   ondo_generate_params gp = ondo_generate_params_default();
   CHECK(gp.max_tokens > 0 && gp.temperature > 0.0f && gp.chat == 0 && gp.raw == 0 && gp.system == NULL);
+  CHECK(gp.post == -1);
 }
 
 /* ko-mini-a, first prompt of ko-mini-a.f16.ref.json (llama.cpp, greedy). */
@@ -216,6 +217,19 @@ static void test_with_model(const char* model_path) {
   gp.loop_stop = 2;
   CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
   gp.loop_stop = -1;
+  gp.post = 2;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.post = -1;
+  /* The Korean post-processor on a raw prompt: the same tokens, and the text it delivers is
+     whole sentences (no space before a final mark). */
+  memset(c, 0, sizeof(*c));
+  gp.raw = 1;
+  gp.post = 1;
+  gp.max_tokens = 16;
+  CHECK_STATUS(ondo_generate(session, "12시 땡!", &gp, collect, c), ONDO_OK);
+  CHECK(c->n_ids > 0 && c->n_ids <= 16);
+  CHECK(strstr(c->text, " .") == NULL && strstr(c->text, "!!!") == NULL);
+  gp.post = -1;
   gp.raw = 0;
   gp.chat = 1;
   gp.max_tokens = 2;

@@ -1,0 +1,925 @@
+// Korean post-processor (post_processor.h): sentence segmentation of a byte stream, then per
+// sentence punctuation -> bracket balance -> repetition -> particles -> repeated-sentence check.
+#include "tokenizer/korean/post/post_processor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "tokenizer/korean/hangul.h"
+
+namespace ondo::korean {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Sentence marks handled as runs.
+bool IsMark(char32_t c) {
+  return c == '.' || c == '!' || c == '?' || c == ',' || c == ';' || c == 0x2026;
+}
+char32_t MapFullwidth(char32_t c) {
+  switch (c) {
+    case 0xFF01:
+      return '!';
+    case 0xFF1F:
+      return '?';
+    case 0xFF0E:
+    case 0x3002:
+      return '.';
+    case 0xFF0C:
+      return ',';
+    default:
+      return c;
+  }
+}
+bool Floodable(char32_t c) {
+  return IsHangulSyllable(c) || IsCompatibilityJamo(c) || (c < 0x80 && std::isalpha(c)) ||
+         c == '~' || c == '^';
+}
+// Closing quotes/brackets skipped when looking for a particle's host or a sentence end.
+bool IsCloser(char32_t c) {
+  return c == ')' || c == ']' || c == '}' || c == '"' || c == '\'' || c == 0x201D || c == 0x2019 ||
+         c == 0x300D || c == 0x300F || c == 0x300B || c == 0x3009;
+}
+// Bracket pairs that are balanced (single quotes are not: ' and ’ double as apostrophes).
+int OpenerIndex(char32_t c) {
+  switch (c) {
+    case '(':
+      return 0;
+    case '[':
+      return 1;
+    case '{':
+      return 2;
+    case 0x201C:
+      return 3;  // “
+    case 0x300C:
+      return 4;  // 「
+    case 0x300E:
+      return 5;  // 『
+    case 0x300A:
+      return 6;  // 《
+    case 0x3008:
+      return 7;  // 〈
+    default:
+      return -1;
+  }
+}
+int CloserIndex(char32_t c) {
+  switch (c) {
+    case ')':
+      return 0;
+    case ']':
+      return 1;
+    case '}':
+      return 2;
+    case 0x201D:
+      return 3;
+    case 0x300D:
+      return 4;
+    case 0x300F:
+      return 5;
+    case 0x300B:
+      return 6;
+    case 0x3009:
+      return 7;
+    default:
+      return -1;
+  }
+}
+constexpr int kQuoteIndex = 8;  // ASCII "
+
+// Decodes the code point ending at byte `end` (exclusive); returns its start, or end when
+// nothing valid is there.
+size_t PrevCodePoint(std::string_view s, size_t end, char32_t* cp) {
+  if (end == 0) return end;
+  size_t start = end - 1;
+  while (start > 0 && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+    --start;
+  }
+  size_t pos = start;
+  if (!DecodeUtf8(s, &pos, cp) || pos != end) return end;
+  return start;
+}
+
+uint64_t Hash(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h | 1;  // 0 marks an empty history slot
+}
+
+// The right allomorph of particle `form` (tag `tag`) after a host ending in `sound`
+// ('V' vowel, 'L' ㄹ, 'C' other consonant); empty when the particle has no allomorphs.
+// `quoted`: the host is a quotation (never add 이 to 라고 then).
+std::string_view RightParticle(std::string_view form, Tag tag, char sound, bool quoted, char* buf) {
+  const bool vowel = sound == 'V';
+  const bool cons = !vowel;  // L or C
+  auto pair = [&](std::string_view c_form, std::string_view v_form) -> std::string_view {
+    if (form != c_form && form != v_form) return {};
+    return cons ? c_form : v_form;
+  };
+  switch (tag) {
+    case Tag::kJKS:
+    case Tag::kJKC:
+      return pair("이", "가");
+    case Tag::kJKO:
+      return pair("을", "를");
+    case Tag::kJKV:
+      if (form == "아" || form == "야") return pair("아", "야");
+      if (form == "여" || form == "이여") return pair("이여", "여");
+      return {};
+    default:
+      break;
+  }
+  if ((tag == Tag::kJKB || tag == Tag::kJC) && (form == "와" || form == "과")) {
+    return pair("과", "와");
+  }
+  if (tag == Tag::kJX && (form == "은" || form == "는")) return pair("은", "는");
+  // 으로 family: 으로 after a consonant other than ㄹ, 로 after a vowel or ㄹ.
+  if (tag == Tag::kJKB || tag == Tag::kJX) {
+    std::string_view rest;
+    if (form.starts_with("으로")) {
+      rest = form.substr(6);
+    } else if (form.starts_with("로")) {
+      rest = form.substr(3);
+    } else {
+      rest = "-";
+    }
+    if (rest != "-" && (rest.empty() || rest == "서" || rest == "써" || rest == "부터")) {
+      const bool want_eu = sound == 'C';
+      size_t n = 0;
+      if (want_eu) {
+        std::memcpy(buf, "으", 3);
+        n = 3;
+      }
+      std::memcpy(buf + n, "로", 3);
+      n += 3;
+      std::memcpy(buf + n, rest.data(), rest.size());
+      return std::string_view(buf, n + rest.size());
+    }
+  }
+  // 이- family: (이)나 (이)랑 (이)라고 (이)며 (이)라도 (이)야 (이)든지 (이)든 (이)란 (이)야말로
+  // (이)나마.
+  static constexpr std::string_view kBare[] = {"나",   "랑", "라고", "며",     "라도", "야",
+                                               "든지", "든", "란",   "야말로", "나마"};
+  std::string_view bare = form;
+  if (bare.starts_with("이")) bare.remove_prefix(3);
+  bool known = false;
+  for (const std::string_view b : kBare) known = known || b == bare;
+  if (!known) return {};
+  if (tag == Tag::kJKS || tag == Tag::kJKO) return {};
+  if (bare == "라고" && tag != Tag::kJKQ) return {};
+  if (bare == "야" && tag != Tag::kJX) return {};
+  if (vowel) return bare;
+  (void)quoted;  // a quoted sentence ends in an ending, which is no particle host
+  std::memcpy(buf, "이", 3);
+  std::memcpy(buf + 3, bare.data(), bare.size());
+  return std::string_view(buf, 3 + bare.size());
+}
+
+// Analyzer flags on Hangul hosts that are more often a word than a wrong particle: 과 after
+// a noun that names a family or department (고양이과 猫科, 전자과 電子科), and 이 after a
+// one-syllable host (데이 of a transliteration is not 데+이).
+bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
+                       std::string_view form) {
+  size_t hb = host_end;  // start of the Hangul run before the particle
+  for (;;) {
+    char32_t cp = 0;
+    const size_t q = PrevCodePoint(in, hb, &cp);
+    if (q == hb || q < word_begin || !IsHangulSyllable(cp)) break;
+    hb = q;
+  }
+  const std::string_view host = in.substr(hb, host_end - hb);
+  if (form == "이" && host.size() == 3) return true;
+  if (form == "과") {
+    static constexpr std::string_view kKwa[] = {
+        "고양이", "개",   "소",   "사슴", "장미", "국화", "전자", "기계", "화학", "수학",
+        "미술",   "체육", "간호", "치",   "외",   "내",   "소아", "부인", "안",   "피부",
+        "교무",   "학사", "총무", "기획", "비서", "가지", "벼",   "오리", "여우", "노루"};
+    for (const std::string_view k : kKwa) {
+      if (host == k) return true;
+    }
+  }
+  return false;
+}
+
+bool HostTagOk(Tag t) {
+  return IsNominalTag(t) || t == Tag::kXSN || t == Tag::kETN || t == Tag::kSN || t == Tag::kSL ||
+         t == Tag::kSH || t == Tag::kSW || IsParticleTag(t);
+}
+
+}  // namespace
+
+std::string_view ParticleForHost(std::string_view form, Tag tag, char sound, char buf[16]) {
+  if (sound != 'V' && sound != 'L' && sound != 'C') return {};
+  return RightParticle(form, tag, sound, false, buf);
+}
+
+std::string_view ChangeKindName(ChangeKind k) {
+  switch (k) {
+    case ChangeKind::kPunctuation:
+      return "punctuation";
+    case ChangeKind::kBracket:
+      return "bracket";
+    case ChangeKind::kFlood:
+      return "flood";
+    case ChangeKind::kRepeatSentence:
+      return "repeated-sentence";
+    case ChangeKind::kRepeatClause:
+      return "repeated-clause";
+    case ChangeKind::kRepeatEojeol:
+      return "repeated-eojeol";
+    case ChangeKind::kParticle:
+      return "particle";
+  }
+  return "?";
+}
+
+PostProcessor::PostProcessor(const Analyzer* analyzer, const PostOptions& options)
+    : analyzer_(analyzer), options_(options) {}
+PostProcessor::~PostProcessor() = default;
+
+Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& options,
+                             std::unique_ptr<PostProcessor>* out) {
+  if (analyzer == nullptr) return InvalidArgument("post-processor: no analyzer");
+  if (options.buffer_capacity < 64 || options.buffer_capacity > (1u << 30)) {
+    return InvalidArgument("post-processor: buffer_capacity {} out of range [64, 2^30]",
+                           options.buffer_capacity);
+  }
+  if (options.max_char_run < 1 || options.max_eojeol_repeats < 1 || options.sentence_history < 0 ||
+      options.sentence_history > 4096) {
+    return InvalidArgument(
+        "post-processor: max_char_run, max_eojeol_repeats >= 1 and "
+        "sentence_history in [0, 4096] required");
+  }
+  std::unique_ptr<PostProcessor> p(new PostProcessor(analyzer, options));
+  const size_t cap = options.buffer_capacity;
+  p->pending_.reserve(cap);
+  p->ws_.reserve(cap + 8);
+  p->work_a_.reserve(2 * cap + 64);
+  p->work_b_.reserve(2 * cap + 64);
+  p->spans_.reserve(cap / 2 + 2);
+  p->spans2_.reserve(cap / 2 + 2);
+  p->keep_.reserve(cap / 2 + 2);
+  p->edits_.reserve(cap / 2 + 2);
+  p->history_.assign(static_cast<size_t>(options.sentence_history), 0);
+  // Warm the analysis buffers with a buffer-sized text.
+  std::string warm;
+  warm.reserve(cap + 64);
+  constexpr std::string_view kWarm = "서울에서 LLM을 사과를 학교로 3kg을 \"책\"을 먹었다. ";
+  while (warm.size() + kWarm.size() <= cap) warm += kWarm;
+  if (!warm.empty()) {
+    ONDO_RETURN_IF_ERROR(
+        analyzer->Analyze(warm, AnalyzeOptions{.lenient_particles = true}, &p->analysis_));
+    ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm.substr(0, 256), &p->analysis2_));
+  }
+  p->eojeol_buf_.reserve(cap + 16);
+  *out = std::move(p);
+  return Status::Ok();
+}
+
+void PostProcessor::Reset() {
+  pending_.clear();
+  ws_.clear();
+  std::fill(history_.begin(), history_.end(), 0);
+  history_next_ = 0;
+  scan_ = 0;
+  depth_ = 0;
+  in_quote_ = false;
+  dropped_last_ = false;
+  changes_.clear();
+}
+
+void PostProcessor::Record(ChangeKind kind, std::string_view before, std::string_view after) {
+  if (!options_.record_changes) return;
+  changes_.push_back(PostChange{kind, std::string(before), std::string(after)});
+}
+
+Status PostProcessor::Process(std::string_view text, std::string* out) {
+  ONDO_RETURN_IF_ERROR(ValidateUtf8(text));
+  Reset();
+  Status s = Push(text, out);
+  if (s.ok()) s = Finish(out);
+  if (!s.ok()) Reset();
+  return s;
+}
+
+Status PostProcessor::Push(std::string_view chunk, std::string* out) {
+  const size_t cap = options_.buffer_capacity;
+  while (!chunk.empty()) {
+    const size_t n = std::min(chunk.size(), cap - pending_.size());
+    pending_.append(chunk.data(), n);
+    chunk.remove_prefix(n);
+    Status s = Drain(false, out);
+    if (s.ok() && pending_.size() == cap) s = Drain(true, out);
+    if (!s.ok()) {
+      Reset();
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status PostProcessor::Finish(std::string* out) {
+  Status s = Drain(false, out);
+  if (s.ok() && !pending_.empty()) {
+    // Everything left is one last sentence (an incomplete UTF-8 tail is an error there).
+    const size_t n = pending_.size();
+    size_t b = 0;
+    while (b < n && IsSpace(pending_[b])) ++b;
+    ws_.append(pending_, 0, b);
+    size_t e = n;
+    while (e > b && IsSpace(pending_[e - 1])) --e;
+    if (e > b) s = ProcessSentence(std::string_view(pending_).substr(b, e - b), out);
+    if (s.ok()) ws_.append(pending_, e, n - e);
+    pending_.clear();
+  }
+  if (s.ok()) out->append(ws_);
+  const std::vector<PostChange> keep = std::move(changes_);
+  Reset();
+  changes_ = std::move(keep);
+  return s;
+}
+
+Status PostProcessor::Drain(bool force_cut, std::string* out) {
+  // Consumes [0, cut) of pending_: leading whitespace to ws_, the rest as one sentence.
+  auto consume = [&](size_t cut, bool newline) -> Status {
+    size_t b = 0;
+    while (b < cut && IsSpace(pending_[b])) ++b;
+    ws_.append(pending_, 0, b);
+    size_t e = cut;
+    while (e > b && IsSpace(pending_[e - 1])) --e;
+    if (e > b)
+      ONDO_RETURN_IF_ERROR(ProcessSentence(std::string_view(pending_).substr(b, e - b), out));
+    ws_.append(pending_, e, cut - e);
+    if (newline) ws_.push_back('\n');
+    const size_t drop = cut + (newline ? 1 : 0);
+    pending_.erase(0, drop);
+    scan_ = scan_ >= drop ? scan_ - drop : 0;
+    if (ws_.size() > options_.buffer_capacity) {  // keep ws_ bounded
+      out->append(ws_);
+      ws_.clear();
+    }
+    return Status::Ok();
+  };
+  size_t i = scan_;
+  while (i < pending_.size()) {
+    const unsigned char c = static_cast<unsigned char>(pending_[i]);
+    if (c == '\n') {
+      ONDO_RETURN_IF_ERROR(consume(i, true));
+      depth_ = 0;
+      in_quote_ = false;
+      i = 0;
+      continue;
+    }
+    if (IsSpace(static_cast<char>(c)) && depth_ == 0 && !in_quote_ && i > 0) {
+      // A sentence ends at whitespace after . ! ? or … (and closing quotes/brackets).
+      size_t p = i;
+      char32_t cp = 0;
+      for (;;) {
+        const size_t q = PrevCodePoint(pending_, p, &cp);
+        if (q == p) break;
+        p = q;
+        if (!IsCloser(cp)) break;
+      }
+      if (p < i && (cp == '.' || cp == '!' || cp == '?' || cp == 0x2026 || cp == 0xFF01 ||
+                    cp == 0xFF1F || cp == 0x3002)) {
+        ONDO_RETURN_IF_ERROR(consume(i, false));
+        i = 0;
+        scan_ = 0;
+        // Skip the whitespace itself so it is not re-tested as an end.
+        while (i < pending_.size() && IsSpace(pending_[i])) ++i;
+        continue;
+      }
+    }
+    if (c == '"') {
+      in_quote_ = !in_quote_;
+    } else if (c < 0x80) {
+      if (c == '(' || c == '[' || c == '{') ++depth_;
+      if ((c == ')' || c == ']' || c == '}') && depth_ > 0) --depth_;
+    } else if (c == 0xE2 || c == 0xE3) {
+      size_t pos = i;
+      char32_t cp = 0;
+      if (DecodeUtf8(pending_, &pos, &cp)) {
+        if (OpenerIndex(cp) >= 0) ++depth_;
+        if (CloserIndex(cp) >= 0 && depth_ > 0) --depth_;
+      }
+    }
+    ++i;
+  }
+  scan_ = i;
+  if (force_cut && !pending_.empty()) {
+    // Buffer full without a sentence end: cut at the last whitespace, else at the last
+    // character boundary.
+    size_t cut = pending_.size();
+    while (cut > 0 && !IsSpace(pending_[cut - 1])) --cut;
+    if (cut == 0) {
+      cut = pending_.size();
+      size_t start = cut - 1;
+      while (start > 0 && (static_cast<unsigned char>(pending_[start]) & 0xC0) == 0x80) --start;
+      size_t pos = start;
+      char32_t cp = 0;
+      if (!DecodeUtf8(pending_, &pos, &cp) && cut - start < 4) cut = start;  // incomplete tail
+      if (cut == 0) cut = pending_.size();
+    }
+    ONDO_RETURN_IF_ERROR(consume(cut, false));
+  }
+  return Status::Ok();
+}
+
+Status PostProcessor::ProcessSentence(std::string_view body, std::string* out) {
+  ONDO_RETURN_IF_ERROR(ValidateUtf8(body));
+  std::string& a = work_a_;
+  std::string& b = work_b_;
+  a.clear();
+  if (options_.punctuation) {
+    Punctuate(body, &a);
+    BalanceBrackets(&a);
+  } else {
+    a.append(body);
+  }
+  if (options_.repetition) RemoveRepeats(&a);
+  b.clear();
+  if (options_.particles) {
+    ONDO_RETURN_IF_ERROR(FixParticles(a, &b));
+  } else {
+    b.append(a);
+  }
+  if (b.empty()) return Status::Ok();
+  if (options_.repetition && !history_.empty()) {
+    const uint64_t h = Hash(b);
+    if (std::find(history_.begin(), history_.end(), h) != history_.end()) {
+      Record(ChangeKind::kRepeatSentence, b, "");
+      // Drop it with the spaces before it (newlines stay).
+      size_t w = 0;
+      for (const char c : ws_) {
+        if (c == '\n') ws_[w++] = c;
+      }
+      ws_.resize(w);
+      dropped_last_ = true;
+      return Status::Ok();
+    }
+    history_[history_next_] = h;
+    history_next_ = (history_next_ + 1) % history_.size();
+  }
+  out->append(ws_);
+  ws_.clear();
+  out->append(b);
+  dropped_last_ = false;
+  return Status::Ok();
+}
+
+void PostProcessor::Punctuate(std::string_view in, std::string* out) {
+  size_t pos = 0;
+  char32_t last = 0;
+  int run = 0;
+  bool flood_noted = false;
+  while (pos < in.size()) {
+    const size_t start = pos;
+    char32_t cp = 0;
+    DecodeUtf8(in, &pos, &cp);  // validated by the caller
+    cp = MapFullwidth(cp);
+    if (!IsMark(cp)) {
+      if (cp == last && Floodable(cp)) {
+        if (++run > options_.max_char_run) {
+          if (!flood_noted) {
+            Record(ChangeKind::kFlood, in.substr(start, pos - start), "");
+            flood_noted = true;
+          }
+          continue;
+        }
+      } else {
+        last = cp;
+        run = 1;
+        flood_noted = false;
+      }
+      out->append(in.substr(start, pos - start));
+      continue;
+    }
+    last = 0;
+    run = 0;
+    // A run of marks [start, end).
+    size_t end = pos;
+    int dots = 0, lead_dots = 0, q = 0, ex = 0, comma = 0, semi = 0;
+    bool leading = true, ellipsis_char = false;
+    auto count = [&](char32_t m) {
+      if (m == '.' || m == 0x2026) {
+        const int d = m == '.' ? 1 : 3;
+        dots += d;
+        if (leading) lead_dots += d;
+        if (m == 0x2026) ellipsis_char = true;
+        return;
+      }
+      leading = false;
+      if (m == '?') ++q;
+      if (m == '!') ++ex;
+      if (m == ',') ++comma;
+      if (m == ';') ++semi;
+    };
+    count(cp);
+    for (;;) {
+      size_t p2 = end;
+      char32_t c2 = 0;
+      if (p2 >= in.size() || !DecodeUtf8(in, &p2, &c2)) break;
+      c2 = MapFullwidth(c2);
+      if (!IsMark(c2)) break;
+      count(c2);
+      end = p2;
+    }
+    const std::string_view orig = in.substr(start, end - start);
+    char norm[8];
+    size_t nn = 0;
+    auto put = [&](std::string_view s) {
+      std::memcpy(norm + nn, s.data(), s.size());
+      nn += s.size();
+    };
+    if (q + ex > 0) {
+      if (lead_dots >= 3) put(ellipsis_char && lead_dots == 3 ? "…" : "...");
+      put(q > 0 ? "?" : "!");
+    } else if (dots > 0) {
+      if (dots >= 3) {
+        put(ellipsis_char && dots == 3 ? "…" : "...");
+      } else {
+        put(".");
+      }
+    } else if (comma > 0) {
+      put(",");
+    } else {
+      put(";");
+    }
+    const std::string_view normalized(norm, nn);
+    // No space before a mark that ends a word (followed by space, end or a closer).
+    bool ends_word = end >= in.size() || IsSpace(in[end]);
+    if (!ends_word) {
+      size_t p2 = end;
+      char32_t c2 = 0;
+      ends_word = DecodeUtf8(in, &p2, &c2) && IsCloser(c2);
+    }
+    if (ends_word && !out->empty() && IsSpace(out->back())) {
+      size_t e = out->size();
+      while (e > 0 && IsSpace((*out)[e - 1])) --e;
+      if (e > 0) {
+        Record(ChangeKind::kPunctuation, std::string_view(*out).substr(e), "");
+        out->resize(e);
+      }
+    }
+    if (normalized != orig) Record(ChangeKind::kPunctuation, orig, normalized);
+    out->append(normalized);
+    pos = end;
+  }
+}
+
+void PostProcessor::BalanceBrackets(std::string* s) {
+  // Stack of open brackets as (kind, byte offset); unmatched ones are deleted.
+  struct Open {
+    int kind;
+    uint32_t at, len;
+  };
+  constexpr int kMaxDepth = 32;
+  Open stack[kMaxDepth];
+  int top = 0;
+  edits_.clear();
+  size_t pos = 0;
+  while (pos < s->size()) {
+    const size_t start = pos;
+    char32_t cp = 0;
+    if (!DecodeUtf8(*s, &pos, &cp)) continue;
+    int k = -1;
+    bool opener = false;
+    if (cp == '"') {
+      if (top > 0 && stack[top - 1].kind == kQuoteIndex) {
+        --top;
+        continue;
+      }
+      k = kQuoteIndex;
+      opener = true;
+    } else if ((k = OpenerIndex(cp)) >= 0) {
+      opener = true;
+    } else if ((k = CloserIndex(cp)) >= 0) {
+      opener = false;
+    } else {
+      continue;
+    }
+    const uint32_t len = static_cast<uint32_t>(pos - start);
+    if (opener) {
+      if (top < kMaxDepth) stack[top++] = Open{k, static_cast<uint32_t>(start), len};
+      continue;
+    }
+    // A closer: pop to its opener when it is open, else it is unmatched.
+    int j = top - 1;
+    while (j >= 0 && stack[j].kind != k) --j;
+    if (j < 0 && k == 3) continue;  // a lone ” closes a quote begun in an earlier sentence
+    if (j < 0) {
+      edits_.push_back(Edit{static_cast<uint32_t>(start), static_cast<uint32_t>(pos), 0, {}});
+    } else {
+      for (int x = j + 1; x < top; ++x) {
+        edits_.push_back(Edit{stack[x].at, stack[x].at + stack[x].len, 0, {}});
+      }
+      top = j;
+    }
+  }
+  for (int x = 0; x < top; ++x) {
+    // A lone ASCII " right after a word (없다"고) closes a quote begun in an earlier sentence.
+    if (stack[x].kind == kQuoteIndex && stack[x].at > 0 && !IsSpace((*s)[stack[x].at - 1])) {
+      continue;
+    }
+    edits_.push_back(Edit{stack[x].at, stack[x].at + stack[x].len, 0, {}});
+  }
+  if (edits_.empty()) return;
+  std::sort(edits_.begin(), edits_.end(),
+            [](const Edit& x, const Edit& y) { return x.begin < y.begin; });
+  size_t w = 0, r = 0;
+  for (const Edit& e : edits_) {
+    Record(ChangeKind::kBracket, std::string_view(*s).substr(e.begin, e.end - e.begin), "");
+    while (r < e.begin) (*s)[w++] = (*s)[r++];
+    r = e.end;
+  }
+  while (r < s->size()) (*s)[w++] = (*s)[r++];
+  s->resize(w);
+  // Removing a bracket may leave a double space.
+  w = 0;
+  for (r = 0; r < s->size(); ++r) {
+    if ((*s)[r] == ' ' && w > 0 && (*s)[w - 1] == ' ') continue;
+    (*s)[w++] = (*s)[r];
+  }
+  while (w > 0 && (*s)[w - 1] == ' ') --w;
+  r = 0;
+  while (r < w && (*s)[r] == ' ') ++r;
+  s->resize(w);
+  s->erase(0, r);
+}
+
+void PostProcessor::RemoveRepeats(std::string* s) {
+  // Eojeol spans and their comparison keys (trailing . , ! ? ; … stripped).
+  spans_.clear();
+  spans2_.clear();
+  size_t i = 0;
+  const size_t n = s->size();
+  while (i < n) {
+    while (i < n && IsSpace((*s)[i])) ++i;
+    if (i >= n) break;
+    const size_t b = i;
+    while (i < n && !IsSpace((*s)[i])) ++i;
+    spans_.push_back(Span{static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+    size_t ke = i;
+    for (;;) {
+      char32_t cp = 0;
+      const size_t q = PrevCodePoint(*s, ke, &cp);
+      if (q == ke || q < b || !IsMark(cp)) break;
+      ke = q;
+    }
+    spans2_.push_back(Span{static_cast<uint32_t>(b), static_cast<uint32_t>(ke)});
+  }
+  const size_t m = spans_.size();
+  if (m < 2) return;
+  keep_.assign(m, 1);
+  auto key = [&](size_t k) {
+    return std::string_view(*s).substr(spans2_[k].begin, spans2_[k].end - spans2_[k].begin);
+  };
+  auto same_run = [&](size_t x, size_t y, size_t len) {
+    for (size_t t = 0; t < len; ++t) {
+      if (key(x + t) != key(y + t) || key(x + t).empty()) return false;
+    }
+    return true;
+  };
+  bool changed = false;
+  size_t k = 0;
+  while (k < m) {
+    // One eojeol repeated: a loop from max_eojeol_repeats + 1 copies on.
+    size_t c = 1;
+    while (k + c < m && same_run(k, k + c, 1)) ++c;
+    if (c > static_cast<size_t>(options_.max_eojeol_repeats)) {
+      for (size_t t = 0; t + 1 < c; ++t) keep_[k + t] = 0;
+      Record(ChangeKind::kRepeatEojeol,
+             std::string_view(*s).substr(spans_[k].begin, spans_[k + c - 1].end - spans_[k].begin),
+             key(k + c - 1));
+      changed = true;
+      k += c;
+      continue;
+    }
+    // A run of 2..16 eojeols repeated right after itself: keep the last copy.
+    bool found = false;
+    for (size_t len = 2; len <= 16 && k + 2 * len <= m; ++len) {
+      if (!same_run(k, k + len, len)) continue;
+      size_t r = 2;
+      while (k + (r + 1) * len <= m && same_run(k, k + r * len, len)) ++r;
+      for (size_t t = 0; t < (r - 1) * len; ++t) keep_[k + t] = 0;
+      const std::string_view last_punct = std::string_view(*s).substr(
+          spans2_[k + len - 1].end, spans_[k + len - 1].end - spans2_[k + len - 1].end);
+      Record(last_punct == "," ? ChangeKind::kRepeatClause : ChangeKind::kRepeatEojeol,
+             std::string_view(*s).substr(spans_[k].begin,
+                                         spans_[k + r * len - 1].end - spans_[k].begin),
+             std::string_view(*s).substr(
+                 spans_[k + (r - 1) * len].begin,
+                 spans_[k + r * len - 1].end - spans_[k + (r - 1) * len].begin));
+      changed = true;
+      k += (r - 1) * len;  // continue from the kept copy
+      found = true;
+      break;
+    }
+    if (!found) k += (c == 2 ? 2 : 1);
+  }
+  if (!changed) return;
+  std::string& t = work_b_;
+  t.clear();
+  bool first = true;
+  for (size_t x = 0; x < m; ++x) {
+    if (!keep_[x]) continue;
+    if (!first) {
+      // The whitespace that preceded this eojeol in the original (at least one space).
+      size_t wb = spans_[x].begin;
+      while (wb > 0 && IsSpace((*s)[wb - 1])) --wb;
+      t.append(*s, wb, spans_[x].begin - wb);
+    }
+    t.append(*s, spans_[x].begin, spans_[x].end - spans_[x].begin);
+    first = false;
+  }
+  s->swap(t);
+}
+
+Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
+  ONDO_RETURN_IF_ERROR(
+      analyzer_->Analyze(in, AnalyzeOptions{.lenient_particles = true}, &analysis_));
+  edits_.clear();
+  const Analysis& an = analysis_;
+  for (const Eojeol& e : an.eojeols) {
+    for (uint32_t k = 1; k < e.morph_count; ++k) {
+      const Morpheme& m = an.morphemes[e.morph_begin + k];
+      if (!IsParticleTag(m.tag) || m.begin < 0 || m.end <= m.begin) continue;
+      // The host: the morpheme before, through closing quotes/brackets.
+      uint32_t h = k;
+      while (h > 0 && an.morphemes[e.morph_begin + h - 1].tag == Tag::kSS) --h;
+      if (h == 0) continue;
+      const Morpheme& host = an.morphemes[e.morph_begin + h - 1];
+      if (!HostTagOk(host.tag)) continue;
+      // The host's end: through closing quotes (the host is quoted: "사과"를) and past a
+      // parenthetical (음식(food)을: the host is 음식, unless the word starts with the bracket).
+      size_t host_end = static_cast<size_t>(m.begin);
+      bool skipped = false;
+      for (;;) {
+        char32_t cp = 0;
+        const size_t q = PrevCodePoint(in, host_end, &cp);
+        if (q == host_end || !IsCloser(cp)) break;
+        skipped = true;
+        const int kind = CloserIndex(cp);
+        if (kind >= 0 && kind <= 2) {  // ) ] }: find the opener in the sentence
+          const char open = "([{"[kind], close = static_cast<char>(cp);
+          int d = 0;
+          size_t o = q;
+          bool found = false;
+          while (o > 0) {
+            --o;
+            if (in[o] == close) ++d;
+            if (in[o] == open) {
+              if (d == 0) {
+                found = true;
+                break;
+              }
+              --d;
+            }
+          }
+          if (found && o > 0 && !IsSpace(in[o - 1])) {
+            host_end = o;
+            continue;
+          }
+        }
+        host_end = q;
+      }
+      if (host_end == 0 || IsSpace(in[host_end - 1])) continue;
+      char32_t last = 0;
+      PrevCodePoint(in, host_end, &last);
+      if (IsHangulSyllable(last) && !m.wrong_allomorph && !skipped) continue;
+      const std::string_view host_text = std::string_view(in).substr(0, host_end);
+      const char sound = HostFinalSound(host_text);
+      if (sound == 0) continue;
+      const std::string_view form = std::string_view(in).substr(m.begin, m.end - m.begin);
+      char buf[16];
+      const std::string_view right = RightParticle(form, m.tag, sound, skipped, buf);
+      if (right.empty() || right == form || right.size() > sizeof(Edit::text)) continue;
+      if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
+        continue;
+      }
+      Edit ed{static_cast<uint32_t>(m.begin),
+              static_cast<uint32_t>(m.end),
+              static_cast<uint8_t>(right.size()),
+              {}};
+      std::memcpy(ed.text, right.data(), right.size());
+      edits_.push_back(ed);
+      if (options_.record_changes) {
+        std::string after(in.substr(e.begin, m.begin - e.begin));
+        after.append(right);
+        after.append(in, m.end, e.end - m.end);
+        Record(ChangeKind::kParticle, std::string_view(in).substr(e.begin, e.end - e.begin), after);
+      }
+    }
+  }
+  if (options_.unflagged) {
+    // (이 after a vowel needs a larger margin: 뭄바이, 하와이, 차이 are words.)
+    // Eojeols without a flagged particle: the analyzer may have read the wrong allomorph as
+    // part of a word. Edits stay in text order: rebuild the list merged by eojeol.
+    const size_t n_flagged = edits_.size();
+    for (const Eojeol& e : an.eojeols) {
+      bool has = false;
+      for (size_t x = 0; x < n_flagged; ++x) {
+        has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
+                      edits_[x].begin < static_cast<uint32_t>(e.end));
+      }
+      if (has) continue;
+      bool added = false;
+      ONDO_RETURN_IF_ERROR(TryUnflagged(in, e, &added));
+    }
+    if (edits_.size() > n_flagged) {
+      std::sort(edits_.begin(), edits_.end(),
+                [](const Edit& x, const Edit& y) { return x.begin < y.begin; });
+    }
+  }
+  size_t r = 0;
+  for (const Edit& ed : edits_) {  // in text order
+    out->append(in, r, ed.begin - r);
+    out->append(ed.text, ed.len);
+    r = ed.end;
+  }
+  out->append(in, r, in.size() - r);
+  return Status::Ok();
+}
+
+Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* added) {
+  *added = false;
+  struct Cand {
+    std::string_view form;
+    Tag tag;
+  };
+  static constexpr Cand kCands[] = {{"으로", Tag::kJKB}, {"로", Tag::kJKB},  {"을", Tag::kJKO},
+                                    {"를", Tag::kJKO},   {"은", Tag::kJX},   {"는", Tag::kJX},
+                                    {"가", Tag::kJKS},   {"이", Tag::kJKS},  {"과", Tag::kJKB},
+                                    {"와", Tag::kJKB},   {"이나", Tag::kJX}, {"나", Tag::kJX},
+                                    {"이랑", Tag::kJKB}, {"랑", Tag::kJKB},  {"라고", Tag::kJKQ},
+                                    {"며", Tag::kJC},    {"아", Tag::kJKV},  {"야", Tag::kJKV}};
+  std::string_view w = in.substr(e.begin, e.end - e.begin);
+  size_t core = w.size();
+  for (;;) {
+    char32_t cp = 0;
+    const size_t q = PrevCodePoint(w, core, &cp);
+    if (q == core || !IsMark(cp)) break;
+    core = q;
+  }
+  const std::string_view wc = w.substr(0, core);
+  for (const Cand& c : kCands) {
+    if (!wc.ends_with(c.form)) continue;
+    // Hosts of one syllable only before 과/와/(이)랑: 모은, 들를, 있나 are verbs.
+    const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑");
+    if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
+    const std::string_view host = wc.substr(0, wc.size() - c.form.size());
+    char32_t last = 0;
+    PrevCodePoint(host, host.size(), &last);
+    if (!IsHangulSyllable(last)) return Status::Ok();
+    const char sound = HostFinalSound(host);
+    // ㄹ + 라고 / 며 is a verb ending (갈라고, 살며), not a particle.
+    if (sound == 'L' && (c.form == "라고" || c.form == "며")) return Status::Ok();
+    char buf[16];
+    const std::string_view right = RightParticle(c.form, c.tag, sound, false, buf);
+    if (right.empty() || right == c.form) return Status::Ok();
+    if (SuspectHangulFlag(in, e.begin, e.begin + host.size(), c.form)) return Status::Ok();
+    // Cost of the word as written and of host + right particle, each analysed alone.
+    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(wc, &analysis2_));
+    if (analysis2_.eojeols.size() != 1) return Status::Ok();
+    const float c0 = analysis2_.eojeols[0].cost;
+    eojeol_buf_.assign(host);
+    eojeol_buf_.append(right);
+    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
+    if (analysis2_.eojeols.size() != 1) return Status::Ok();
+    const Eojeol& e1 = analysis2_.eojeols[0];
+    if (e1.morph_count < 2) return Status::Ok();
+    const Morpheme& p = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 1];
+    const Morpheme& h = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 2];
+    // Host + particle, or for (이)라고 / (이)며 host + copula 이 + ending (the analyzer's reading
+    // of 책이라고, 책이며).
+    bool ok = IsParticleTag(p.tag) && p.begin == static_cast<int32_t>(host.size()) &&
+              (IsNominalTag(h.tag) || h.tag == Tag::kXSN || h.tag == Tag::kETN);
+    if (!ok && right.starts_with("이") && e1.morph_count >= 3 && h.tag == Tag::kVCP &&
+        h.begin == static_cast<int32_t>(host.size()) && p.tag == Tag::kEC) {
+      const Morpheme& n = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 3];
+      ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
+    }
+    if (!ok) return Status::Ok();
+    const float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
+    if (!(e1.cost + margin < c0)) return Status::Ok();
+    const uint32_t b = static_cast<uint32_t>(e.begin + host.size());
+    Edit ed{b, static_cast<uint32_t>(b + c.form.size()), static_cast<uint8_t>(right.size()), {}};
+    std::memcpy(ed.text, right.data(), right.size());
+    edits_.push_back(ed);
+    *added = true;
+    if (options_.record_changes) {
+      std::string after(host);
+      after.append(right);
+      after.append(w.substr(core));
+      Record(ChangeKind::kParticle, w, after);
+    }
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+}  // namespace ondo::korean

@@ -1,0 +1,149 @@
+// Korean post-processor for generated text: punctuation, repetition and particle allomorphs.
+// Works on a whole string (Process) or on a stream of chunks (Push / Finish) with a bounded
+// buffer; both give byte-identical output. See tokenizer/korean/post/README.md for the rules.
+//
+// Library ondo_korean_post (links ondo_korean). A PostProcessor is single-threaded (it holds
+// stream state and working buffers); the Analyzer it uses may be shared.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/status.h"
+#include "tokenizer/korean/analyzer.h"
+
+namespace ondo::korean {
+
+struct PostOptions {
+  bool punctuation = true;  // spacing before marks, runs of marks, unbalanced brackets
+  bool repetition = true;   // repeated sentences / clauses / eojeol runs, character floods
+  bool particles = true;    // particle allomorphs chosen by the host's final sound
+  // Longest run of one character kept (ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ); Hangul, jamo, Latin letters, ~ ^ ㅠ.
+  int max_char_run = 3;
+  // One eojeol repeated this many times or more in a row is a loop and is kept once
+  // (좋아요 좋아요 좋아요 -> 좋아요); fewer repeats (정말 정말) are kept as emphasis.
+  int max_eojeol_repeats = 2;
+  // Sentences identical to one of the last `sentence_history` kept sentences are dropped.
+  int sentence_history = 32;
+  // Cost margin (nats) for correcting a particle the analyzer read as part of a word.
+  float unflagged_margin = 0.0f;
+  // The same for 이 written after a vowel (사과이 -> 사과가), where many words end in a vowel +
+  // 이 (뭄바이, 하와이): a stricter margin.
+  float unflagged_margin_i = 1.0f;
+  bool unflagged = true;
+  // Stream buffer capacity in bytes (unprocessed text held back until a sentence ends). When
+  // it fills up without a sentence end, the text up to its last space is processed and
+  // emitted. At least 64.
+  size_t buffer_capacity = 4096;
+  // Record every change in changes() (allocates; for `ondo post --explain` and evaluation).
+  bool record_changes = false;
+};
+
+enum class ChangeKind : uint8_t {
+  kPunctuation,
+  kBracket,
+  kFlood,
+  kRepeatSentence,
+  kRepeatClause,
+  kRepeatEojeol,
+  kParticle
+};
+std::string_view ChangeKindName(ChangeKind k);
+
+struct PostChange {
+  ChangeKind kind;
+  std::string before;  // the affected text (a particle with its eojeol, a removed sentence...)
+  std::string after;
+};
+
+class PostProcessor {
+ public:
+  // `analyzer` must outlive the processor. InvalidArgument for options out of range.
+  static Status Create(const Analyzer* analyzer, const PostOptions& options,
+                       std::unique_ptr<PostProcessor>* out);
+  ~PostProcessor();
+
+  // Whole-text processing: resets the stream state, processes `text` and appends the result
+  // to *out. InvalidArgument (and *out untouched) when text is not valid UTF-8.
+  Status Process(std::string_view text, std::string* out);
+
+  // Streaming. Push accepts any byte split of the text (even inside a UTF-8 character) and
+  // appends to *out whatever sentences became complete; Finish processes the rest and resets
+  // the state for a new text. After warm-up (one sentence of each kind) neither allocates,
+  // provided *out has capacity. Invalid UTF-8 in a completed sentence -> InvalidArgument;
+  // the stream is then reset.
+  Status Push(std::string_view chunk, std::string* out);
+  Status Finish(std::string* out);
+  void Reset();
+
+  // Bytes held back (always <= options().buffer_capacity).
+  size_t pending_bytes() const { return pending_.size(); }
+  const PostOptions& options() const { return options_; }
+  // Changes since the last Reset / Process (only with record_changes).
+  const std::vector<PostChange>& changes() const { return changes_; }
+
+ private:
+  PostProcessor(const Analyzer* analyzer, const PostOptions& options);
+  struct Span {
+    uint32_t begin, end;
+  };
+  struct Edit {
+    uint32_t begin, end;  // bytes of work_ replaced
+    uint8_t len;          // replacement bytes in text[]
+    char text[15];
+  };
+
+  // Consumes complete sentences from pending_ (and, with force, everything).
+  Status Drain(bool force, std::string* out);
+  // Processes one sentence body (no newline, no leading/trailing whitespace) and emits it.
+  Status ProcessSentence(std::string_view body, std::string* out);
+  void Punctuate(std::string_view in, std::string* out);
+  void BalanceBrackets(std::string* s);
+  void RemoveRepeats(std::string* s);
+  Status FixParticles(const std::string& in, std::string* out);
+  // A wrong allomorph the analyzer read as part of a word (산가, 방식로): accepted when the
+  // analyzer scores host + right particle better than the written eojeol by unflagged_margin.
+  Status TryUnflagged(std::string_view in, const Eojeol& e, bool* added);
+  void Record(ChangeKind kind, std::string_view before, std::string_view after);
+
+  const Analyzer* analyzer_;
+  PostOptions options_;
+  Analysis analysis_;
+  Analysis analysis2_;  // single-eojeol re-analyses (unflagged candidates)
+  std::string eojeol_buf_;
+  std::string pending_;  // unprocessed input (capacity buffer_capacity)
+  std::string ws_;       // whitespace held between sentences
+  std::string work_a_, work_b_;
+  std::vector<Span> spans_;
+  std::vector<Span> spans2_;
+  std::vector<uint8_t> keep_;
+  std::vector<Edit> edits_;
+  std::vector<uint64_t> history_;  // hashes of recent sentences (ring)
+  size_t history_next_ = 0;
+  size_t scan_ = 0;        // bytes of pending_ already scanned for boundaries
+  int depth_ = 0;          // open brackets at scan_
+  bool in_quote_ = false;  // inside an ASCII " quote at scan_
+  bool dropped_last_ = false;
+  std::vector<PostChange> changes_;
+};
+
+// The final sound of a host written in non-Hangul characters, read aloud in Korean:
+// digits in Sino-Korean (3 삼, 1 일, 10 십), Latin acronyms by letter names (LLM 엘엘엠,
+// API 에이피아이), common English words and units by a small table (Google 구글, kg 킬로그램),
+// other Latin words by spelling rules. Returns 'V' (vowel), 'L' (ㄹ), 'C' (other consonant)
+// or 0 (unknown). `host` is the text before the particle (closing quotes and brackets already
+// skipped); only its tail is read.
+char HostFinalSound(std::string_view host);
+
+// The allomorph of particle `form` (with its Sejong tag) that fits a host ending in `sound`
+// ('V', 'L', 'C' as above): 은/는 이/가 을/를 과/와 아/야 (이)나 (이)랑 (이)라고 (이)며 (이)여
+// (이)라도 (이)야 (이)든(지) (이)란 (이)야말로 (이)나마 and 으로/로(서/써/부터) (ㄹ takes 로).
+// Writes into buf when needed; returns an empty view for particles without allomorphs.
+std::string_view ParticleForHost(std::string_view form, Tag tag, char sound, char buf[16]);
+
+}  // namespace ondo::korean

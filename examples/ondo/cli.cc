@@ -22,15 +22,17 @@ int UsageError(std::string_view command, std::string_view message) {
 
 int ParseArgs(std::string_view command, std::string_view synopsis, std::string_view summary,
               const po::options_description& options, const std::vector<std::string>& args,
-              po::variables_map* vm) {
+              po::variables_map* vm, const char* positional_name) {
   po::options_description help;
   help.add_options()("help,h", "show this help");
   po::options_description all;
   all.add(options).add(help);
   try {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
-    // No positional arguments: every value is given through a flag.
-    po::store(po::command_line_parser(rest).options(all).positional({}).run(), *vm);
+    // Without positional_name every value is given through a flag.
+    po::positional_options_description pos;
+    if (positional_name != nullptr) pos.add(positional_name, -1);
+    po::store(po::command_line_parser(rest).options(all).positional(pos).run(), *vm);
     if (vm->count("help") != 0) {
       std::cout << "usage: " << synopsis << "\n\n" << summary << "\n" << all;
       std::cout.flush();

@@ -25,10 +25,11 @@ int UsageError(std::string_view command, std::string_view message);
 
 // Parses args[1..] (args[0] is the command name) against `options`. Returns -1 when the
 // command should run, otherwise the exit code to return (help printed, or a usage error).
-// `synopsis` is the "ondo run -m MODEL -p TEXT [options]" line of --help.
+// `synopsis` is the "ondo run -m MODEL -p TEXT [options]" line of --help. Positional
+// arguments go to the option `positional_name` (nullptr: none are accepted).
 int ParseArgs(std::string_view command, std::string_view synopsis, std::string_view summary,
               const po::options_description& options, const std::vector<std::string>& args,
-              po::variables_map* vm);
+              po::variables_map* vm, const char* positional_name = nullptr);
 
 // "12.3 MiB".
 std::string HumanBytes(unsigned long long bytes);

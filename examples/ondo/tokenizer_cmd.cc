@@ -8,7 +8,6 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -48,31 +47,6 @@ Status ReadFile(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
-// Parses with positional arguments allowed (ParseArgs of cli.cc takes none).
-int Parse(std::string_view command, std::string_view synopsis, std::string_view summary,
-          const po::options_description& options, const char* positional_name,
-          const std::vector<std::string>& args, po::variables_map* vm) {
-  po::options_description help;
-  help.add_options()("help,h", "show this help");
-  po::options_description all;
-  all.add(options).add(help);
-  po::positional_options_description pos;
-  pos.add(positional_name, -1);
-  try {
-    const std::vector<std::string> rest(args.begin() + 1, args.end());
-    po::store(po::command_line_parser(rest).options(all).positional(pos).run(), *vm);
-    if (vm->count("help") != 0) {
-      std::cout << "usage: " << synopsis << "\n\n" << summary << "\n" << all;
-      std::cout.flush();
-      return kExitOk;
-    }
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    return UsageError(command, e.what());
-  }
-  return -1;
-}
-
 int TrainCommand(const std::vector<std::string>& args) {
   std::vector<std::string> corpus;
   std::string output, hangul = "all";
@@ -93,7 +67,7 @@ int TrainCommand(const std::vector<std::string>& args) {
       "then split text the same way, without morpheme cuts)");
   po::variables_map vm;
   if (int rc =
-          Parse("tokenizer train", kTrainSynopsis, kTrainSummary, options, "corpus", args, &vm);
+          ParseArgs("tokenizer train", kTrainSynopsis, kTrainSummary, options, args, &vm, "corpus");
       rc >= 0) {
     return rc;
   }
@@ -158,7 +132,7 @@ int DecodeCommand(const std::vector<std::string>& args) {
                                           "token ids separated by spaces")(
       "id", po::value(&id_args)->value_name("ID"), "token ids (also positional)");
   po::variables_map vm;
-  if (int rc = Parse("tokenizer decode", kDecodeSynopsis, kDecodeSummary, options, "id", args, &vm);
+  if (int rc = ParseArgs("tokenizer decode", kDecodeSynopsis, kDecodeSummary, options, args, &vm, "id");
       rc >= 0) {
     return rc;
   }

@@ -11,35 +11,10 @@
 #include "runtime/model.h"
 #include "runtime/session.h"
 
-namespace {
-std::atomic<long> g_allocations{0};
-std::atomic<bool> g_counting{false};
-// Out of line, so that GCC does not pair an inlined free() with `new` and warn
-// (-Wmismatched-new-delete): the replaced operator new below does use malloc.
-[[gnu::noinline]] void Release(void* p) noexcept { std::free(p); }
-}  // namespace
+#include "tests/count_allocations.h"
 
-void* operator new(std::size_t n) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return ::operator new(n); }
-// The nothrow forms (std::stable_sort's temporary buffer uses them) must pair with the
-// replaced delete, or ASan reports an alloc-dealloc mismatch.
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept {
-  return ::operator new(n, tag);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept { Release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { Release(p); }
-void operator delete(void* p) noexcept { Release(p); }
-void operator delete[](void* p) noexcept { Release(p); }
-void operator delete(void* p, std::size_t) noexcept { Release(p); }
-void operator delete[](void* p, std::size_t) noexcept { Release(p); }
+using ondo::alloc_count::g_allocations;
+using ondo::alloc_count::g_counting;
 
 namespace ondo::runtime {
 namespace {

@@ -131,5 +131,16 @@ TEST(Hangul, StrictUtf8) {
   EXPECT_EQ(pos, 3u);
 }
 
+TEST(Hangul, LastCodePoint) {
+  EXPECT_EQ(LastCodePoint(""), 0u);
+  EXPECT_EQ(LastCodePoint("a"), U'a');
+  EXPECT_EQ(LastCodePoint("학교"), U'교');         // 3-byte sequence
+  EXPECT_EQ(LastCodePoint("x\xF0\x9F\x98\x80"), 0x1F600u);  // 4-byte sequence
+  EXPECT_EQ(LastCodePointStart("학교"), 3u);
+  EXPECT_EQ(LastCodePointStart(""), 0u);
+  EXPECT_EQ(LastCodePoint("\xED\x95"), 0u);      // truncated
+  EXPECT_EQ(LastCodePoint("a\x80"), 0u);          // stray continuation byte
+}
+
 }  // namespace
 }  // namespace ondo::korean

@@ -168,6 +168,20 @@ bool AppendUtf8(char32_t cp, std::string* out) {
   return true;
 }
 
+size_t LastCodePointStart(std::string_view s) {
+  if (s.empty()) return 0;
+  size_t b = s.size() - 1;
+  while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+  return b;
+}
+
+char32_t LastCodePoint(std::string_view s) {
+  if (s.empty()) return 0;
+  size_t pos = LastCodePointStart(s);
+  char32_t cp = 0;
+  return DecodeUtf8(s, &pos, &cp) && pos == s.size() ? cp : 0;
+}
+
 bool IsValidUtf8(std::string_view s) {
   size_t pos = 0;
   char32_t cp;

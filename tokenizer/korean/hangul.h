@@ -89,6 +89,11 @@ int EncodeUtf8(char32_t cp, char out[4]);
 // Appends cp; returns false (appending nothing) when cp is not a scalar value.
 bool AppendUtf8(char32_t cp, std::string* out);
 bool IsValidUtf8(std::string_view s);
+// Byte offset where the last code point of s starts: the last byte that is not a continuation
+// byte (0 for an empty s).
+size_t LastCodePointStart(std::string_view s);
+// The last code point of s; 0 when s is empty or does not end in a valid UTF-8 sequence.
+char32_t LastCodePoint(std::string_view s);
 // Status-returning check naming the byte offset of the first error.
 Status ValidateUtf8(std::string_view s);
 

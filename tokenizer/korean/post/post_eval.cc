@@ -108,16 +108,6 @@ std::string Join(const std::vector<std::string>& words) {
   return s;
 }
 
-// Last code point of s (0 if none).
-char32_t LastCodePoint(std::string_view s) {
-  if (s.empty()) return 0;
-  size_t b = s.size() - 1;
-  while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
-  size_t p = b;
-  char32_t cp = 0;
-  return DecodeUtf8(s, &p, &cp) ? cp : 0;
-}
-
 struct ParticleSite {
   size_t eojeol;  // index into Words(text)
   size_t byte;    // offset of the particle in that eojeol
@@ -159,9 +149,7 @@ void FindParticleSites(const PostEvalSentence& s, std::vector<std::string>* eoje
           if (!(c == ')' || c == ']' || c == '"' || c == '\'' || c == 0x201D || c == 0x2019 ||
                 c == 0x300D || c == 0x300F || c == 0x300B))
             break;
-          size_t b = host.size() - 1;
-          while (b > 0 && (static_cast<unsigned char>(host[b]) & 0xC0) == 0x80) --b;
-          host = host.substr(0, b);
+          host = host.substr(0, LastCodePointStart(host));
         }
         const char32_t hc = LastCodePoint(host);
         bool ok = !host.empty();

@@ -417,8 +417,7 @@ Status PostProcessor::Drain(bool force_cut, std::string* out) {
     while (cut > 0 && !IsSpace(pending_[cut - 1])) --cut;
     if (cut == 0) {
       cut = pending_.size();
-      size_t start = cut - 1;
-      while (start > 0 && (static_cast<unsigned char>(pending_[start]) & 0xC0) == 0x80) --start;
+      const size_t start = LastCodePointStart(pending_);
       size_t pos = start;
       char32_t cp = 0;
       if (!DecodeUtf8(pending_, &pos, &cp) && cut - start < 4) cut = start;  // incomplete tail

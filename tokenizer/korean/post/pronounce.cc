@@ -107,12 +107,8 @@ char Lookup(const WordSound* table, size_t n, std::string_view lower) {
 
 char HostFinalSound(std::string_view host) {
   if (host.empty()) return 0;
-  // Last code point.
-  size_t start = host.size() - 1;
-  while (start > 0 && (static_cast<unsigned char>(host[start]) & 0xC0) == 0x80) --start;
-  size_t pos = start;
-  char32_t cp = 0;
-  if (!DecodeUtf8(host, &pos, &cp)) return 0;
+  const char32_t cp = LastCodePoint(host);
+  if (cp == 0) return 0;
   if (IsHangulSyllable(cp)) {
     const int t = JongseongIndex(cp);
     return t == kTNone ? 'V' : (t == kTRieul ? 'L' : 'C');

@@ -65,7 +65,9 @@ int MorphCommand(const std::vector<std::string>& args) {
     }
   }
   std::unique_ptr<korean::Analyzer> analyzer;
-  if (data_dir.empty()) {
+  if (data_dir.empty() && params.empty()) {
+    if (Status s = korean::Analyzer::Create(&analyzer); !s.ok()) return Error(s);
+  } else if (data_dir.empty()) {
     if (Status s = korean::Analyzer::CreateWithParams(params, &analyzer); !s.ok()) return Error(s);
   } else {
     std::string blobs[2];

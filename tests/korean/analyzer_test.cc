@@ -127,6 +127,34 @@ TEST_F(AnalyzerTest, Copula) {
   Expect("의사예요", "의사/NNG+이/VCP+에요/EF");
 }
 
+// Chat forms KLUE's news lacks: the plain-speech copula 야 and vocatives. Analyses as in the
+// Sejong guidelines (이야 = 이/VCP + 야/EF; 아/야 after a name = JKV).
+TEST_F(AnalyzerTest, CopulaYaAndVocatives) {
+  Expect("학생이야", "학생/NNG+이/VCP+야/EF");
+  Expect("문제야.", "문제/NNG+이/VCP+야/EF+./SF");
+  Expect("뭐야?", "뭐/NP+이/VCP+야/EF+?/SF");
+  Expect("아니야", "아니/VCN+야/EF");
+  // Sentence-initial, before a comma or a clause: vocative, also after unknown names.
+  Expect("민준아, 밥 먹었어?", "민준/NNP+아/JKV+,/SP 밥/NNG 먹/VV+었/EP+어/EF+?/SF");
+  Expect("철수야, 고마워", "철수/*+야/JKV+,/SP 고맙/VA+어/*");
+  Expect("친구야 놀자", "친구/*+야/JKV 놀/VV+자/EF");
+  // Not sentence-initial, or ending the sentence: the copula.
+  Expect("그건 문제야.", "그거/NP+ㄴ/JX 문제/NNG+이/VCP+야/EF+./SF");
+  // Offsets: 이 and 야 of 학생이야 are surface substrings; the elided 이 of 문제야 is not.
+  Analysis a;
+  ASSERT_TRUE(analyzer_->Analyze("학생이야 문제야", &a).ok());
+  ASSERT_EQ(a.morphemes.size(), 6u);
+  EXPECT_EQ(a.morphemes[1].begin, 6);
+  EXPECT_EQ(a.morphemes[2].begin, 9);
+  EXPECT_EQ(a.morphemes[4].begin, -1);
+  EXPECT_EQ(a.morphemes[5].begin, 19);
+  // Unknown words are marked.
+  ASSERT_TRUE(analyzer_->Analyze("민준아,", &a).ok());
+  ASSERT_GE(a.morphemes.size(), 2u);
+  EXPECT_TRUE(a.morphemes[0].unknown);
+  EXPECT_FALSE(a.morphemes[1].unknown);
+}
+
 TEST_F(AnalyzerTest, Particles) {
   Expect("학교에", "학교/NNG+에/JKB");
   Expect("사과를", "사과/NNG+를/JKO");
@@ -335,6 +363,74 @@ TEST(AnalyzerData, CorruptDataIsAnError) {
   EXPECT_EQ(Analyzer::CreateWithParams({{"no_such_parameter", 1.0f}}, &a).code(),
             StatusCode::kInvalidArgument);
   ASSERT_TRUE(Analyzer::CreateFromData(stems, stats, {{"unk_base", 5.0f}}, &a).ok());
+}
+
+// The compiled model the library embeds (built once at build time) must analyse exactly like
+// a model generated from the data at run time (an independent path through ModelBuilder).
+TEST(CompiledModel, AnalysesLikeTheModelBuiltFromData) {
+  ASSERT_FALSE(detail::EmbeddedCompiledModel().empty()) << "the build embeds no compiled model";
+  std::unique_ptr<Analyzer> loaded, built;
+  ASSERT_TRUE(Analyzer::Create(&loaded).ok());
+  ASSERT_TRUE(Analyzer::CreateWithParams({}, &built).ok());
+  // Same tables; loaded ones have no spare capacity.
+  EXPECT_LE(loaded->MemoryBytes(), built->MemoryBytes());
+  EXPECT_GT(loaded->MemoryBytes(), built->MemoryBytes() / 2);
+  std::string text =
+      "나는 어제 친구와 함께 서울로 여행을 갔다. 도와주셔서 감사합니다! 민준아, 밥 먹었어? "
+      "그건 문제야. 3kg를 샀는데 LLM이 답했다. 사과을 먹었다. 아름다운 하늘을 보았고 갈게요.";
+  // Plus random syllables: unknown words and odd sequences.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    AppendUtf8(static_cast<char32_t>(0xAC00 + rng() % 11172), &text);
+    if (rng() % 4 == 0) text += ' ';
+  }
+  for (bool lenient : {false, true}) {
+    AnalyzeOptions o;
+    o.lenient_particles = lenient;
+    Analysis a, b;
+    ASSERT_TRUE(loaded->Analyze(text, o, &a).ok());
+    ASSERT_TRUE(built->Analyze(text, o, &b).ok());
+    ASSERT_EQ(a.eojeols.size(), b.eojeols.size());
+    for (size_t i = 0; i < a.eojeols.size(); ++i) {
+      ASSERT_EQ(a.Format(i), b.Format(i)) << "eojeol " << i;
+      ASSERT_EQ(a.eojeols[i].cost, b.eojeols[i].cost) << "eojeol " << i;
+    }
+  }
+}
+
+TEST(CompiledModel, CorruptBlobsAreErrors) {
+  detail::Model m;
+  ASSERT_TRUE(m.Build(detail::EmbeddedStemsBlob(), detail::EmbeddedStatsBlob(), {}).ok());
+  std::string blob;
+  ASSERT_TRUE(m.Serialize(&blob).ok());
+  std::unique_ptr<Analyzer> a;
+  ASSERT_TRUE(Analyzer::CreateFromCompiled(blob, &a).ok());
+  EXPECT_EQ(Analyzer::CreateFromCompiled("", &a).code(), StatusCode::kCorrupt);
+  EXPECT_EQ(Analyzer::CreateFromCompiled(detail::EmbeddedStemsBlob(), &a).code(),
+            StatusCode::kCorrupt);
+  // Truncated anywhere: header, inside the stream, just before its end.
+  for (size_t n :
+       {size_t{3}, size_t{31}, size_t{32}, size_t{100}, blob.size() / 2, blob.size() - 1}) {
+    EXPECT_EQ(Analyzer::CreateFromCompiled(std::string_view(blob).substr(0, n), &a).code(),
+              StatusCode::kCorrupt)
+        << n;
+  }
+  // Header fields: version, layout, an absurd payload size.
+  for (size_t at : {size_t{4}, size_t{12}, size_t{18}, size_t{27}}) {
+    std::string bad = blob;
+    bad[at] = static_cast<char>(bad[at] ^ 0x55);
+    EXPECT_EQ(Analyzer::CreateFromCompiled(bad, &a).code(), StatusCode::kCorrupt) << at;
+  }
+  // Flipped bytes in the compressed tables: zlib, size or CRC checks catch each.
+  std::mt19937 rng(11);
+  for (int i = 0; i < 40; ++i) {
+    std::string bad = blob;
+    const size_t at = 32 + rng() % (blob.size() - 32);
+    bad[at] = static_cast<char>(bad[at] ^ (1 + rng() % 255));
+    EXPECT_EQ(Analyzer::CreateFromCompiled(bad, &a).code(), StatusCode::kCorrupt) << at;
+  }
+  // Trailing garbage after the stream.
+  EXPECT_EQ(Analyzer::CreateFromCompiled(blob + "x", &a).code(), StatusCode::kCorrupt);
 }
 
 }  // namespace

@@ -94,7 +94,18 @@ std::string Analysis::Format(size_t eojeol_index) const {
 Analyzer::Analyzer() : impl_(std::make_unique<Impl>()) {}
 Analyzer::~Analyzer() = default;
 
-Status Analyzer::Create(std::unique_ptr<Analyzer>* out) { return CreateWithParams({}, out); }
+Status Analyzer::Create(std::unique_ptr<Analyzer>* out) {
+  const std::string_view compiled = detail::EmbeddedCompiledModel();
+  if (compiled.empty()) return CreateWithParams({}, out);
+  return CreateFromCompiled(compiled, out);
+}
+
+Status Analyzer::CreateFromCompiled(std::string_view compiled, std::unique_ptr<Analyzer>* out) {
+  std::unique_ptr<Analyzer> a(new Analyzer());
+  ONDO_RETURN_IF_ERROR(a->impl_->model.Load(compiled));
+  *out = std::move(a);
+  return Status::Ok();
+}
 
 Status Analyzer::CreateWithParams(const std::vector<std::pair<std::string, float>>& params,
                                   std::unique_ptr<Analyzer>* out) {
@@ -442,6 +453,10 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     }
     return best;
   };
+  // A vocative opens its sentence (철수야, 밥 먹었니?): penalise one after anything else.
+  const bool sentence_start =
+      ctx == Model::kBos || ctx == static_cast<int>(Tag::kSF) || ctx == static_cast<int>(Tag::kSE);
+  const float vocative_pen = sentence_start ? 0.0f : params.vocative_not_initial;
   int p = 0;
   while (p < n) {
     if (sc.end_head[p] < 0) {  // unreachable position
@@ -547,6 +562,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
       nd.entry = ei;
       nd.back = back;
       nd.cost = best + e.rest_cost;
+      if (e.first_tag == Tag::kJKV) nd.cost += vocative_pen;
       nd.tag = e.last_tag;
       nd.final = e.final;
       nd.stem = e.stem;
@@ -750,6 +766,7 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
           }
           m.form_size = static_cast<uint32_t>(out->pool.size() - m.form_offset);
           m.tag = nd.tag;
+          m.unknown = nd.kind == kNodeUnknown;
           if (nd.kind == kNodeRun || aligned(nd.start, nd.end)) {
             m.begin = sc.cbeg[nd.start];
             m.end = sc.cend[nd.end - 1];

@@ -33,6 +33,8 @@ struct Morpheme {
   // Lenient mode only (AnalyzeOptions::lenient_particles): this particle is the wrong
   // allomorph for its host (사과을: 을 after a vowel). The analysis still tags it as a particle.
   bool wrong_allomorph = false;
+  // Not in the lexicon: read by the unknown-word model (an unseen name or noun).
+  bool unknown = false;
 };
 
 struct Eojeol {
@@ -40,7 +42,7 @@ struct Eojeol {
   int32_t end = 0;
   uint32_t morph_begin = 0;  // into Analysis::morphemes
   uint32_t morph_count = 0;
-  float cost = 0;            // negative log score of the chosen path (lower = more likely)
+  float cost = 0;  // negative log score of the chosen path (lower = more likely)
 };
 
 namespace detail {
@@ -83,11 +85,15 @@ struct AnalyzeOptions {
 
 class Analyzer {
  public:
-  // Builds the analyzer from the lexicon and statistics compiled into the library.
+  // The analyzer of the lexicon and statistics compiled into the library: loads the model the
+  // build compiled from them (a few ms; the model's 4.4 MB of tables on the heap and little
+  // else), or builds it from the data when the build had no compiled model (cross builds).
   static Status Create(std::unique_ptr<Analyzer>* out);
-  // Same, with named cost parameters overridden (development and tuning; the names are the
-  // fields of detail::Params in lexicon.h, e.g. {"unk_per_syl", 1.5}). InvalidArgument for an
-  // unknown name.
+  // From a compiled model (the format of detail::Model::Serialize). Corrupt when malformed.
+  static Status CreateFromCompiled(std::string_view compiled, std::unique_ptr<Analyzer>* out);
+  // Builds the model from the embedded data at run time, with named cost parameters overridden
+  // (development and tuning; the names are the fields of detail::Params in lexicon.h, e.g.
+  // {"unk_per_syl", 1.5}). InvalidArgument for an unknown name.
   static Status CreateWithParams(const std::vector<std::pair<std::string, float>>& params,
                                  std::unique_ptr<Analyzer>* out);
   // Same from data blobs in the format of tokenizer/korean/data/*.z (e.g. statistics rebuilt

@@ -48,6 +48,9 @@ bool Params::Set(std::string_view name, float value) {
       {"irregular", &Params::irregular},
       {"wrong_allomorph", &Params::wrong_allomorph},
       {"nonhangul_emit", &Params::nonhangul_emit},
+      {"vocative_prior", &Params::vocative_prior},
+      {"vocative_not_initial", &Params::vocative_not_initial},
+      {"copula_ya_prior", &Params::copula_ya_prior},
   };
   for (const Field& f : kFields) {
     if (name == f.name) {
@@ -535,6 +538,10 @@ constexpr Closed kClosed[] = {
     {"그러므로", Tag::kMAJ},
     {"그러면", Tag::kMAJ},
     {"혹은", Tag::kMAJ},
+    // colloquial adverbs of chat text hunspell lacks
+    {"빨랑", Tag::kMAG},
+    {"되게", Tag::kMAG},
+    {"엄청", Tag::kMAG},
     {"것", Tag::kNNB},
     {"거", Tag::kNNB},
     {"수", Tag::kNNB},
@@ -829,6 +836,13 @@ void ModelBuilder::ComputeCosts() {
   // Honorific 시 followed by 었/겠 (가셨다, 하시겠습니다) is common Korean but rare in KLUE's
   // news (5 EP->EP of ~1400 EP transitions); a pseudo-count restores it.
   trans_count_[static_cast<int>(Tag::kEP) * kTT + static_cast<int>(Tag::kEP)] += p_.ep_ep_prior;
+  // Vocatives: after a name, a common noun or a pronoun (철수야, 친구야, 너희들아), and last in
+  // their eojeol (only punctuation may follow).
+  constexpr int kJkv = static_cast<int>(Tag::kJKV);
+  for (Tag host : {Tag::kNNP, Tag::kNNG, Tag::kNP}) {
+    trans_count_[static_cast<int>(host) * kTT + kJkv] += p_.vocative_prior;
+  }
+  trans_count_[kJkv * kTT + Model::kEos] += p_.vocative_prior;
   m_.trans_.assign(kTT * kTT, 0);
   for (int a = 0; a < kTT; ++a) {
     double row = 0;
@@ -838,6 +852,21 @@ void ModelBuilder::ComputeCosts() {
           (trans_count_[a * kTT + b] + p_.trans_smooth) / (row + p_.trans_smooth * kTT);
       m_.trans_[a * kTT + b] = static_cast<float>(-std::log(pr));
     }
+  }
+  // What follows a vocative: a comma, or what starts a sentence (철수야 밥 먹자); rarely the
+  // end of the sentence, which is where the copula's 야 goes (문제야.).
+  {
+    double bos_row = 0;
+    for (int b = 0; b < kTT; ++b) {
+      if (b != static_cast<int>(Tag::kSF) && b != Model::kEos)
+        bos_row += cross_count_[Model::kBos * kTT + b];
+    }
+    for (int b = 0; b < kTT && bos_row > 0; ++b) {
+      if (b == static_cast<int>(Tag::kSF) || b == Model::kEos) continue;
+      cross_count_[kJkv * kTT + b] +=
+          p_.vocative_prior * cross_count_[Model::kBos * kTT + b] / bos_row;
+    }
+    cross_count_[kJkv * kTT + static_cast<int>(Tag::kSP)] += p_.vocative_prior;
   }
   m_.cross_.assign(kTT * kTT, 0);
   m_.cross_end_.assign(kTT, 0);
@@ -1186,6 +1215,22 @@ void ModelBuilder::AddPredicate(const std::string& form, Tag tag, char irr) {
     f.left = kLcCopulaVowel;
     f.harmony = kDark;
     Emit(std::move(f));
+    // 이야 (학생이야) and, elided after a vowel, 야 (문제야 = 문제+이+야).
+    for (bool elided : {false, true}) {
+      EntrySpec ya = entry(elided ? U"야" : U"이야", kNotStem, 0, !elided);
+      if (!elided) ya.morphs[0].sym_end = 1;
+      MorphSpec m;
+      m.form = "야";
+      m.tag = Tag::kEF;
+      m.sym_begin = elided ? 0 : 1;
+      m.sym_end = m.sym_begin + 1;
+      ya.morphs.push_back(m);
+      if (elided) {
+        ya.left = kLcCopulaVowel;
+        ya.extra = p_.eps_copula;
+      }
+      Emit(std::move(ya));
+    }
     EntrySpec ye = entry(U"예요", kNotStem, 0, false);
     MorphSpec m;
     m.form = "에요";
@@ -1194,6 +1239,18 @@ void ModelBuilder::AddPredicate(const std::string& form, Tag tag, char irr) {
     ye.left = kLcCopulaVowel;
     Emit(std::move(ye));
     return;
+  }
+  if (tag == Tag::kVCN) {  // 아니야
+    const int n = static_cast<int>(Syms(u).size());
+    EntrySpec ya = entry(u + U"야", kNotStem, 0, true);
+    ya.morphs[0].sym_end = n;
+    MorphSpec m;
+    m.form = "야";
+    m.tag = Tag::kEF;
+    m.sym_begin = n;
+    m.sym_end = n + 1;
+    ya.morphs.push_back(m);
+    Emit(std::move(ya));
   }
   switch (irr) {
     case 'B':
@@ -1437,6 +1494,15 @@ void ModelBuilder::GenerateEntries() {
   // KLUE is news and reviews; conversational endings (갈게, 할래, 먹자, 좋네) are rarer there
   // than in chat text. Give them a pseudo-count worth a few dozen occurrences.
   for (const Closed& c : kConversational) emis_[{c.form, c.tag}] += p_.conversational_prior;
+  // The copula's plain-speech 야 (문제야, 학생이야, 아니야): an ending of 이다 and 아니다 only,
+  // so it is not a word of its own but part of the entries AddPredicate makes for them.
+  emis_[{"야", Tag::kEF}] += p_.copula_ya_prior;
+  for (Tag cop : {Tag::kVCP, Tag::kVCN}) {
+    const int a = static_cast<int>(cop), t = static_cast<int>(Tag::kEF);
+    lex_[{a, "야", Tag::kEF}] += p_.copula_ya_prior;
+    lex_prev_tag_[a * Model::kTT + t] += p_.copula_ya_prior;
+    lex_prev_types_[a * Model::kTT + t] += 1;
+  }
   SplitDerived();
   for (const auto& [form, tag] : words_) {
     if (IsParticleTag(tag)) josa_forms_.insert(form);

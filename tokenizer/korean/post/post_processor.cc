@@ -17,6 +17,18 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' ||
 bool IsMark(char32_t c) {
   return c == '.' || c == '!' || c == '?' || c == ',' || c == ';' || c == 0x2026;
 }
+// A sentence made of marks only (the second "." of "알았는데. . .") is not a repeated sentence.
+bool HasWordCharacter(std::string_view s) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    char32_t c = 0;
+    if (!DecodeUtf8(s, &pos, &c)) return true;
+    if (c < 0x80 ? std::isalnum(static_cast<int>(c)) != 0 : (c != 0x2026 && c != 0x3002)) {
+      return true;
+    }
+  }
+  return false;
+}
 char32_t MapFullwidth(char32_t c) {
   switch (c) {
     case 0xFF01:
@@ -35,6 +47,15 @@ char32_t MapFullwidth(char32_t c) {
 bool Floodable(char32_t c) {
   return IsHangulSyllable(c) || IsCompatibilityJamo(c) || (c < 0x80 && std::isalpha(c)) ||
          c == '~' || c == '^';
+}
+// 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
+// 'somewhere', 누군가 'someone'), not a subject particle.
+bool IndefiniteGa(std::string_view host, std::string_view particle) {
+  if (particle != "가") return false;
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언"}) {
+    if (host.ends_with(h)) return true;
+  }
+  return false;
 }
 // Closing quotes/brackets skipped when looking for a particle's host or a sentence end.
 bool IsCloser(char32_t c) {
@@ -447,7 +468,7 @@ Status PostProcessor::ProcessSentence(std::string_view body, std::string* out) {
     b.append(a);
   }
   if (b.empty()) return Status::Ok();
-  if (options_.repetition && !history_.empty()) {
+  if (options_.repetition && !history_.empty() && HasWordCharacter(b)) {
     const uint64_t h = Hash(b);
     if (std::find(history_.begin(), history_.end(), h) != history_.end()) {
       Record(ChangeKind::kRepeatSentence, b, "");
@@ -738,12 +759,65 @@ void PostProcessor::RemoveRepeats(std::string* s) {
   s->swap(t);
 }
 
+namespace {
+// Whether eojeol i + 1 is the bound noun 수, 줄 or 뻔 (alone or with a particle): -을 수 있다,
+// -ㄹ 줄 알다, -ㄹ 뻔하다 make the 을/ㄹ before it an adnominal ending (규정지을 수 없어).
+bool BeforeBoundNoun(std::string_view in, const Analysis& an, size_t i) {
+  if (i + 1 >= an.eojeols.size()) return false;
+  const Eojeol& n = an.eojeols[i + 1];
+  const std::string_view w = in.substr(n.begin, n.end - n.begin);
+  for (std::string_view noun : {"수", "줄", "뻔"}) {
+    if (!w.starts_with(noun)) continue;
+    const std::string_view rest = w.substr(noun.size());
+    if (rest.empty()) return true;
+    for (std::string_view tail : {"도", "가", "는", "밖에", "조차", "있", "없", "했", "한"}) {
+      if (rest.starts_with(tail)) return true;
+    }
+  }
+  return false;
+}
+
+// End of the word part of eojeol e: before its trailing marks and closing quotes/brackets.
+int32_t LastWordEnd(std::string_view in, const Eojeol& e) {
+  size_t end = static_cast<size_t>(e.end);
+  while (end > static_cast<size_t>(e.begin)) {
+    char32_t c = 0;
+    const size_t q = PrevCodePoint(in, end, &c);
+    c = MapFullwidth(c);
+    if (!(IsMark(c) || IsCloser(c))) break;
+    end = q;
+  }
+  return static_cast<int32_t>(end);
+}
+
+// Whether eojeol i of `an` (an analysis of `in`) ends its sentence after byte `from`: it is the
+// last one, or only sentence marks and closing quotes/brackets (at least one mark) follow.
+bool SentenceFinal(std::string_view in, const Analysis& an, size_t i, int32_t from) {
+  if (i + 1 == an.eojeols.size()) return true;
+  size_t pos = static_cast<size_t>(from);
+  const size_t end = static_cast<size_t>(an.eojeols[i].end);
+  bool mark = false;
+  while (pos < end) {
+    char32_t c = 0;
+    if (!DecodeUtf8(in, &pos, &c)) return false;
+    c = MapFullwidth(c);
+    if (c == '.' || c == '!' || c == '?' || c == 0x2026) {
+      mark = true;
+    } else if (!IsCloser(c)) {
+      return false;
+    }
+  }
+  return mark;
+}
+}  // namespace
+
 Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
   ONDO_RETURN_IF_ERROR(
       analyzer_->Analyze(in, AnalyzeOptions{.lenient_particles = true}, &analysis_));
   edits_.clear();
   const Analysis& an = analysis_;
-  for (const Eojeol& e : an.eojeols) {
+  for (size_t ei = 0; ei < an.eojeols.size(); ++ei) {
+    const Eojeol& e = an.eojeols[ei];
     for (uint32_t k = 1; k < e.morph_count; ++k) {
       const Morpheme& m = an.morphemes[e.morph_begin + k];
       if (!IsParticleTag(m.tag) || m.begin < 0 || m.end <= m.begin) continue;
@@ -797,6 +871,15 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       char buf[16];
       const std::string_view right = RightParticle(form, m.tag, sound, skipped, buf);
       if (right.empty() || right == form || right.size() > sizeof(Edit::text)) continue;
+      if (IsHangulSyllable(last) && !skipped) {
+        if (IndefiniteGa(std::string_view(in).substr(e.begin, host_end - e.begin), form)) continue;
+        // 와, 나, 가 ending a sentence are the verbs 오다, 나다, 가다 written without a space in
+        // chat text (잠와 = 잠 와, 생각나, 여행가!), not particles.
+        if (SentenceFinal(in, an, ei, m.end) && (form == "와" || form == "나" || form == "가")) {
+          continue;
+        }
+        if ((form == "을" || form == "를") && BeforeBoundNoun(in, an, ei)) continue;
+      }
       if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
         continue;
       }
@@ -819,7 +902,14 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
     // Eojeols without a flagged particle: the analyzer may have read the wrong allomorph as
     // part of a word. Edits stay in text order: rebuild the list merged by eojeol.
     const size_t n_flagged = edits_.size();
-    for (const Eojeol& e : an.eojeols) {
+    for (size_t ei = 0; ei < an.eojeols.size(); ++ei) {
+      const Eojeol& e = an.eojeols[ei];
+      // Where the eojeol stands: opening its sentence (the one before ended with a mark),
+      // ending it, before the bound noun 수/줄/뻔.
+      UnflaggedContext ctx;
+      ctx.initial = ei == 0 || SentenceFinal(in, an, ei - 1, LastWordEnd(in, an.eojeols[ei - 1]));
+      ctx.final = SentenceFinal(in, an, ei, e.end);
+      ctx.before_bound_noun = BeforeBoundNoun(in, an, ei);
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
@@ -827,7 +917,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       }
       if (has) continue;
       bool added = false;
-      ONDO_RETURN_IF_ERROR(TryUnflagged(in, e, &added));
+      ONDO_RETURN_IF_ERROR(TryUnflagged(in, e, ctx, &added));
     }
     if (edits_.size() > n_flagged) {
       std::sort(edits_.begin(), edits_.end(),
@@ -844,7 +934,8 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
   return Status::Ok();
 }
 
-Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* added) {
+Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
+                                   const UnflaggedContext& ctx, bool* added) {
   *added = false;
   struct Cand {
     std::string_view form;
@@ -867,6 +958,15 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* a
   const std::string_view wc = w.substr(0, core);
   for (const Cand& c : kCands) {
     if (!wc.ends_with(c.form)) continue;
+    if (c.tag == Tag::kJKV && !ctx.initial) continue;
+    if ((c.form == "을" || c.form == "를") && ctx.before_bound_noun) continue;
+    // Names transliterated from -ia (소피아, 인디아, 마리아) are not vocatives of 소피, 인디.
+    if (c.form == "아" && c.tag == Tag::kJKV) {
+      char32_t prev = 0;
+      PrevCodePoint(wc, wc.size() - c.form.size(), &prev);
+      Syllable ps;
+      if (!DecomposeSyllable(prev, &ps) || ps.v == 20) continue;  // ㅣ
+    }
     // Hosts of one syllable only before 과/와/(이)랑: 모은, 들를, 있나 are verbs.
     const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑");
     if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
@@ -875,6 +975,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* a
     PrevCodePoint(host, host.size(), &last);
     if (!IsHangulSyllable(last)) return Status::Ok();
     const char sound = HostFinalSound(host);
+    if (IndefiniteGa(host, c.form)) return Status::Ok();
+    if (ctx.final && (c.form == "와" || c.form == "나" || c.form == "가")) return Status::Ok();
     // ㄹ + 라고 / 며 is a verb ending (갈라고, 살며), not a particle.
     if (sound == 'L' && (c.form == "라고" || c.form == "며")) return Status::Ok();
     char buf[16];
@@ -885,6 +987,23 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* a
     ONDO_RETURN_IF_ERROR(analyzer_->Analyze(wc, &analysis2_));
     if (analysis2_.eojeols.size() != 1) return Status::Ok();
     const float c0 = analysis2_.eojeols[0].cost;
+    {
+      // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
+      // (트집잡는, 얼어죽는 in unspaced chat text).
+      const Eojeol& e0 = analysis2_.eojeols[0];
+      const Morpheme* last = nullptr;
+      for (uint32_t k = e0.morph_count; k-- > 0;) {
+        const Morpheme& m = analysis2_.morphemes[e0.morph_begin + k];
+        if (!IsSymbolTag(m.tag)) {
+          last = &m;
+          break;
+        }
+      }
+      if (last == nullptr) return Status::Ok();
+      if (c.form == "는" && (IsEndingTag(last->tag) || IsPredicateTag(last->tag))) {
+        return Status::Ok();
+      }
+    }
     eojeol_buf_.assign(host);
     eojeol_buf_.append(right);
     ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
@@ -899,6 +1018,13 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e, bool* a
               (IsNominalTag(h.tag) || h.tag == Tag::kXSN || h.tag == Tag::kETN);
     if (!ok && right.starts_with("이") && e1.morph_count >= 3 && h.tag == Tag::kVCP &&
         h.begin == static_cast<int32_t>(host.size()) && p.tag == Tag::kEC) {
+      const Morpheme& n = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 3];
+      ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
+    }
+    // 야 after a vowel-final nominal is the vocative (영희야, 밥 먹자) or the copula's 야
+    // (영희야.); the analyzer may prefer either, and 아 is wrong there in both.
+    if (!ok && right == "야" && e1.morph_count >= 3 && h.tag == Tag::kVCP && p.tag == Tag::kEF &&
+        p.begin == static_cast<int32_t>(host.size())) {
       const Morpheme& n = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 3];
       ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
     }

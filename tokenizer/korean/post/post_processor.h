@@ -108,7 +108,13 @@ class PostProcessor {
   Status FixParticles(const std::string& in, std::string* out);
   // A wrong allomorph the analyzer read as part of a word (산가, 방식로): accepted when the
   // analyzer scores host + right particle better than the written eojeol by unflagged_margin.
-  Status TryUnflagged(std::string_view in, const Eojeol& e, bool* added);
+  struct UnflaggedContext {
+    bool initial = false;            // opens its sentence: vocative 아/야 considered only there
+    bool final = false;              // ends it: 와, 나, 가 there are verbs (잠와, 여행가!)
+    bool before_bound_noun = false;  // 수, 줄, 뻔 follow: 을/를 is an ending (지을 수)
+  };
+  Status TryUnflagged(std::string_view in, const Eojeol& e, const UnflaggedContext& ctx,
+                      bool* added);
   void Record(ChangeKind kind, std::string_view before, std::string_view after);
 
   const Analyzer* analyzer_;

@@ -138,6 +138,8 @@ TEST_F(AnalyzerTest, CopulaYaAndVocatives) {
   Expect("민준아, 밥 먹었어?", "민준/NNP+아/JKV+,/SP 밥/NNG 먹/VV+었/EP+어/EF+?/SF");
   Expect("철수야, 고마워", "철수/*+야/JKV+,/SP 고맙/VA+어/*");
   Expect("친구야 놀자", "친구/*+야/JKV 놀/VV+자/EF");
+  Expect("너 어디야?", "너/NP 어디/NP+이/VCP+야/EF+?/SF");
+  Expect("하지 마요.", "하/VV+지/EC 말/VX+아요/EF+./SF");  // 말 + 아요 with ㄹ dropped
   // Not sentence-initial, or ending the sentence: the copula.
   Expect("그건 문제야.", "그거/NP+ㄴ/JX 문제/NNG+이/VCP+야/EF+./SF");
   // Offsets: 이 and 야 of 학생이야 are surface substrings; the elided 이 of 문제야 is not.

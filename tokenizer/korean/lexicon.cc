@@ -592,14 +592,42 @@ constexpr Closed kClosed[] = {
 };
 
 constexpr Closed kConversational[] = {
-    {"ㄹ게", Tag::kEF},   {"을게", Tag::kEF},   {"ㄹ게요", Tag::kEF}, {"을게요", Tag::kEF},
-    {"ㄹ래", Tag::kEF},   {"을래", Tag::kEF},   {"ㄹ래요", Tag::kEF}, {"을래요", Tag::kEF},
-    {"ㄹ까", Tag::kEF},   {"을까", Tag::kEF},   {"ㄹ까요", Tag::kEF}, {"을까요", Tag::kEF},
-    {"자", Tag::kEF},     {"네", Tag::kEF},     {"네요", Tag::kEF},   {"지", Tag::kEF},
-    {"죠", Tag::kEF},     {"지요", Tag::kEF},   {"어", Tag::kEF},     {"어요", Tag::kEF},
-    {"니", Tag::kEF},     {"냐", Tag::kEF},     {"나요", Tag::kEF},   {"세요", Tag::kEF},
-    {"으세요", Tag::kEF}, {"군요", Tag::kEF},   {"는군요", Tag::kEF}, {"거든요", Tag::kEF},
-    {"잖아요", Tag::kEF}, {"ㄴ데요", Tag::kEF}, {"는데요", Tag::kEF}, {"ㄴ가요", Tag::kEF},
+    {"ㄹ게", Tag::kEF},
+    {"을게", Tag::kEF},
+    {"ㄹ게요", Tag::kEF},
+    {"을게요", Tag::kEF},
+    {"ㄹ래", Tag::kEF},
+    {"을래", Tag::kEF},
+    {"ㄹ래요", Tag::kEF},
+    {"을래요", Tag::kEF},
+    {"ㄹ까", Tag::kEF},
+    {"을까", Tag::kEF},
+    {"ㄹ까요", Tag::kEF},
+    {"을까요", Tag::kEF},
+    {"자", Tag::kEF},
+    {"네", Tag::kEF},
+    {"네요", Tag::kEF},
+    {"지", Tag::kEF},
+    {"죠", Tag::kEF},
+    {"지요", Tag::kEF},
+    {"어", Tag::kEF},
+    {"어요", Tag::kEF},
+    {"니", Tag::kEF},
+    {"냐", Tag::kEF},
+    {"나요", Tag::kEF},
+    {"세요", Tag::kEF},
+    {"으세요", Tag::kEF},
+    {"군요", Tag::kEF},
+    {"는군요", Tag::kEF},
+    {"거든요", Tag::kEF},
+    {"잖아요", Tag::kEF},
+    {"ㄴ데요", Tag::kEF},
+    {"는데요", Tag::kEF},
+    {"ㄴ가요", Tag::kEF},
+    // pronouns of chat (나 왔어, 너 어디야, 뭐 해?), rare in news
+    {"나", Tag::kNP},
+    {"너", Tag::kNP},
+    {"뭐", Tag::kNP},
 };
 
 // One morph of an entry under construction.
@@ -1315,6 +1343,8 @@ void ModelBuilder::AddPredicate(const std::string& form, Tag tag, char irr) {
   if (last.t == kTRieul) {  // 살/사
     Emit(entry(u, kStemPlain, 0, true));
     Emit(entry(stem_wo_t, kStemRdel, 0, false));
+    // 말다 also drops its ㄹ before 아 in commands: 울지 마, 가지 마라, 하지 마요.
+    if (form == "말" && (tag == Tag::kVX || tag == Tag::kVV)) fused(U"마", kBright, irr_cost);
     return;
   }
   if (last.t != 0) {

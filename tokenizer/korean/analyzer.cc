@@ -538,6 +538,11 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
         float pen = 0;
         bool wrong = false;
         if (!Connects(q, e, params, lenient, &pen, &wrong)) continue;
+        // The vocative follows a noun or a name (철수야, 얘들아), nothing else (뭐야 is 뭐+이+야).
+        if (e.first_tag == Tag::kJKV && q.tag != Tag::kNNG && q.tag != Tag::kNNP &&
+            q.tag != Tag::kXSN) {
+          continue;
+        }
         if (e.merge_id != 0 && q.kind == kNodeEntry &&
             (model.entries[q.entry].merge_bits & e.merge_id) != 0) {
           continue;  // 어+요 is the ending 어요

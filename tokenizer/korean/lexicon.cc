@@ -624,9 +624,8 @@ constexpr Closed kConversational[] = {
     {"ㄴ데요", Tag::kEF},
     {"는데요", Tag::kEF},
     {"ㄴ가요", Tag::kEF},
-    // pronouns of chat (나 왔어, 너 어디야, 뭐 해?), rare in news
-    {"나", Tag::kNP},
-    {"너", Tag::kNP},
+    // 뭐 'what' of chat (뭐 해?, 뭐야), which KLUE's news mostly has as the interjection. (나
+    // and 너 were tried too: they split unknown names such as 유나 into 유 + 나.)
     {"뭐", Tag::kNP},
 };
 
@@ -864,10 +863,10 @@ void ModelBuilder::ComputeCosts() {
   // Honorific 시 followed by 었/겠 (가셨다, 하시겠습니다) is common Korean but rare in KLUE's
   // news (5 EP->EP of ~1400 EP transitions); a pseudo-count restores it.
   trans_count_[static_cast<int>(Tag::kEP) * kTT + static_cast<int>(Tag::kEP)] += p_.ep_ep_prior;
-  // Vocatives: after a name, a common noun or a pronoun (철수야, 친구야, 너희들아), and last in
-  // their eojeol (only punctuation may follow).
+  // Vocatives: after a name, a common noun or a plural suffix (철수야, 친구야, 얘들아), and last
+  // in their eojeol (only punctuation may follow). (Pronoun hosts split names: 유나야 -> 유+나+야.)
   constexpr int kJkv = static_cast<int>(Tag::kJKV);
-  for (Tag host : {Tag::kNNP, Tag::kNNG, Tag::kNP}) {
+  for (Tag host : {Tag::kNNP, Tag::kNNG, Tag::kXSN}) {
     trans_count_[static_cast<int>(host) * kTT + kJkv] += p_.vocative_prior;
   }
   trans_count_[kJkv * kTT + Model::kEos] += p_.vocative_prior;

@@ -132,7 +132,7 @@ struct Params {
   // Vocatives (철수야, 민준아) and the copula's 야 (문제야, 뭐야) are chat forms that KLUE's
   // news never uses: pseudo-counts for nominal -> JKV and for 이/VCP + 야/EF, and a penalty for a
   // vocative that does not open its sentence (it follows a token other than a sentence end).
-  float vocative_prior = 20.0f;
+  float vocative_prior = 80.0f;
   float vocative_not_initial = 4.0f;
   float copula_ya_prior = 30.0f;
   float cross_weight = 1.0f;  // weight of the token-to-token (across eojeols) costs

@@ -910,6 +910,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       ctx.initial = ei == 0 || SentenceFinal(in, an, ei - 1, LastWordEnd(in, an.eojeols[ei - 1]));
       ctx.final = SentenceFinal(in, an, ei, e.end);
       ctx.before_bound_noun = BeforeBoundNoun(in, an, ei);
+      ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
@@ -983,9 +984,18 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     const std::string_view right = RightParticle(c.form, c.tag, sound, false, buf);
     if (right.empty() || right == c.form) return Status::Ok();
     if (SuspectHangulFlag(in, e.begin, e.begin + host.size(), c.form)) return Status::Ok();
-    // Cost of the word as written and of host + right particle, each analysed alone.
-    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(wc, &analysis2_));
-    if (analysis2_.eojeols.size() != 1) return Status::Ok();
+    // Cost of the word as written and of host + right particle, each analysed alone; a
+    // vocative with what follows it (its comma, the next eojeol), without which 영희야 reads as
+    // the copula.
+    const bool vocative = c.tag == Tag::kJKV;
+    const size_t tail_begin = static_cast<size_t>(e.begin) + core;
+    const size_t tail_end = vocative ? static_cast<size_t>(ctx.context_end) : tail_begin;
+    const std::string_view tail = in.substr(tail_begin, tail_end - tail_begin);
+    const size_t n_eojeols = vocative && ctx.context_end > e.end ? 2 : 1;
+    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(
+        in.substr(static_cast<size_t>(e.begin), tail_end - static_cast<size_t>(e.begin)),
+        &analysis2_));
+    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
     const float c0 = analysis2_.eojeols[0].cost;
     {
       // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
@@ -1006,26 +1016,24 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     }
     eojeol_buf_.assign(host);
     eojeol_buf_.append(right);
+    eojeol_buf_.append(tail);
     ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
-    if (analysis2_.eojeols.size() != 1) return Status::Ok();
+    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
     const Eojeol& e1 = analysis2_.eojeols[0];
-    if (e1.morph_count < 2) return Status::Ok();
-    const Morpheme& p = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 1];
-    const Morpheme& h = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 2];
+    uint32_t n_word = e1.morph_count;  // without trailing marks
+    while (n_word > 0 && IsSymbolTag(analysis2_.morphemes[e1.morph_begin + n_word - 1].tag)) {
+      --n_word;
+    }
+    if (n_word < 2) return Status::Ok();
+    const Morpheme& p = analysis2_.morphemes[e1.morph_begin + n_word - 1];
+    const Morpheme& h = analysis2_.morphemes[e1.morph_begin + n_word - 2];
     // Host + particle, or for (이)라고 / (이)며 host + copula 이 + ending (the analyzer's reading
     // of 책이라고, 책이며).
     bool ok = IsParticleTag(p.tag) && p.begin == static_cast<int32_t>(host.size()) &&
               (IsNominalTag(h.tag) || h.tag == Tag::kXSN || h.tag == Tag::kETN);
-    if (!ok && right.starts_with("이") && e1.morph_count >= 3 && h.tag == Tag::kVCP &&
+    if (!ok && right.starts_with("이") && n_word >= 3 && h.tag == Tag::kVCP &&
         h.begin == static_cast<int32_t>(host.size()) && p.tag == Tag::kEC) {
-      const Morpheme& n = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 3];
-      ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
-    }
-    // 야 after a vowel-final nominal is the vocative (영희야, 밥 먹자) or the copula's 야
-    // (영희야.); the analyzer may prefer either, and 아 is wrong there in both.
-    if (!ok && right == "야" && e1.morph_count >= 3 && h.tag == Tag::kVCP && p.tag == Tag::kEF &&
-        p.begin == static_cast<int32_t>(host.size())) {
-      const Morpheme& n = analysis2_.morphemes[e1.morph_begin + e1.morph_count - 3];
+      const Morpheme& n = analysis2_.morphemes[e1.morph_begin + n_word - 3];
       ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
     }
     if (!ok) return Status::Ok();

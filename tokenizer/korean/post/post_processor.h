@@ -112,6 +112,7 @@ class PostProcessor {
     bool initial = false;            // opens its sentence: vocative 아/야 considered only there
     bool final = false;              // ends it: 와, 나, 가 there are verbs (잠와, 여행가!)
     bool before_bound_noun = false;  // 수, 줄, 뻔 follow: 을/를 is an ending (지을 수)
+    int32_t context_end = 0;         // end of the next eojeol (or of this one): vocative context
   };
   Status TryUnflagged(std::string_view in, const Eojeol& e, const UnflaggedContext& ctx,
                       bool* added);

@@ -212,6 +212,16 @@ TEST_F(PostTest, StreamingEqualsWholeText) {
     ASSERT_TRUE(pp->Finish(&out).ok());
     EXPECT_EQ(out, whole) << "trial " << trial;
   }
+  // A three-byte closing bracket arriving byte by byte still closes its bracket (found by
+  // fuzz_korean: the 》 was skipped, so the sentence end after ? was missed).
+  for (const std::string t : {"(ㅄ》?\r?", "(책》 좋다. 정말?\t응?", "「그래」 맞아. 그래?"}) {
+    std::unique_ptr<PostProcessor> bytewise;
+    ASSERT_TRUE(PostProcessor::Create(analyzer_.get(), PostOptions{}, &bytewise).ok());
+    std::string streamed;
+    for (char c : t) ASSERT_TRUE(bytewise->Push(std::string_view(&c, 1), &streamed).ok());
+    ASSERT_TRUE(bytewise->Finish(&streamed).ok());
+    EXPECT_EQ(streamed, Post(t)) << t;
+  }
   // Sentences come out as soon as they end.
   std::unique_ptr<PostProcessor> pp;
   ASSERT_TRUE(PostProcessor::Create(analyzer_.get(), PostOptions{}, &pp).ok());

@@ -421,6 +421,9 @@ Status PostProcessor::Drain(bool force_cut, std::string* out) {
       if (c == '(' || c == '[' || c == '{') ++depth_;
       if ((c == ')' || c == ']' || c == '}') && depth_ > 0) --depth_;
     } else if (c == 0xE2 || c == 0xE3) {
+      // A bracket of three bytes (《 》 「 」 ...): in a stream its bytes may arrive one by
+      // one; wait for the whole character so depth_ does not depend on the chunking.
+      if (i + 3 > pending_.size()) break;
       size_t pos = i;
       char32_t cp = 0;
       if (DecodeUtf8(pending_, &pos, &cp)) {

@@ -971,8 +971,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       Syllable ps;
       if (!DecomposeSyllable(prev, &ps) || ps.v == 20) continue;  // ㅣ
     }
-    // Hosts of one syllable only before 과/와/(이)랑: 모은, 들를, 있나 are verbs.
-    const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑");
+    // Hosts of one syllable only before 과/와/(이)랑, or the bound noun 것 (것가 -> 것이): 모은,
+    // 들를, 있나 are verbs.
+    const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑") ||
+                          wc.substr(0, wc.size() - c.form.size()) == "것";
     if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
     const std::string_view host = wc.substr(0, wc.size() - c.form.size());
     char32_t last = 0;

@@ -125,6 +125,8 @@ Status Analyzer::CreateFromData(std::string_view stems_blob, std::string_view st
   return Status::Ok();
 }
 
+Status Analyzer::SerializeModel(std::string* out) const { return impl_->model.Serialize(out); }
+
 size_t Analyzer::MemoryBytes() const { return impl_->model.MemoryBytes() + sizeof(Impl); }
 
 namespace {

@@ -111,6 +111,10 @@ class Analyzer {
     return Analyze(text, AnalyzeOptions{}, out);
   }
 
+  // The compiled form of this analyzer's model (what CreateFromCompiled loads); the build uses
+  // it to embed the default model (tools/compile_model.cc).
+  Status SerializeModel(std::string* out) const;
+
   // Approximate resident size of the lexicon and model tables.
   size_t MemoryBytes() const;
 

@@ -44,13 +44,8 @@ int main(int argc, char** argv) {
       !s.ok()) {
     return Fail(std::string(s.message()));
   }
-  detail::Model model;
-  if (Status s = model.Build(detail::EmbeddedStemsBlob(), detail::EmbeddedStatsBlob(), {});
-      !s.ok()) {
-    return Fail(std::string(s.message()));
-  }
   std::string blob;
-  if (Status s = model.Serialize(&blob); !s.ok()) return Fail(std::string(s.message()));
+  if (Status s = built->SerializeModel(&blob); !s.ok()) return Fail(std::string(s.message()));
   std::unique_ptr<ondo::korean::Analyzer> loaded;
   if (Status s = ondo::korean::Analyzer::CreateFromCompiled(blob, &loaded); !s.ok()) {
     return Fail("the compiled model does not load: " + std::string(s.message()));

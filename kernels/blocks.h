@@ -106,4 +106,24 @@ struct block_q8_K {
 };
 static_assert(sizeof(block_q8_K) == 292, "ggml block_q8_K");
 
+inline constexpr int kQK4_NL = 32;
+
+// The 16 non-uniform levels of IQ4_NL and IQ4_XS (ggml kvalues_iq4nl).
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
+
+struct block_iq4_nl {
+  uint16_t d;                // scale (f16)
+  uint8_t qs[kQK4_NL / 2];  // indices into kIq4nlValues: low nibble element j, high j + 16
+};
+static_assert(sizeof(block_iq4_nl) == 18, "ggml block_iq4_nl");
+
+struct block_iq4_xs {
+  uint16_t d;                // super-block scale (f16)
+  uint16_t scales_h;         // high 2 bits of the 8 6-bit sub-block scales
+  uint8_t scales_l[kQK_K / 64];  // low 4 bits of the scales, two per byte
+  uint8_t qs[kQK_K / 2];     // indices into kIq4nlValues
+};
+static_assert(sizeof(block_iq4_xs) == 136, "ggml block_iq4_xs");
+
 }  // namespace ondo::kernels

@@ -29,6 +29,22 @@ KernelSet MakeScalar() {
           ref::MatMulBf16);
   SetType(s, DType::kQ8_0, ref::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, ref::VecDotQ8_0,
           ref::MatMulQ8_0);
+  SetType(s, DType::kQ8_1, ref::QuantizeRowQ8_1, ref::DequantizeRowQ8_1, nullptr, nullptr);
+  SetType(s, DType::kQ8_K, ref::QuantizeRowQ8_K, ref::DequantizeRowQ8_K, nullptr, nullptr);
+#define ONDO_SET_REF(T) \
+  SetType(s, DType::k##T, ref::QuantizeRow##T, ref::DequantizeRow##T, ref::VecDot##T, ref::MatMul##T);
+  ONDO_SET_REF(Q4_0)
+  ONDO_SET_REF(Q4_1)
+  ONDO_SET_REF(Q5_0)
+  ONDO_SET_REF(Q5_1)
+  ONDO_SET_REF(IQ4_NL)
+  ONDO_SET_REF(Q2_K)
+  ONDO_SET_REF(Q3_K)
+  ONDO_SET_REF(Q4_K)
+  ONDO_SET_REF(Q5_K)
+  ONDO_SET_REF(Q6_K)
+  ONDO_SET_REF(IQ4_XS)
+#undef ONDO_SET_REF
   s.rms_norm = ref::RmsNorm;
   s.layer_norm = ref::LayerNorm;
   s.softmax = ref::Softmax;
@@ -41,6 +57,24 @@ KernelSet MakeScalar() {
 }
 
 #if ONDO_KERNELS_X86
+#define ONDO_SET_SIMD(NS, T)                                  \
+  s.types[static_cast<uint32_t>(DType::k##T)].vec_dot = NS::VecDot##T; \
+  s.types[static_cast<uint32_t>(DType::k##T)].mat_mul = NS::MatMul##T;
+#define ONDO_SET_SIMD_ALL(NS)                                                        \
+  s.types[static_cast<uint32_t>(DType::kQ8_1)].quantize_row = NS::QuantizeRowQ8_1;   \
+  s.types[static_cast<uint32_t>(DType::kQ8_K)].quantize_row = NS::QuantizeRowQ8_K;   \
+  ONDO_SET_SIMD(NS, Q4_0)                                                            \
+  ONDO_SET_SIMD(NS, Q4_1)                                                            \
+  ONDO_SET_SIMD(NS, Q5_0)                                                            \
+  ONDO_SET_SIMD(NS, Q5_1)                                                            \
+  ONDO_SET_SIMD(NS, IQ4_NL)                                                          \
+  ONDO_SET_SIMD(NS, Q2_K)                                                            \
+  ONDO_SET_SIMD(NS, Q3_K)                                                            \
+  ONDO_SET_SIMD(NS, Q4_K)                                                            \
+  ONDO_SET_SIMD(NS, Q5_K)                                                            \
+  ONDO_SET_SIMD(NS, Q6_K)                                                            \
+  ONDO_SET_SIMD(NS, IQ4_XS)
+
 KernelSet MakeAvx2() {
   KernelSet s = MakeScalar();
   s.isa = Isa::kAvx2;
@@ -53,6 +87,7 @@ KernelSet MakeAvx2() {
           avx2::MatMulBf16);
   SetType(s, DType::kQ8_0, avx2::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, avx2::VecDotQ8_0,
           avx2::MatMulQ8_0);
+  ONDO_SET_SIMD_ALL(avx2)
   s.softmax = avx2::Softmax;
   s.attention_f16 = avx2::AttentionF16;
   return s;
@@ -68,10 +103,13 @@ KernelSet MakeAvx512() {
           avx512::MatMulF16);
   SetType(s, DType::kQ8_0, avx512::QuantizeRowQ8_0, ref::DequantizeRowQ8_0, avx512::VecDotQ8_0,
           avx512::MatMulQ8_0);
+  ONDO_SET_SIMD_ALL(avx512)
   s.softmax = avx512::Softmax;
   s.attention_f16 = avx512::AttentionF16;
   return s;
 }
+#undef ONDO_SET_SIMD_ALL
+#undef ONDO_SET_SIMD
 #endif
 
 struct Registry {

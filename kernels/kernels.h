@@ -28,7 +28,23 @@ enum class DType : uint32_t {
   kQ5_K = 13,
   kQ6_K = 14,
   kQ8_K = 15,
+  kIQ2_XXS = 16,  // known by name only (refused at load)
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
+  kI8 = 24,
+  kI16 = 25,
+  kI32 = 26,
+  kI64 = 27,
+  kF64 = 28,
+  kIQ1_M = 29,
   kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
 };
 
 struct TypeInfo {
@@ -42,6 +58,8 @@ struct TypeInfo {
 
 // nullptr for ids ondo does not know (including gaps such as 4, 5 and ids >= 40).
 const TypeInfo* GetTypeInfo(uint32_t raw_type);
+// "F32, F16, BF16, Q8_0, ..." : the weight types ondo computes with, for error messages.
+const char* SupportedTypeNames();
 inline const TypeInfo& Info(DType t) { return *GetTypeInfo(static_cast<uint32_t>(t)); }
 // Bytes of a row of n elements. REQUIRES: n % block_size == 0.
 size_t RowBytes(DType type, int64_t n);
@@ -53,7 +71,11 @@ uint16_t FloatToBf16(float f);
 float Bf16ToFloat(uint16_t h);
 
 // --- rows -----------------------------------------------------------------------------
-// Converts n floats to `type` (F32, F16, BF16, Q8_0 at least). REQUIRES: n % block_size == 0.
+// Converts n floats to `type`: every supported weight type and the activation types Q8_1 and
+// Q8_K, with llama.cpp's reference quantizers (quantize_row_*_ref: no importance weights), so
+// that a row quantized here is byte-identical to llama-quantize's for the types that have no
+// search (Q8_0 ... Q5_1, Q8_1, Q8_K) and for those whose search is deterministic (the K-quants,
+// IQ4_NL, IQ4_XS). REQUIRES: n % block_size == 0, x finite.
 void QuantizeRow(DType type, const float* x, void* out, int64_t n);
 // Converts a row of `type` back to n floats (every supported type).
 void DequantizeRow(DType type, const void* row, float* out, int64_t n);

@@ -53,7 +53,7 @@ Status Model::View(const std::string& name, int64_t n_cols, int64_t n_rows, bool
     return Unsupported("tensor '{}' is {}; norms and biases must be F32", name, info.name);
   }
   if (!info.supported) {
-    return Unsupported("tensor '{}' has type {}, which this build cannot compute with yet", name, info.name);
+    return Unsupported("tensor '{}' has type {}, which ondo does not support (supported weight types: {})", name, info.name, kernels::SupportedTypeNames());
   }
   out->type = t->type;
   out->n_cols = n_cols;

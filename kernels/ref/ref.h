@@ -44,6 +44,56 @@ void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
 
+// --- activation types ------------------------------------------------------------------
+// ggml quantize_row_q8_1_ref: as Q8_0 (roundf), plus s = f16(d * sum(qs)). REQUIRES: n % 32 == 0.
+void QuantizeRowQ8_1(const float* x, void* out, int64_t n);
+void DequantizeRowQ8_1(const void* row, float* out, int64_t n);
+// ggml quantize_row_q8_K_ref: per 256 values, max = the value of largest magnitude,
+// iscale = -127 / max, q = min(127, nearest_int(iscale * x)) (round half to even), d = 1 / iscale
+// (f32; 0 and all-zero quants for an all-zero block), bsums = sums of 16 quants.
+// REQUIRES: n % 256 == 0.
+void QuantizeRowQ8_K(const float* x, void* out, int64_t n);
+void DequantizeRowQ8_K(const void* row, float* out, int64_t n);
+
+// --- quantized weight types -----------------------------------------------------------
+// For each type T: QuantizeRowT is llama.cpp's quantize_row_t_ref (byte-identical results),
+// DequantizeRowT its dequantize_row_t, VecDotT its ggml_vec_dot_t_<vec-dot type> generic
+// (scalar) code with x_vd in Info(T).vec_dot_type, and MatMulT the MatMul contract over VecDotT.
+// Legacy types (blocks of 32): Q4_0, Q5_0, IQ4_NL against Q8_0; Q4_1, Q5_1 against Q8_1.
+// K-quants (super-blocks of 256): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS against Q8_K.
+#define ONDO_REF_WEIGHT_TYPE(T)                                                              \
+  void QuantizeRow##T(const float* x, void* out, int64_t n);                                 \
+  void DequantizeRow##T(const void* row, float* out, int64_t n);                             \
+  float VecDot##T(int64_t n, const void* w_row, const void* x_vd);                           \
+  void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,       \
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+ONDO_REF_WEIGHT_TYPE(Q4_0)
+ONDO_REF_WEIGHT_TYPE(Q4_1)
+ONDO_REF_WEIGHT_TYPE(Q5_0)
+ONDO_REF_WEIGHT_TYPE(Q5_1)
+ONDO_REF_WEIGHT_TYPE(IQ4_NL)
+ONDO_REF_WEIGHT_TYPE(Q2_K)
+ONDO_REF_WEIGHT_TYPE(Q3_K)
+ONDO_REF_WEIGHT_TYPE(Q4_K)
+ONDO_REF_WEIGHT_TYPE(Q5_K)
+ONDO_REF_WEIGHT_TYPE(Q6_K)
+ONDO_REF_WEIGHT_TYPE(IQ4_XS)
+#undef ONDO_REF_WEIGHT_TYPE
+
+// The generic MatMul over a VecDot (no tiling: the reference is the truth).
+template <float (*Dot)(int64_t, const void*, const void*)>
+void MatMulByDot(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  const unsigned char* wb = static_cast<const unsigned char*>(w);
+  const unsigned char* xb = static_cast<const unsigned char*>(x_vd);
+  for (int t = 0; t < n_tok; ++t) {
+    for (int64_t r = r0; r < r1; ++r) {
+      y[t * y_stride + r] = Dot(k, wb + static_cast<size_t>(r) * w_row_bytes,
+                                xb + static_cast<size_t>(t) * x_row_bytes);
+    }
+  }
+}
+
 // --- element-wise, normalisation, rope, attention (contracts in kernels.h) ---------------
 void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps);
 void LayerNorm(const float* x, const float* w, const float* b, float* out, int64_t n, float eps);

@@ -1,10 +1,12 @@
-// Scalar reference: quantize / dequantize / dot / matmul rows of F32, F16, BF16 and Q8_0.
+// Scalar reference: quantize / dequantize / dot / matmul rows of F32, F16, BF16 and Q8_0, and the
+// activation types Q8_1 and Q8_K.
 #include <cassert>
 #include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/ref/fp16.h"
+#include "kernels/ref/quant_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ondo::kernels::ref {
@@ -16,19 +18,6 @@ block_q8_0 LoadBlockQ8_0(const void* row, int64_t ib) {
   block_q8_0 b;
   std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(block_q8_0), sizeof b);
   return b;
-}
-
-// Generic matmul over a VecDot: the reference does not tile, it is the truth.
-template <float (*Dot)(int64_t, const void*, const void*)>
-void MatMulByDot(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  for (int t = 0; t < n_tok; ++t) {
-    const Byte* xt = static_cast<const Byte*>(x_vd) + static_cast<size_t>(t) * x_row_bytes;
-    for (int64_t r = r0; r < r1; ++r) {
-      const Byte* wr = static_cast<const Byte*>(w) + static_cast<size_t>(r) * w_row_bytes;
-      y[t * y_stride + r] = Dot(k, wr, xt);
-    }
-  }
 }
 
 }  // namespace
@@ -146,6 +135,77 @@ void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   MatMulByDot<VecDotQ8_0>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+}
+
+void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
+  assert(n % kQK8_1 == 0);
+  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
+    const float* xb = x + ib * kQK8_1;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_1; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    block_q8_1 b;
+    b.d = FloatToHalfBits(d);
+    int sum = 0;
+    for (int j = 0; j < kQK8_1; ++j) {
+      b.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      sum += b.qs[j];
+    }
+    b.s = FloatToHalfBits(static_cast<float>(sum) * d);
+    std::memcpy(static_cast<Byte*>(out) + ib * sizeof(block_q8_1), &b, sizeof b);
+  }
+}
+
+void DequantizeRowQ8_1(const void* row, float* out, int64_t n) {
+  assert(n % kQK8_1 == 0);
+  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
+    block_q8_1 b;
+    std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(block_q8_1), sizeof b);
+    const float d = HalfBitsToFloat(b.d);
+    for (int j = 0; j < kQK8_1; ++j) out[ib * kQK8_1 + j] = static_cast<float>(b.qs[j]) * d;
+  }
+}
+
+void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
+  assert(n % kQK_K == 0);
+  for (int64_t ib = 0; ib < n / kQK_K; ++ib) {
+    const float* xb = x + ib * kQK_K;
+    block_q8_K b;
+    float max = 0.0f, amax = 0.0f;
+    for (int j = 0; j < kQK_K; ++j) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[j];
+      }
+    }
+    if (amax == 0.0f) {
+      std::memset(&b, 0, sizeof b);
+    } else {
+      const float iscale = -127.0f / max;
+      for (int j = 0; j < kQK_K; ++j) {
+        const int v = NearestInt(iscale * xb[j]);
+        b.qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
+      }
+      for (int g = 0; g < kQK_K / 16; ++g) {
+        int sum = 0;
+        for (int j = 0; j < 16; ++j) sum += b.qs[g * 16 + j];
+        b.bsums[g] = static_cast<int16_t>(sum);
+      }
+      b.d = 1.0f / iscale;
+    }
+    std::memcpy(static_cast<Byte*>(out) + ib * sizeof(block_q8_K), &b, sizeof b);
+  }
+}
+
+void DequantizeRowQ8_K(const void* row, float* out, int64_t n) {
+  assert(n % kQK_K == 0);
+  for (int64_t ib = 0; ib < n / kQK_K; ++ib) {
+    block_q8_K b;
+    std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(block_q8_K), sizeof b);
+    for (int j = 0; j < kQK_K; ++j) out[ib * kQK_K + j] = b.d * static_cast<float>(b.qs[j]);
+  }
 }
 
 }  // namespace ondo::kernels::ref

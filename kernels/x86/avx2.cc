@@ -8,12 +8,16 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
-using Byte = unsigned char;
+using x86::Byte;
+using x86::Drive;
+using x86::MatMulImpl;
+using x86::VecDotImpl;
 
 inline float HSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -194,55 +198,6 @@ struct Q8_0Kernel {
     }
   }
 };
-
-// Token tiles inside row tiles: the R weight rows of a tile stay in L1 while every token
-// passes over them. Remainders use halved tiles.
-template <class K, int R, int T>
-void DriveTokens(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int n_tok, int64_t k,
-                 float* y, int64_t ys) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    K::template Tile<R, T>(w, wrb, x + static_cast<size_t>(t) * xrb, xrb, k, y + t * ys, ys);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      DriveTokens<K, R, T / 2>(w, wrb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t, k,
-                               y + t * ys, ys);
-    }
-  }
-}
-
-template <class K, int R, int T>
-void Drive(const Byte* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const Byte* x, size_t xrb,
-           int n_tok, float* y, int64_t ys) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) {
-    DriveTokens<K, R, T>(w + static_cast<size_t>(r) * wrb, wrb, x, xrb, n_tok, k, y + r, ys);
-  }
-  if constexpr (R > 1) {
-    if (r < r1) Drive<K, R / 2, T>(w, wrb, r, r1, k, x, xrb, n_tok, y, ys);
-  }
-}
-
-template <class K, int R1, int R, int T>
-void MatMulImpl(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  if (n_tok == 1) {
-    Drive<K, R1, 1>(wb, w_row_bytes, r0, r1, k, xb, x_row_bytes, 1, y, y_stride);
-  } else {
-    Drive<K, R, T>(wb, w_row_bytes, r0, r1, k, xb, x_row_bytes, n_tok, y, y_stride);
-  }
-}
-
-template <class K>
-float VecDotImpl(int64_t n, const void* w_row, const void* x_vd) {
-  float out = 0.0f;
-  K::template Tile<1, 1>(static_cast<const Byte*>(w_row), 0, static_cast<const Byte*>(x_vd), 0, n,
-                         &out, 0);
-  return out;
-}
 
 using F32K = FloatKernel<F32Load, F32Load>;
 using F16K = FloatKernel<F16Load, F16Load>;

@@ -12,8 +12,34 @@
 
 #include "kernels/kernels.h"
 
+
+// Quantized weight types (see kernels/ref/ref.h): VecDotT and MatMulT against the type's
+// vec-dot type, integer sums exact, float results within summation-order rounding of the
+// reference. MatMulT unpacks each weight block once for a tile of tokens (prefill).
+#define ONDO_X86_WEIGHT_TYPE(T)                                                              \
+  float VecDot##T(int64_t n, const void* w_row, const void* x_vd);                           \
+  void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,       \
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
+#define ONDO_X86_ALL_WEIGHT_TYPES                                                            \
+  ONDO_X86_WEIGHT_TYPE(Q4_0)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q4_1)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q5_0)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q5_1)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(IQ4_NL)                                                               \
+  ONDO_X86_WEIGHT_TYPE(Q2_K)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q3_K)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q4_K)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q5_K)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(Q6_K)                                                                 \
+  ONDO_X86_WEIGHT_TYPE(IQ4_XS)
+
 // AVX2 + FMA + F16C.
 namespace ondo::kernels::avx2 {
+
+// Activation quantizers, bit-identical to ref::QuantizeRowQ8_1 / ref::QuantizeRowQ8_K.
+void QuantizeRowQ8_1(const float* x, void* out, int64_t n);
+void QuantizeRowQ8_K(const float* x, void* out, int64_t n);
+ONDO_X86_ALL_WEIGHT_TYPES
 
 void QuantizeRowF16(const float* x, void* out, int64_t n);
 void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
@@ -45,6 +71,10 @@ void ExpF32(const float* x, float* y, int64_t n);
 // AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). BF16 rows use the AVX2 kernels.
 namespace ondo::kernels::avx512 {
 
+void QuantizeRowQ8_1(const float* x, void* out, int64_t n);
+void QuantizeRowQ8_K(const float* x, void* out, int64_t n);
+ONDO_X86_ALL_WEIGHT_TYPES
+
 void QuantizeRowF16(const float* x, void* out, int64_t n);
 void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
 void DequantizeRowF16(const void* row, float* out, int64_t n);
@@ -65,3 +95,6 @@ void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
 void ExpF32(const float* x, float* y, int64_t n);
 
 }  // namespace ondo::kernels::avx512
+
+#undef ONDO_X86_ALL_WEIGHT_TYPES
+#undef ONDO_X86_WEIGHT_TYPE

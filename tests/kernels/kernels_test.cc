@@ -36,13 +36,18 @@ TEST(TypeTable, MatchesGgml) {
   };
   const Want want[] = {
       {0, "F32", 1, 4, true, DType::kF32},         {1, "F16", 1, 2, true, DType::kF16},
-      {2, "Q4_0", 32, 18, false, DType::kQ8_0},    {3, "Q4_1", 32, 20, false, DType::kQ8_1},
-      {6, "Q5_0", 32, 22, false, DType::kQ8_0},    {7, "Q5_1", 32, 24, false, DType::kQ8_1},
+      {2, "Q4_0", 32, 18, true, DType::kQ8_0},     {3, "Q4_1", 32, 20, true, DType::kQ8_1},
+      {6, "Q5_0", 32, 22, true, DType::kQ8_0},     {7, "Q5_1", 32, 24, true, DType::kQ8_1},
       {8, "Q8_0", 32, 34, true, DType::kQ8_0},     {9, "Q8_1", 32, 36, false, DType::kQ8_1},
-      {10, "Q2_K", 256, 84, false, DType::kQ8_K},  {11, "Q3_K", 256, 110, false, DType::kQ8_K},
-      {12, "Q4_K", 256, 144, false, DType::kQ8_K}, {13, "Q5_K", 256, 176, false, DType::kQ8_K},
-      {14, "Q6_K", 256, 210, false, DType::kQ8_K}, {15, "Q8_K", 256, 292, false, DType::kQ8_K},
-      {30, "BF16", 1, 2, true, DType::kBF16},
+      {10, "Q2_K", 256, 84, true, DType::kQ8_K},   {11, "Q3_K", 256, 110, true, DType::kQ8_K},
+      {12, "Q4_K", 256, 144, true, DType::kQ8_K},  {13, "Q5_K", 256, 176, true, DType::kQ8_K},
+      {14, "Q6_K", 256, 210, true, DType::kQ8_K},  {15, "Q8_K", 256, 292, false, DType::kQ8_K},
+      {16, "IQ2_XXS", 256, 66, false, DType::kQ8_K}, {17, "IQ2_XS", 256, 74, false, DType::kQ8_K},
+      {18, "IQ3_XXS", 256, 98, false, DType::kQ8_K}, {19, "IQ1_S", 256, 50, false, DType::kQ8_K},
+      {20, "IQ4_NL", 32, 18, true, DType::kQ8_0},  {21, "IQ3_S", 256, 110, false, DType::kQ8_K},
+      {22, "IQ2_S", 256, 82, false, DType::kQ8_K}, {23, "IQ4_XS", 256, 136, true, DType::kQ8_K},
+      {29, "IQ1_M", 256, 56, false, DType::kQ8_K}, {30, "BF16", 1, 2, true, DType::kBF16},
+      {34, "TQ1_0", 256, 54, false, DType::kQ8_K}, {35, "TQ2_0", 256, 66, false, DType::kQ8_K},
   };
   for (const Want& w : want) {
     const TypeInfo* info = GetTypeInfo(w.id);
@@ -54,7 +59,7 @@ TEST(TypeTable, MatchesGgml) {
     EXPECT_EQ(info->supported, w.supported) << w.name;
     EXPECT_EQ(info->vec_dot_type, w.vec_dot) << w.name;
   }
-  for (uint32_t id : {4u, 5u, 16u, 17u, 20u, 29u, 31u, 39u, 40u, 1000u, 0xffffffffu}) {
+  for (uint32_t id : {4u, 5u, 31u, 32u, 33u, 36u, 39u, 40u, 1000u, 0xffffffffu}) {
     EXPECT_EQ(GetTypeInfo(id), nullptr) << id;
   }
 }

@@ -1,0 +1,70 @@
+// The tile driver shared by the x86 kernel files: splits rows [r0, r1) x tokens [0, n_tok)
+// into R x T tiles of a kernel K (K::Tile<R, T>(w, w_row_bytes, x, x_row_bytes, k, y, y_stride)
+// computes y[t * y_stride + r] for its tile), halving R and T for the remainders. Token tiles
+// sit inside row tiles: the R weight rows of a tile stay in L1 while every token passes over
+// them, so each weight block is unpacked once per T tokens.
+//
+// Everything here has internal linkage (an unnamed namespace), so each TU, compiled with its
+// own -m flags, gets its own copy: no AVX-512 code can reach an AVX2-only caller through the
+// linker's choice among identical inline definitions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ondo::kernels::x86 {
+namespace {
+
+using Byte = unsigned char;
+
+template <class K, int R, int T>
+void DriveTokens(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int n_tok, int64_t k,
+                 float* y, int64_t ys) {
+  int t = 0;
+  for (; t + T <= n_tok; t += T) {
+    K::template Tile<R, T>(w, wrb, x + static_cast<size_t>(t) * xrb, xrb, k, y + t * ys, ys);
+  }
+  if constexpr (T > 1) {
+    if (t < n_tok) {
+      DriveTokens<K, R, T / 2>(w, wrb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t, k,
+                               y + t * ys, ys);
+    }
+  }
+}
+
+template <class K, int R, int T>
+void Drive(const Byte* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const Byte* x, size_t xrb,
+           int n_tok, float* y, int64_t ys) {
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) {
+    DriveTokens<K, R, T>(w + static_cast<size_t>(r) * wrb, wrb, x, xrb, n_tok, k, y + r, ys);
+  }
+  if constexpr (R > 1) {
+    if (r < r1) Drive<K, R / 2, T>(w, wrb, r, r1, k, x, xrb, n_tok, y, ys);
+  }
+}
+
+// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
+// for more (prefill).
+template <class K, int R1, int R, int T>
+void MatMulImpl(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  const Byte* wb = static_cast<const Byte*>(w);
+  const Byte* xb = static_cast<const Byte*>(x_vd);
+  if (n_tok == 1) {
+    Drive<K, R1, 1>(wb, w_row_bytes, r0, r1, k, xb, x_row_bytes, 1, y, y_stride);
+  } else {
+    Drive<K, R, T>(wb, w_row_bytes, r0, r1, k, xb, x_row_bytes, n_tok, y, y_stride);
+  }
+}
+
+template <class K>
+float VecDotImpl(int64_t n, const void* w_row, const void* x_vd) {
+  float out = 0.0f;
+  K::template Tile<1, 1>(static_cast<const Byte*>(w_row), 0, static_cast<const Byte*>(x_vd), 0, n,
+                         &out, 0);
+  return out;
+}
+
+}  // namespace
+}  // namespace ondo::kernels::x86

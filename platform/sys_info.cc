@@ -158,4 +158,6 @@ uint64_t NowNs() {
                                    .count());
 }
 
+bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
+
 }  // namespace ondo::platform

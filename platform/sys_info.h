@@ -32,4 +32,7 @@ const CpuFeatures& GetCpuFeatures();
 // Monotonic nanoseconds.
 uint64_t NowNs();
 
+// Whether standard error is a terminal (progress bars redraw in place only there).
+bool StderrIsTerminal();
+
 }  // namespace ondo::platform

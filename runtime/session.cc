@@ -5,6 +5,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <thread>
 
@@ -75,7 +76,7 @@ Status Session::Create(const Model& model, const SessionOptions& options,
   return Status::Ok();
 }
 
-Status Session::Prefill(std::span<const int32_t> ids) {
+Status Session::Prefill(std::span<const int32_t> ids, float* all_logits) {
   const int n_vocab = model_.config().n_vocab;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= n_vocab) {
@@ -89,7 +90,8 @@ Status Session::Prefill(std::span<const int32_t> ids) {
   size_t done = 0;
   while (done < ids.size()) {
     const int n = static_cast<int>(std::min<size_t>(ids.size() - done, static_cast<size_t>(plan_.n_batch)));
-    ONDO_RETURN_IF_ERROR(Forward(ids.data() + done, n));
+    float* rows = all_logits ? all_logits + done * static_cast<size_t>(n_vocab) : nullptr;
+    ONDO_RETURN_IF_ERROR(Forward(ids.data() + done, n, rows));
     done += static_cast<size_t>(n);
   }
   return Status::Ok();
@@ -97,36 +99,73 @@ Status Session::Prefill(std::span<const int32_t> ids) {
 
 void Session::MatMul(const WeightView& w, const WeightView* bias, const float* in,
                      int64_t in_stride, int n_tokens, float* out, int64_t out_stride) {
-  const kernels::DType vd = kernels::Info(w.type).vec_dot_type;
-  const size_t x_row_bytes = kernels::RowBytes(vd, w.n_cols);
-  for (int t = 0; t < n_tokens; ++t) {
-    kernels::QuantizeRow(vd, in + t * in_stride, act_.data() + t * x_row_bytes, w.n_cols);
+  const MatMulJob job{&w, bias, out, out_stride};
+  MatMuls(std::span<const MatMulJob>(&job, 1), in, in_stride, n_tokens);
+}
+
+void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride,
+                      int n_tokens) {
+  assert(!jobs.empty() && jobs.size() <= kMaxJobs);
+  const int64_t k = jobs[0].w->n_cols;
+  const kernels::DType vd = kernels::Info(jobs[0].w->type).vec_dot_type;
+  for (const MatMulJob& j : jobs.subspan(1)) {
+    if (kernels::Info(j.w->type).vec_dot_type != vd) {
+      // Mixed activation types (a rare file layout): one product at a time.
+      for (const MatMulJob& one : jobs) MatMul(*one.w, one.bias, in, in_stride, n_tokens, one.out, one.out_stride);
+      return;
+    }
+  }
+  const size_t x_row_bytes = kernels::RowBytes(vd, k);
+  uint8_t* act = act_.data();
+  if (n_tokens == 1) {
+    kernels::QuantizeRow(vd, in, act, k);
+  } else {
+    pool_.ParallelFor(n_tokens, [&](int t, int) {
+      kernels::QuantizeRow(vd, in + t * in_stride, act + t * x_row_bytes, k);
+    });
   }
   // Chunks of rows: enough tasks to balance, big enough to amortize the dispatch.
-  const int64_t n_rows = w.n_rows;
-  int64_t chunk = std::max<int64_t>(16, (n_rows + 4 * pool_.size() - 1) / (4 * pool_.size()));
+  int64_t total_rows = 0;
+  for (const MatMulJob& j : jobs) total_rows += j.w->n_rows;
+  const int64_t n_threads = pool_.size();
+  int64_t chunk = std::max<int64_t>(16, (total_rows + 4 * n_threads - 1) / (4 * n_threads));
   chunk = (chunk + 15) / 16 * 16;
-  const int n_tasks = static_cast<int>((n_rows + chunk - 1) / chunk);
+  int task_start[kMaxJobs + 1];
+  task_start[0] = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    task_start[i + 1] = task_start[i] + static_cast<int>((jobs[i].w->n_rows + chunk - 1) / chunk);
+  }
   const uint8_t* x = act_.data();
-  pool_.ParallelFor(n_tasks, [&](int task, int) {
-    const int64_t r0 = task * chunk;
-    const int64_t r1 = std::min(n_rows, r0 + chunk);
-    kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, w.n_cols, x, x_row_bytes, n_tokens, out, out_stride);
+  pool_.ParallelFor(task_start[jobs.size()], [&](int task, int) {
+    size_t i = 0;
+    while (task >= task_start[i + 1]) ++i;
+    const WeightView& w = *jobs[i].w;
+    const int64_t r0 = (task - task_start[i]) * chunk;
+    const int64_t r1 = std::min(w.n_rows, r0 + chunk);
+    kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, k, x, x_row_bytes, n_tokens, jobs[i].out,
+                    jobs[i].out_stride);
   });
-  if (bias != nullptr && bias->present()) {
-    for (int t = 0; t < n_tokens; ++t) kernels::Add(bias->f32(), out + t * out_stride, n_rows);
+  for (const MatMulJob& j : jobs) {
+    if (j.bias != nullptr && j.bias->present()) {
+      for (int t = 0; t < n_tokens; ++t) kernels::Add(j.bias->f32(), j.out + t * j.out_stride, j.w->n_rows);
+    }
   }
 }
 
 void Session::Norm(const WeightView& w, const WeightView& b, const float* in, float* out,
                    int n_tokens, int64_t n) {
   const ModelConfig& c = model_.config();
-  for (int t = 0; t < n_tokens; ++t) {
+  auto one = [&](int t) {
     if (c.layer_norm) {
       kernels::LayerNorm(in + t * n, w.f32(), b.present() ? b.f32() : nullptr, out + t * n, n, c.norm_eps);
     } else {
       kernels::RmsNorm(in + t * n, w.f32(), out + t * n, n, c.norm_eps);
     }
+  };
+  if (n_tokens == 1) {
+    one(0);
+  } else {
+    pool_.ParallelFor(n_tokens, [&](int t, int) { one(t); });
   }
 }
 
@@ -154,7 +193,7 @@ void Session::Attention(int layer, int n_tokens) {
   });
 }
 
-Status Session::Forward(const int32_t* ids, int n) {
+Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
   const ModelConfig& c = model_.config();
   const int64_t E = c.n_embd, Q = c.n_embd_q(), KV = c.n_embd_kv(), F = c.n_ff;
   const int hd = c.head_dim;
@@ -181,11 +220,11 @@ Status Session::Forward(const int32_t* ids, int n) {
         std::copy(row + Q + KV, row + W, v_.data() + t * KV);
       }
     } else {
-      MatMul(L.wq, &L.bq, xb, E, n, q_.data(), Q);
-      MatMul(L.wk, &L.bk, xb, E, n, k_.data(), KV);
-      MatMul(L.wv, &L.bv, xb, E, n, v_.data(), KV);
+      const MatMulJob qkv[] = {{&L.wq, &L.bq, q_.data(), Q}, {&L.wk, &L.bk, k_.data(), KV},
+                               {&L.wv, &L.bv, v_.data(), KV}};
+      MatMuls(qkv, xb, E, n);
     }
-    for (int t = 0; t < n; ++t) {
+    ForTokens(n, [&](int t) {
       float* qt = q_.data() + t * Q;
       float* kt = k_.data() + t * KV;
       if (L.q_norm.present()) {
@@ -200,7 +239,7 @@ Status Session::Forward(const int32_t* ids, int n) {
         kernels::QuantizeRow(kernels::DType::kF16, kt + h * hd, kv_->K(il, h, pos), hd);
         kernels::QuantizeRow(kernels::DType::kF16, vt + h * hd, kv_->V(il, h, pos), hd);
       }
-    }
+    });
     Attention(il, n);
 
     if (c.parallel_residual) {
@@ -209,33 +248,47 @@ Status Session::Forward(const int32_t* ids, int n) {
       Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
     } else {
       MatMul(L.wo, &L.bo, att_.data(), Q, n, xb, E);
-      for (int t = 0; t < n; ++t) kernels::Add(xb + t * E, x + t * E, E);
+      ForTokens(n, [&](int t) { kernels::Add(xb + t * E, x + t * E, E); });
       Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
     }
 
     if (c.gelu_ffn) {
       MatMul(L.ffn_up, &L.ffn_up_b, xb, E, n, ffn_a_.data(), F);
-      for (int t = 0; t < n; ++t) kernels::Gelu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, F);
+      ForTokens(n, [&](int t) { kernels::Gelu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, F); });
     } else {
-      MatMul(L.ffn_gate, nullptr, xb, E, n, ffn_a_.data(), F);
-      MatMul(L.ffn_up, nullptr, xb, E, n, ffn_b_.data(), F);
-      for (int t = 0; t < n; ++t) kernels::SwiGlu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, ffn_b_.data() + t * F, F);
+      const MatMulJob gate_up[] = {{&L.ffn_gate, nullptr, ffn_a_.data(), F},
+                                   {&L.ffn_up, nullptr, ffn_b_.data(), F}};
+      MatMuls(gate_up, xb, E, n);
+      ForTokens(n, [&](int t) {
+        kernels::SwiGlu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, ffn_b_.data() + t * F, F);
+      });
     }
     MatMul(L.ffn_down, &L.ffn_down_b, ffn_b_.data(), F, n, xb, E);
-    for (int t = 0; t < n; ++t) {
+    ForTokens(n, [&](int t) {
       kernels::Add(xb + t * E, x + t * E, E);
       if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);
-    }
+    });
   }
 
-  // Logits for the last token only.
-  const float* last = x + static_cast<int64_t>(n - 1) * E;
-  if (c.layer_norm) {
-    kernels::LayerNorm(last, model_.output_norm().f32(), model_.output_norm_b().f32(), xb, E, c.norm_eps);
+  // Logits for the last token, or for every token when all_logits is given.
+  const int first = all_logits ? 0 : n - 1;
+  const int n_out = n - first;
+  const float* onorm_b = c.layer_norm ? model_.output_norm_b().f32() : nullptr;
+  ForTokens(n_out, [&](int i) {
+    const float* row = x + static_cast<int64_t>(first + i) * E;
+    if (c.layer_norm) {
+      kernels::LayerNorm(row, model_.output_norm().f32(), onorm_b, xb + i * E, E, c.norm_eps);
+    } else {
+      kernels::RmsNorm(row, model_.output_norm().f32(), xb + i * E, E, c.norm_eps);
+    }
+  });
+  if (all_logits) {
+    MatMul(model_.output(), &model_.output_b(), xb, E, n, all_logits, c.n_vocab);
+    std::copy(all_logits + static_cast<size_t>(n - 1) * c.n_vocab,
+              all_logits + static_cast<size_t>(n) * c.n_vocab, logits_.begin());
   } else {
-    kernels::RmsNorm(last, model_.output_norm().f32(), xb, E, c.norm_eps);
+    MatMul(model_.output(), &model_.output_b(), xb, E, 1, logits_.data(), c.n_vocab);
   }
-  MatMul(model_.output(), &model_.output_b(), xb, E, 1, logits_.data(), c.n_vocab);
   n_past_ += n;
   return Status::Ok();
 }

@@ -41,7 +41,9 @@ class Session {
   // Appends tokens at positions n_past()..; runs in chunks of n_batch. After it returns OK,
   // logits() holds the distribution for the position after the last token.
   // OutOfRange if the tokens do not fit in the context; the session is unchanged then.
-  Status Prefill(std::span<const int32_t> ids);
+  // With `all_logits` (ids.size() * n_vocab floats, caller-owned), row i receives the logits
+  // after token i (what perplexity and KL divergence need); logits() is still the last row.
+  Status Prefill(std::span<const int32_t> ids, float* all_logits = nullptr);
   Status Decode(int32_t id) { return Prefill(std::span<const int32_t>(&id, 1)); }
 
   const float* logits() const { return logits_.data(); }
@@ -56,13 +58,33 @@ class Session {
 
  private:
   Session(const Model& model, const SessionPlan& plan, int n_threads);
-  Status Forward(const int32_t* ids, int n_tokens);
+  // all_logits: nullptr, or n_tokens rows of n_vocab floats for every position.
+  Status Forward(const int32_t* ids, int n_tokens, float* all_logits);
   // y[t][0..W.n_rows) = W * in[t] (+ bias) for t < n_tokens; in rows are `in_stride` floats.
   void MatMul(const WeightView& w, const WeightView* bias, const float* in, int64_t in_stride,
               int n_tokens, float* out, int64_t out_stride);
+  // Several products of the same input (q, k, v; gate, up) in one pass over the pool: one
+  // conversion of the input, one dispatch, rows of all weights balanced across threads.
+  struct MatMulJob {
+    const WeightView* w;
+    const WeightView* bias;  // nullptr or absent: none
+    float* out;
+    int64_t out_stride;
+  };
+  void MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride, int n_tokens);
   void Norm(const WeightView& w, const WeightView& b, const float* in, float* out, int n_tokens,
             int64_t n);
   void Attention(int layer, int n_tokens);
+  // f(t) for t in [0, n) on the pool (inline for one token). Each t must write only its own
+  // rows, so the results do not depend on the thread count.
+  template <class F>
+  void ForTokens(int n, F&& f) {
+    if (n == 1) {
+      f(0);
+    } else {
+      pool_.ParallelFor(n, [&](int t, int) { f(t); });
+    }
+  }
 
   const Model& model_;
   SessionPlan plan_;
@@ -74,6 +96,7 @@ class Session {
   std::vector<float> x_, xb_, q_, k_, v_, qkv_, att_, attn_out_, ffn_a_, ffn_b_, logits_;
   std::vector<float> att_scratch_;  // (n_threads, n_group * n_ctx)
   std::vector<uint8_t> act_;        // activations converted to a weight's vec-dot type
+  static constexpr size_t kMaxJobs = 4;  // MatMuls() groups at most this many products
 };
 
 }  // namespace ondo::runtime

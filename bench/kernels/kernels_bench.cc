@@ -1,9 +1,11 @@
-// bench_kernels: MatMul (F16, Q8_0; decode = 1 token, prefill = 64 tokens) and AttentionF16
-// for every kernel set this CPU runs (scalar = the reference, avx2, avx512), single thread.
+// bench_kernels: MatMul of every weight type (decode = 1 token, prefill = 64 tokens) and
+// AttentionF16 for every kernel set this CPU runs (scalar = the reference, avx2, avx512),
+// single thread.
 // Each workload is named kind/type/isa/rows x k/tokens; 5 repetitions after a warm-up,
 // median reported; bytes_per_second counts the weight (or K+V) bytes read per call.
 //
 //   bench_kernels --benchmark_filter='MatMul/F16/.*/4096x256/1$'
+//   bench_kernels --benchmark_filter='MatMul/Q4_K/avx512/8960x1536/'   # Qwen2.5-1.5B ffn_up
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -88,12 +90,16 @@ void Register() {
   struct Shape {
     int64_t rows, k;
   };
-  const Shape shapes[] = {{256, 256}, {768, 256}, {4096, 256}, {1536, 1536}};
+  // ko-mini-a's output head, Qwen2.5-1.5B's attention and FFN matrices.
+  const Shape shapes[] = {{4096, 256}, {1536, 1536}, {8960, 1536}};
   for (int i = 0; i < kNumIsas; ++i) {
     const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
     if (!set) continue;
-    for (DType type : {DType::kF16, DType::kQ8_0}) {
+    for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
+                       DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                       DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS}) {
       for (const Shape& s : shapes) {
+        if (s.k % Info(type).block_size != 0) continue;
         for (int n_tok : {1, 64}) {
           const std::string name = std::string("MatMul/") + Info(type).name + "/" + set->name +
                                    "/" + std::to_string(s.rows) + "x" + std::to_string(s.k) + "/" +

@@ -1,6 +1,7 @@
 // Shared pieces of the `ondo` command-line program: exit codes, error lines, option parsing.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,8 @@ int TokenizeCommand(const std::vector<std::string>& args);
 int TokenizerCommand(const std::vector<std::string>& args);
 int MorphCommand(const std::vector<std::string>& args);
 int PostCommand(const std::vector<std::string>& args);
+int BenchCommand(const std::vector<std::string>& args);
+int PerplexityCommand(const std::vector<std::string>& args);
+int KldCommand(const std::vector<std::string>& args);
 
 }  // namespace ondo::cli

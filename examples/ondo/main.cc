@@ -30,6 +30,12 @@ constexpr Command kCommands[] = {
      ondo::cli::MorphCommand},
     {"post", "Korean post-processor (punctuation, repetition, particles) on stdin, or --eval",
      ondo::cli::PostCommand},
+    {"bench", "prompt and decode speed in tok/s (like llama-bench pp512 / tg64)",
+     ondo::cli::BenchCommand},
+    {"perplexity", "perplexity on a text file, computed as llama.cpp's llama-perplexity",
+     ondo::cli::PerplexityCommand},
+    {"kld", "KL divergence of a model from a reference model on a text file",
+     ondo::cli::KldCommand},
 };
 
 void PrintUsage(std::FILE* out) {
@@ -37,7 +43,7 @@ void PrintUsage(std::FILE* out) {
              "usage: ondo <command> [options]\n\n"
              "ondo runs Korean-capable language models (GGUF) offline on small devices.\n\n"
              "commands:\n");
-  for (const Command& c : kCommands) fmt::print(out, "  {:<10}{}\n", c.name, c.summary);
+  for (const Command& c : kCommands) fmt::print(out, "  {:<12}{}\n", c.name, c.summary);
   fmt::print(out,
              "\n'ondo <command> --help' lists the options of a command.\n"
              "'ondo --version' prints the version.\n");

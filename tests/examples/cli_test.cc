@@ -1,10 +1,5 @@
 // The `ondo` program as scripts see it: exit codes (0 ok, 1 error, 2 usage), one
 // "ondo: error: ..." line on stderr, `run --json`, `tokenize`, `inspect`.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,65 +10,18 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "tests/examples/cli_runner.h"
 
 namespace {
+
+using ondo::test::ExpectOneErrorLine;
+using ondo::test::Ondo;
+using Result = ondo::test::CliResult;
 
 const std::string kShared = ONDO_SHARED_DIR;
 const std::string kModel = kShared + "/models/ko-mini-a.f16.gguf";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TempPath(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("ondo_cli_test_" + std::to_string(getpid()) + "_" + name))
-      .string();
-}
-
-// Runs build/bin/ondo with `args`, stdout and stderr captured (no shell involved).
-Result Ondo(const std::vector<std::string>& args) {
-  const std::string out_path = TempPath("stdout"), err_path = TempPath("stderr");
-  std::vector<std::string> all = {ONDO_CLI_PATH};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  Result r;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  std::filesystem::remove(out_path);
-  std::filesystem::remove(err_path);
-  return r;
-}
-
-// Exactly one line, "ondo: error: ...".
-void ExpectOneErrorLine(const Result& r) {
-  EXPECT_EQ(r.err.rfind("ondo: error: ", 0), 0u) << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
-}
+std::string TempPath(const std::string& name) { return ondo::test::CliTempPath(name); }
 
 bool HaveModel() { return std::filesystem::exists(kModel); }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernels.h"
 #include "runtime/gguf.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -25,16 +26,17 @@ using test::GgufLayout;
 using test::GgufWriter;
 
 // A small valid llama model (F16 matrices, F32 norms), as a writer to break.
-GgufWriter ModelWriter(test::RefArch arch = test::RefArch::kLlama) {
+// n_embd 32 by default; 256 gives rows of one K-quant super-block.
+GgufWriter ModelWriter(test::RefArch arch = test::RefArch::kLlama, int n_embd = 32) {
   test::SyntheticSpec spec;
   spec.config.arch = arch;
-  spec.config.n_embd = 32;
+  spec.config.n_embd = n_embd;
   spec.config.n_layer = 2;
   spec.config.n_head = 4;
   spec.config.n_head_kv = 2;
-  spec.config.head_dim = 8;
-  spec.config.n_ff = 64;
-  spec.config.n_rot = 8;
+  spec.config.head_dim = n_embd / 4;
+  spec.config.n_ff = 2 * n_embd;
+  spec.config.n_rot = n_embd / 4;
   spec.weight_type = GgmlType::kF16;
   GgufWriter w;
   test::RefModel ref;
@@ -513,6 +515,49 @@ TEST(ModelFault, WeightTypeNotComputable) {
   Status s = LoadWriter(w, "q8_1");
   EXPECT_ERROR_MENTIONS(s, StatusCode::kUnsupported, "blk.0.attn_v.weight");
   EXPECT_NE(s.message().find("Q8_1"), std::string::npos) << s.ToString();
+}
+
+TEST(ModelFault, UnsupportedQuantTypesNameTheTensorTheTypeAndWhatIsSupported) {
+  // Valid GGUF types whose blocks ondo does not compute with: a one-line refusal at load.
+  for (uint32_t id : {16u, 17u, 18u, 19u, 21u, 22u, 29u, 34u, 35u}) {
+    const kernels::TypeInfo* info = kernels::GetTypeInfo(id);
+    ASSERT_NE(info, nullptr) << id;
+    GgufWriter w = ModelWriter(test::RefArch::kLlama, 256);
+    ASSERT_TRUE(w.RemoveTensor("blk.1.ffn_up.weight"));
+    // ffn_up: ne = {256, 512}, one super-block per row.
+    w.AddRawTensor("blk.1.ffn_up.weight", {256, 512}, id,
+                   std::vector<uint8_t>(512 * static_cast<size_t>(info->type_size), 0));
+    Status s = LoadWriter(w, "iq");
+    EXPECT_ERROR_MENTIONS(s, StatusCode::kUnsupported, "blk.1.ffn_up.weight");
+    EXPECT_NE(s.message().find(std::string("type ") + info->name + ","), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("Q4_K"), std::string::npos) << s.ToString();  // the supported list
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.ToString();
+  }
+}
+
+TEST(GgufFault, QuantizedTensorsWithRaggedRowsOrShortData) {
+  for (uint32_t id = 0; id < 40; ++id) {
+    const kernels::TypeInfo* info = kernels::GetTypeInfo(id);
+    if (info == nullptr || info->block_size == 1) continue;
+    SCOPED_TRACE(info->name);
+    const uint64_t bs = static_cast<uint64_t>(info->block_size);
+    const uint64_t ts = static_cast<uint64_t>(info->type_size);
+    // A row of 1.5 blocks.
+    GgufWriter w = ModelWriter();
+    w.AddRawTensor("ragged", {bs + bs / 2, 2}, id, std::vector<uint8_t>(4 * ts, 0));
+    EXPECT_ERROR_MENTIONS(ParseExact(w.Build()), StatusCode::kCorrupt, "ragged");
+    EXPECT_ERROR_MENTIONS(ParseExact(w.Build()), StatusCode::kCorrupt, "block size");
+    // Two rows of two blocks, placed last, with the file cut one byte short of its data.
+    w = ModelWriter();
+    w.AddRawTensor("short", {2 * bs, 2}, id, std::vector<uint8_t>(4 * ts, 0));
+    GgufLayout lay;
+    const std::vector<uint8_t> bytes = w.Build(&lay);
+    const GgufLayout::Tensor* t = lay.FindTensor("short");
+    ASSERT_NE(t, nullptr);
+    ASSERT_EQ(t->data_bytes, 4 * ts);
+    EXPECT_TRUE(ParseExact(bytes, t->data_pos + t->data_bytes).ok());
+    EXPECT_ERROR_MENTIONS(ParseExact(bytes, t->data_pos + t->data_bytes - 1), StatusCode::kCorrupt, "short");
+  }
 }
 
 TEST(ModelFault, HeadCountKvNotDividingHeadCount) {

@@ -1,6 +1,6 @@
-// Golden end-to-end runs: ko-mini-a in F32, F16 and Q8_0 against llama.cpp's reference runs
-// (../shared/models/*.ref.json: prompt ids, all logits of the last prompt position, greedy
-// continuation). Skips when ../shared is absent.
+// Golden end-to-end runs: ko-mini-a in F32, F16, Q8_0, Q4_K_M and Q2_K against llama.cpp's
+// reference runs (../shared/models/*.ref.json: prompt ids, all logits of the last prompt
+// position, greedy continuation). Skips when ../shared is absent.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -101,6 +101,19 @@ class GoldenTest : public ::testing::TestWithParam<const char*> {
 // reference are more than twice the tolerance apart.
 double LogitTolerance(const std::string& type) { return type == "f32" ? 1e-3 : 1e-2; }
 
+// KL bound at the last prompt position for the quantized files. llama.cpp quantizes the
+// activations as we do (Q8_0 for Q8_0 weights, Q8_K for the K-quants), but a value that lands
+// on the other side of a rounding step moves by a whole quantum (1/127 of its block's max), so
+// summation-order differences of 1e-7 upstream become occasional 1e-2 logit differences
+// downstream. Measured: Q8_0 max |diff| 0.018, KL 1.3e-5 nats; the K-quant files are within
+// the same order (see the printed figures). 1e-3 nats fails any kernel that is wrong by even
+// one weight in a block of every row.
+constexpr double kQuantKlBound = 1e-3;
+// A greedy step where our top two logits are closer than this is a tie that summation-order
+// noise may break either way (measured noise on the logits: up to ~0.03 for the quantized
+// files, see above).
+constexpr double kNearTie = 0.1;
+
 TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
   SessionOptions so;
   so.n_ctx = 512;
@@ -109,7 +122,7 @@ TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
   ASSERT_TRUE(Session::Create(*model_, so, &session).ok());
   const bool exact_type = type_ == "f32" || type_ == "f16";
   double worst_diff = 0, worst_kl = 0;
-  int top1_agree = 0;
+  int top1_agree = 0, greedy_identical = 0;
   for (const RefRun& run : runs_) {
     SCOPED_TRACE(run.prompt);
     std::vector<int32_t> ids;
@@ -154,17 +167,37 @@ TEST_P(GoldenTest, PromptIdsLogitsAndGreedyMatchLlamaCpp) {
       ASSERT_TRUE(Generate(*session, ids, go, nullptr, nullptr, &result).ok());
       EXPECT_EQ(result.ids, run.greedy_ids);
       EXPECT_EQ(result.text, run.greedy_text);
+      greedy_identical += result.ids == run.greedy_ids;
+    } else {
+      // Greedy continuation, teacher-forced on llama.cpp's ids: at every step our argmax must
+      // be llama.cpp's token, except at a near-tie where llama.cpp's token is our runner-up
+      // (then the two runs part ways legitimately and the rest is not compared).
+      bool identical = true;
+      for (size_t step = 0; step < run.greedy_ids.size(); ++step) {
+        const std::vector<int> top = TopK(session->logits(), session->n_vocab(), 2);
+        const int32_t want = run.greedy_ids[step];
+        if (top[0] != want) {
+          const float* l = session->logits();
+          EXPECT_EQ(top[1], want) << "step " << step << ": llama.cpp's token is not our runner-up";
+          EXPECT_LT(l[top[0]] - l[want], kNearTie) << "step " << step << ": not a near-tie";
+          identical = false;
+          break;
+        }
+        if (step + 1 < run.greedy_ids.size()) {
+          ASSERT_TRUE(session->Decode(want).ok());
+        }
+      }
+      greedy_identical += identical;
     }
   }
   RecordProperty("max_abs_logit_diff", std::to_string(worst_diff));
   RecordProperty("max_kl", std::to_string(worst_kl));
-  std::printf("[ %s ] %zu prompts: max |logit diff| %.3g, max KL %.3g nats, top-1 agreement %d/%zu\n",
-              type_.c_str(), runs_.size(), worst_diff, worst_kl, top1_agree, runs_.size());
+  std::printf("[ %s ] %zu prompts: max |logit diff| %.3g, max KL %.3g nats, top-1 agreement %d/%zu, "
+              "greedy identical %d/%zu\n",
+              type_.c_str(), runs_.size(), worst_diff, worst_kl, top1_agree, runs_.size(),
+              greedy_identical, runs_.size());
   if (!exact_type) {
-    // Q8_0: llama.cpp quantizes activations to 8 bits as we do, but a value that lands on
-    // the other side of a rounding step moves by a whole quantum (1/127 of the block max).
-    // Measured: max |diff| 0.018, KL 1.3e-5 nats; bound KL at 1e-3 so a broken kernel fails.
-    EXPECT_LT(worst_kl, 1e-3);
+    EXPECT_LT(worst_kl, kQuantKlBound);
   }
 }
 
@@ -211,18 +244,8 @@ TEST_P(GoldenTest, PromptLongerThanContextIsRejected) {
   EXPECT_EQ(result.ids.size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(KoMiniA, GoldenTest, ::testing::Values("f32", "f16", "Q8_0"));
-
-TEST(GoldenUnsupported, KQuantFilesGiveAClearError) {
-  for (const char* type : {"Q4_K_M", "Q2_K"}) {
-    if (!std::filesystem::exists(ModelPath(type))) GTEST_SKIP();
-    std::unique_ptr<Model> model;
-    Status s = Model::Load(ModelPath(type), &model);
-    ASSERT_FALSE(s.ok());
-    EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.ToString();
-    EXPECT_NE(s.message().find("cannot compute"), std::string::npos) << s.ToString();
-  }
-}
+INSTANTIATE_TEST_SUITE_P(KoMiniA, GoldenTest,
+                         ::testing::Values("f32", "f16", "Q8_0", "Q4_K_M", "Q2_K"));
 
 }  // namespace
 }  // namespace ondo::runtime

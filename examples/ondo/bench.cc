@@ -1,0 +1,183 @@
+// `ondo bench`: prompt and decode speed of a model, measured like llama-bench's pp512 / tg64.
+// Each repetition starts from an empty cache: the prompt (fixed pseudo-random ordinary token
+// ids) goes through one Prefill of a single batch, timed; then --gen greedy Decode steps,
+// timed. One untimed warm-up repetition pages the weights in; the medians over --reps are
+// reported.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "examples/ondo/cli.h"
+#include "kernels/kernels.h"
+#include "platform/sys_info.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace ondo::cli {
+namespace {
+
+constexpr std::string_view kSynopsis = "ondo bench -m MODEL [options]";
+constexpr std::string_view kSummary =
+    "Measures prompt processing (one prefill of --prompt tokens from an empty cache) and\n"
+    "decoding (--gen greedy steps after it) in tokens per second, like llama-bench's pp512\n"
+    "and tg64: one warm-up repetition, then the median of --reps. The prompt is a fixed\n"
+    "pseudo-random sequence of ordinary tokens (no special tokens), the same every run.";
+
+// The prompt: n ids drawn from the vocabulary's normal tokens by a fixed-seed generator
+// (splitmix64), so every run and every build measures the same sequence.
+std::vector<int32_t> BenchPrompt(const tokenizer::Tokenizer& tok, int n) {
+  std::vector<int32_t> normal;
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    if (tok.GetTokenType(id) == tokenizer::TokenType::kNormal) normal.push_back(id);
+  }
+  if (normal.empty()) {  // a vocabulary without type information: any id but the specials
+    const tokenizer::VocabSpec& v = tok.spec();
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      if (id != v.bos_id && id != v.eos_id && id != v.unk_id && id != v.pad_id) normal.push_back(id);
+    }
+  }
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  uint64_t state = 0x6f6e646f;  // "ondo"
+  for (int32_t& id : ids) {
+    state += 0x9e3779b97f4a7c15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    id = normal[static_cast<size_t>(z % normal.size())];
+  }
+  return ids;
+}
+
+int Argmax(const float* x, int n) { return static_cast<int>(std::max_element(x, x + n) - x); }
+
+// Seconds for the prompt's prefill and for the decode steps of one repetition.
+struct Timing {
+  double prompt_s = 0.0, decode_s = 0.0;
+};
+
+// `start_id` is what the first decode step feeds when there is no prompt.
+Status RunOnce(runtime::Session& s, const std::vector<int32_t>& prompt, int32_t start_id, int n_gen,
+               Timing* t) {
+  s.Reset();
+  uint64_t t0 = platform::NowNs();
+  if (!prompt.empty()) ONDO_RETURN_IF_ERROR(s.Prefill(prompt));
+  uint64_t t1 = platform::NowNs();
+  t->prompt_s = static_cast<double>(t1 - t0) * 1e-9;
+  int32_t next = prompt.empty() ? start_id : Argmax(s.logits(), s.n_vocab());
+  t0 = platform::NowNs();
+  for (int i = 0; i < n_gen; ++i) {
+    ONDO_RETURN_IF_ERROR(s.Decode(next));
+    next = Argmax(s.logits(), s.n_vocab());
+  }
+  t1 = platform::NowNs();
+  t->decode_s = static_cast<double>(t1 - t0) * 1e-9;
+  return Status::Ok();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int BenchCommand(const std::vector<std::string>& args) {
+  std::string model_path;
+  int n_threads = 0, n_prompt = 0, n_gen = 0, reps = 0, n_ctx = 0;
+  po::options_description options("options");
+  options.add_options()
+      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF model file")
+      ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
+       "worker threads (0: all online cores)")
+      ("prompt,p", po::value(&n_prompt)->value_name("N")->default_value(512),
+       "prompt tokens, processed as one batch (0: skip the prompt test)")
+      ("gen,n", po::value(&n_gen)->value_name("N")->default_value(64),
+       "decode steps after the prompt (0: skip the decode test)")
+      ("reps,r", po::value(&reps)->value_name("N")->default_value(3),
+       "timed repetitions after one warm-up; the median is reported")
+      ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
+       "context size in tokens (0: prompt + gen)")
+      ("json", "print one JSON object instead of the table");
+  po::variables_map vm;
+  if (int rc = ParseArgs("bench", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
+  const bool json = vm.count("json") != 0;
+  if (n_threads < 0) return UsageError("bench", fmt::format("--threads {} is negative", n_threads));
+  if (n_prompt < 0) return UsageError("bench", fmt::format("--prompt {} is negative", n_prompt));
+  if (n_gen < 0) return UsageError("bench", fmt::format("--gen {} is negative", n_gen));
+  if (n_prompt == 0 && n_gen == 0) return UsageError("bench", "--prompt 0 and --gen 0 leave nothing to measure");
+  if (reps < 1) return UsageError("bench", fmt::format("--reps {} is not positive", reps));
+  if (n_ctx < 0) return UsageError("bench", fmt::format("--ctx {} is negative", n_ctx));
+  if (n_ctx == 0) n_ctx = n_prompt + n_gen;
+  if (n_prompt + n_gen > n_ctx) {
+    return Error(fmt::format("--prompt {} and --gen {} need {} tokens of context but --ctx is {} "
+                             "(use a larger --ctx)", n_prompt, n_gen, n_prompt + n_gen, n_ctx));
+  }
+
+  std::unique_ptr<runtime::Model> model;
+  if (Status s = runtime::Model::Load(model_path, &model); !s.ok()) return Error(s);
+  runtime::SessionOptions session_options;
+  session_options.n_ctx = n_ctx;
+  session_options.n_threads = n_threads;
+  session_options.n_batch = std::max(n_prompt, 1);  // the whole prompt in one batch (capped at n_ctx)
+  std::unique_ptr<runtime::Session> session;
+  if (Status s = runtime::Session::Create(*model, session_options, &session); !s.ok()) return Error(s);
+  const std::vector<int32_t> prompt = BenchPrompt(model->tokenizer(), n_prompt);
+  // Without a prompt the decode test starts from an empty cache with an ordinary token.
+  const int32_t start_id = BenchPrompt(model->tokenizer(), 1)[0];
+
+  Timing t;
+  if (Status s = RunOnce(*session, prompt, start_id, n_gen, &t); !s.ok()) return Error(s);  // warm-up
+  std::vector<double> prompt_tok_s, decode_tok_s;
+  for (int r = 0; r < reps; ++r) {
+    if (Status s = RunOnce(*session, prompt, start_id, n_gen, &t); !s.ok()) return Error(s);
+    if (n_prompt > 0) prompt_tok_s.push_back(n_prompt / std::max(t.prompt_s, 1e-9));
+    if (n_gen > 0) decode_tok_s.push_back(n_gen / std::max(t.decode_s, 1e-9));
+  }
+  const double pp = n_prompt > 0 ? Median(prompt_tok_s) : 0.0;
+  const double tg = n_gen > 0 ? Median(decode_tok_s) : 0.0;
+  const uint64_t peak_rss = platform::PeakRssBytes();
+  const uint64_t model_bytes = model->gguf().file_size();
+  const std::string model_name = std::filesystem::path(model_path).filename().string();
+
+  if (json) {
+    nlohmann::ordered_json j;
+    j["prompt_tok_s"] = pp;
+    j["decode_tok_s"] = tg;
+    j["peak_rss_bytes"] = peak_rss;
+    j["prompt_tokens"] = n_prompt;
+    j["gen_tokens"] = n_gen;
+    j["threads"] = session->n_threads();
+    j["reps"] = reps;
+    j["model"] = model_path;
+    j["model_bytes"] = model_bytes;
+    j["isa"] = kernels::ActiveIsa();
+    fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else {
+    // Rows as llama-bench prints them; the spread is the fastest and slowest repetition.
+    const auto row = [&](const std::string& test, double median, const std::vector<double>& all) {
+      const auto [lo, hi] = std::minmax_element(all.begin(), all.end());
+      fmt::print("| {} | {} | {} | {} | {} | {:.1f} | {:.1f} - {:.1f} |\n", model_name,
+                 HumanBytes(model_bytes), session->n_threads(), kernels::ActiveIsa(), test, median,
+                 *lo, *hi);
+    };
+    fmt::print("| model | size | threads | isa | test | tok/s | range |\n");
+    fmt::print("|---|---:|---:|---|---|---:|---:|\n");
+    if (n_prompt > 0) row(fmt::format("pp{}", n_prompt), pp, prompt_tok_s);
+    if (n_gen > 0) row(fmt::format("tg{}", n_gen), tg, decode_tok_s);
+    fmt::print("\nmedian of {} repetition{} after 1 warm-up; peak RSS {}\n", reps, reps == 1 ? "" : "s",
+               HumanBytes(peak_rss));
+  }
+  return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
+}
+
+}  // namespace ondo::cli

@@ -1,0 +1,553 @@
+// `ondo bench`, `ondo perplexity` and `ondo kld` as scripts see them, and their figures against
+// computations that share nothing with the commands: the perplexity of a synthetic model from
+// the double-precision reference forward pass (tests/runtime/reference_forward), of ko-mini-a
+// from a token-by-token Session loop and from llama.cpp's own llama-perplexity output; the KL
+// divergence of a model from itself (0) and of F16 from F32 (small, > 0); vocabularies that
+// differ; the error lines. Tests on ko-mini-a skip when ../shared is absent.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "runtime/model.h"
+#include "runtime/session.h"
+#include "tests/examples/cli_runner.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/runtime/reference_forward.h"
+
+namespace ondo {
+namespace {
+
+using test::CliResult;
+using test::ExpectOneErrorLine;
+using test::Ondo;
+
+const std::string kShared = ONDO_SHARED_DIR;
+std::string KoMini(const std::string& type) { return kShared + "/models/ko-mini-a." + type + ".gguf"; }
+const std::string kKlueNli = kShared + "/data/korean/klue/klue-nli-v1.1_dev.json";
+
+// One JSON object on exactly one line of stdout; its keys in order.
+nlohmann::json ParseJsonLine(const CliResult& r, std::vector<std::string>* keys = nullptr) {
+  EXPECT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  if (keys != nullptr && j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) keys->push_back(it.key());
+  }
+  return nlohmann::json(j);
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> lines;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The text's ids as llama-perplexity makes them: the file without its last '\n', BOS first.
+std::vector<int32_t> TokenizeLikeLlamaCpp(const runtime::Model& model, std::string text) {
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  tokenizer::EncodeOptions options;
+  options.add_special = true;
+  std::vector<int32_t> ids;
+  EXPECT_TRUE(model.tokenizer().Encode(text, options, &ids).ok());
+  return ids;
+}
+
+// -log softmax(logits)[token], written the long way: probabilities normalised, then the log.
+template <class T>
+double NegLogProb(const T* logits, size_t n, int32_t token) {
+  double max = logits[0];
+  for (size_t i = 1; i < n; ++i) max = std::max(max, static_cast<double>(logits[i]));
+  double total = 0.0;
+  for (size_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(logits[i]) - max);
+  return -std::log(std::exp(static_cast<double>(logits[token]) - max) / total);
+}
+
+// PPL and its uncertainty from per-token negative log-likelihoods, from their definitions.
+struct Ppl {
+  double ppl = 0.0, err = 0.0;
+};
+Ppl PplOf(const std::vector<double>& nll) {
+  const double n = static_cast<double>(nll.size());
+  double mean = 0.0;
+  for (double v : nll) mean += v / n;
+  double var = 0.0;  // population variance, as llama-perplexity's E[x^2] - E[x]^2
+  for (double v : nll) var += (v - mean) * (v - mean) / n;
+  return {std::exp(mean), std::exp(mean) * std::sqrt(var / (n - 1))};
+}
+
+// --- a synthetic model, no ../shared needed -------------------------------------------------
+
+constexpr int kSynthCtxTrain = 128;  // BuildSyntheticModel's default context_length
+
+test::RefConfig SynthConfig() {
+  test::RefConfig c;
+  c.arch = test::RefArch::kLlama;
+  c.n_embd = 64;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.head_dim = 16;
+  c.n_ff = 96;
+  c.n_rot = 16;
+  c.rope_base = 10000.0;
+  c.norm_eps = 1e-5;
+  return c;
+}
+
+// How far the runtime's logits may be from the double-precision reference, relative to the
+// largest |logit|: K, V, q and the attention probabilities are rounded to f16 (4 roundings
+// per layer, relative RMS 2^-11/sqrt(3) each), added in quadrature, 3 sigma — the bound
+// tests/runtime/synthetic_models_test.cc derives and checks for F32 weights.
+double SynthLogitTolerance(int n_layer) {
+  const double u_f16 = 0x1.0p-11 / std::sqrt(3.0);
+  return 3.0 * std::sqrt(4.0 * n_layer * u_f16 * u_f16);
+}
+
+// Plain English-like words; the synthetic vocabulary has their pieces and byte fallback.
+std::string SynthText(int n_words, uint32_t seed) {
+  static const char* kWords[] = {"the", "tea", "and", "then", "in", "on", "at", "we", "she", "her",
+                                 "red", "sand", "art", "rent", "stone", "tide", "late", "hand"};
+  std::mt19937 rng(seed);
+  std::string text;
+  for (int i = 0; i < n_words; ++i) {
+    if (i > 0) text += (i % 12 == 0) ? ".\n" : " ";
+    text += kWords[rng() % (sizeof(kWords) / sizeof(kWords[0]))];
+  }
+  return text + ".\n";
+}
+
+class EvalCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    test::GgufWriter w;
+    test::SyntheticSpec spec;
+    spec.config = SynthConfig();
+    spec.seed = 7;
+    ref_ = new test::RefModel;
+    test::BuildSyntheticModel(spec, &w, ref_);
+    path_a_ = test::UniqueTempPath(::testing::TempDir(), "ondo_eval_a");
+    ASSERT_TRUE(w.WriteFile(path_a_));
+
+    // B: the same file with the pieces "▁the" and "▁a" trading ids: same n_vocab, other ids.
+    std::unique_ptr<runtime::Model> a;
+    ASSERT_TRUE(runtime::Model::Load(path_a_, &a).ok());
+    std::vector<std::string> tokens = a->tokenizer().spec().tokens;
+    const auto the = std::find(tokens.begin(), tokens.end(), "\xE2\x96\x81the");
+    const auto an = std::find(tokens.begin(), tokens.end(), "\xE2\x96\x81" "a");
+    ASSERT_TRUE(the != tokens.end() && an != tokens.end());
+    std::iter_swap(the, an);
+    ASSERT_TRUE(w.RemoveKey("tokenizer.ggml.tokens"));
+    w.AddStringArray("tokenizer.ggml.tokens", tokens);
+    path_b_ = test::UniqueTempPath(::testing::TempDir(), "ondo_eval_b");
+    ASSERT_TRUE(w.WriteFile(path_b_));
+
+    text_path_ = test::CliTempPath("synth.txt");
+    text_ = SynthText(400, 11);
+    WriteText(text_path_, text_);
+  }
+  static void TearDownTestSuite() {
+    std::remove(path_a_.c_str());
+    std::remove(path_b_.c_str());
+    std::remove(text_path_.c_str());
+    delete ref_;
+    ref_ = nullptr;
+  }
+
+  static inline test::RefModel* ref_ = nullptr;
+  static inline std::string path_a_, path_b_, text_path_, text_;
+};
+
+TEST_F(EvalCli, Help) {
+  CliResult r = Ondo({"--help"});
+  for (const char* cmd : {"bench", "perplexity", "kld"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"bench", "perplexity", "kld"}) {
+    r = Ondo({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_EQ(r.out.rfind("usage: ondo ", 0), 0u) << r.out;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+  }
+  r = Ondo({"bench", "--help"});
+  for (const char* flag : {"--model", "--threads", "--prompt", "--gen", "--reps", "--ctx", "--json"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+  r = Ondo({"kld", "--help"});
+  for (const char* flag : {"--model", "--ref", "--file", "--ctx", "--threads", "--chunks", "--json"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST_F(EvalCli, UsageErrorsExitTwo) {
+  const std::string& m = path_a_;
+  const std::string& f = text_path_;
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"bench"},
+           {"bench", "-m", m, "--prompt", "0", "--gen", "0"},
+           {"bench", "-m", m, "--reps", "0"},
+           {"bench", "-m", m, "--prompt", "-1"},
+           {"perplexity", "-m", m},
+           {"perplexity", "-f", f},
+           {"perplexity", "-m", m, "-f", f, "--ctx", "2"},
+           {"perplexity", "-m", m, "-f", f, "--chunks", "-1"},
+           {"perplexity", "-m", m, "-f", f, "--ctx", "abc"},
+           {"kld", "-m", m, "-f", f},
+           {"kld", "-m", m, "--ref", m, "-f", f, "-t", "-2"},
+       }) {
+    CliResult r = Ondo(args);
+    std::string joined;
+    for (const std::string& a : args) joined += a + " ";
+    EXPECT_EQ(r.code, 2) << joined << "\n" << r.err;
+    ExpectOneErrorLine(r);
+    EXPECT_TRUE(r.out.empty()) << joined << r.out;
+  }
+}
+
+TEST_F(EvalCli, Errors) {
+  // A missing text, a missing model.
+  CliResult r = Ondo({"perplexity", "-m", path_a_, "-f", "/nonexistent/text.txt"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("/nonexistent/text.txt"), std::string::npos) << r.err;
+  r = Ondo({"kld", "-m", "/nonexistent/model.gguf", "--ref", path_a_, "-f", text_path_});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("model.gguf"), std::string::npos) << r.err;
+
+  // A text shorter than two chunks: the count and what it needs.
+  const std::string short_path = test::CliTempPath("short.txt");
+  WriteText(short_path, "the tea and the sand.\n");
+  r = Ondo({"perplexity", "-m", path_a_, "-f", short_path, "--ctx", "16"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("--ctx 16 needs at least 32"), std::string::npos) << r.err;
+  r = Ondo({"kld", "-m", path_a_, "--ref", path_a_, "-f", short_path, "--ctx", "16"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+
+  // Invalid UTF-8.
+  WriteText(short_path, "the tea \xFF and the sand.\n");
+  r = Ondo({"perplexity", "-m", path_a_, "-f", short_path, "--ctx", "16"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("UTF-8"), std::string::npos) << r.err;
+  std::remove(short_path.c_str());
+
+  // A context beyond the model's training context.
+  r = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", "256"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("--ctx 256"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(kSynthCtxTrain)), std::string::npos) << r.err;
+
+  // bench: prompt and gen beyond --ctx.
+  r = Ondo({"bench", "-m", path_a_, "--prompt", "16", "--gen", "4", "--ctx", "8"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("20"), std::string::npos) << r.err;
+}
+
+TEST_F(EvalCli, KldRefusesOtherVocabulary) {
+  // Same n_vocab, two pieces swapped: the text's ids differ.
+  CliResult r = Ondo({"kld", "-m", path_a_, "--ref", path_b_, "-f", text_path_, "--ctx", "16"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("tokenize the text differently"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+
+  // Another vocabulary size.
+  if (!std::filesystem::exists(KoMini("f16"))) GTEST_SKIP() << "no " << KoMini("f16");
+  r = Ondo({"kld", "-m", KoMini("f16"), "--ref", path_a_, "-f", text_path_, "--ctx", "16"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("different vocabularies"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("4096"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(test::kSyntheticVocab)), std::string::npos) << r.err;
+}
+
+// The command's perplexity against the double-precision reference forward pass, chunk by
+// chunk, with llama-perplexity's rules written out again here.
+TEST_F(EvalCli, PerplexityMatchesReferenceForward) {
+  constexpr int kCtx = 16;
+  CliResult r = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", std::to_string(kCtx),
+                      "--json", "-t", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> keys;
+  const nlohmann::json j = ParseJsonLine(r, &keys);
+  EXPECT_EQ(keys, (std::vector<std::string>{"ppl", "ppl_err", "n_tokens", "n_chunks"}));
+
+  std::unique_ptr<runtime::Model> model;
+  ASSERT_TRUE(runtime::Model::Load(path_a_, &model).ok());
+  const std::vector<int32_t> tokens = TokenizeLikeLlamaCpp(*model, text_);
+  const int n_chunks = static_cast<int>(tokens.size()) / kCtx;
+  ASSERT_GE(n_chunks, 20);
+  std::vector<double> nll, nll_no_bos, nll_all;  // the rules, and two wrong ones
+  double max_logit = 0.0;
+  for (int c = 0; c < n_chunks; ++c) {
+    std::vector<int32_t> chunk(tokens.begin() + c * kCtx, tokens.begin() + (c + 1) * kCtx);
+    const std::vector<int32_t> original = chunk;
+    chunk[0] = 1;  // BOS replaces the chunk's first token (add_bos)
+    const std::vector<std::vector<double>> logits = test::ReferenceForward(*ref_, chunk);
+    const std::vector<std::vector<double>> logits_no_bos = test::ReferenceForward(*ref_, original);
+    for (int pos = 0; pos + 1 < kCtx; ++pos) {
+      const double v = NegLogProb(logits[pos].data(), logits[pos].size(), chunk[pos + 1]);
+      nll_all.push_back(v);
+      if (pos < kCtx / 2) continue;  // the first half is context only
+      nll.push_back(v);
+      nll_no_bos.push_back(NegLogProb(logits_no_bos[pos].data(), logits_no_bos[pos].size(), chunk[pos + 1]));
+      for (double x : logits[pos]) max_logit = std::max(max_logit, std::fabs(x));
+    }
+  }
+  const Ppl want = PplOf(nll);
+  EXPECT_EQ(j["n_chunks"].get<int>(), n_chunks);
+  EXPECT_EQ(j["n_tokens"].get<size_t>(), nll.size());
+  EXPECT_EQ(nll.size(), static_cast<size_t>(n_chunks * (kCtx - 1 - kCtx / 2)));
+  // Each nll = lse(x) - x_token moves by at most twice the largest logit error, and so does
+  // their mean, i.e. ln(ppl).
+  const double delta = 2.0 * SynthLogitTolerance(SynthConfig().n_layer) * max_logit;
+  const double got = j["ppl"].get<double>();
+  EXPECT_LE(std::fabs(std::log(got) - std::log(want.ppl)), delta) << got << " vs " << want.ppl;
+  // The standard error moves by at most ppl * delta / sqrt(n - 1) plus its own relative delta.
+  const double err_bound = 2.0 * (want.ppl * delta / std::sqrt(nll.size() - 1.0) + want.err * delta);
+  EXPECT_NEAR(j["ppl_err"].get<double>(), want.err, err_bound);
+  // The test tells the rules apart: the wrong ones are far outside the bound.
+  const double no_bos = PplOf(nll_no_bos).ppl, all = PplOf(nll_all).ppl;
+  std::printf("ppl %.6f (reference %.6f, bound %.2g in ln); without BOS %.6f, all positions %.6f\n",
+              got, want.ppl, delta, no_bos, all);
+  EXPECT_GT(std::fabs(std::log(no_bos) - std::log(want.ppl)), 2 * delta);
+  EXPECT_GT(std::fabs(std::log(all) - std::log(want.ppl)), 2 * delta);
+}
+
+TEST_F(EvalCli, PerplexityChunksAndProgress) {
+  CliResult r = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", "16", "--chunks", "3", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = ParseJsonLine(r);
+  EXPECT_EQ(j["n_chunks"].get<int>(), 3);
+  EXPECT_EQ(j["n_tokens"].get<int>(), 3 * (16 - 1 - 8));
+
+  // stderr is not a terminal here: a plan line, then one line per tenth of the chunks.
+  r = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", "8"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> err = Lines(r.err);
+  ASSERT_GE(err.size(), 2u);
+  EXPECT_LE(err.size(), 11u) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+  EXPECT_NE(err.back().find("chunk "), std::string::npos) << err.back();
+  // The summary on stdout.
+  EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" +/- "), std::string::npos) << r.out;
+}
+
+TEST_F(EvalCli, KldOfModelWithItselfIsZero) {
+  CliResult r = Ondo({"kld", "-m", path_a_, "--ref", path_a_, "-f", text_path_, "--ctx", "16", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> keys;
+  const nlohmann::json j = ParseJsonLine(r, &keys);
+  EXPECT_EQ(keys, (std::vector<std::string>{"kld_mean", "kld_p99", "ppl", "ppl_ref", "top1_agree",
+                                            "n_tokens", "n_chunks"}));
+  EXPECT_LT(std::fabs(j["kld_mean"].get<double>()), 1e-6);
+  EXPECT_LT(std::fabs(j["kld_p99"].get<double>()), 1e-6);
+  EXPECT_EQ(j["top1_agree"].get<double>(), 1.0);
+  EXPECT_EQ(j["ppl"].get<double>(), j["ppl_ref"].get<double>());
+  // The same evaluation as `ondo perplexity`.
+  CliResult p = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", "16", "--json"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  const nlohmann::json pj = ParseJsonLine(p);
+  EXPECT_DOUBLE_EQ(j["ppl"].get<double>(), pj["ppl"].get<double>());
+  EXPECT_EQ(j["n_tokens"], pj["n_tokens"]);
+  EXPECT_EQ(j["n_chunks"], pj["n_chunks"]);
+
+  // The readable summary.
+  r = Ondo({"kld", "-m", path_a_, "--ref", path_a_, "-f", text_path_, "--ctx", "16"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* s : {"Mean PPL(Q)", "Mean PPL(base)", "Mean    KLD:", "99.0%   KLD:", "95.0%   KLD:",
+                        "90.0%   KLD:", "Maximum KLD:", "Same top p: 100.000"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  }
+}
+
+TEST_F(EvalCli, BenchJsonOnSyntheticModel) {
+  CliResult r = Ondo({"bench", "-m", path_a_, "--prompt", "16", "--gen", "4", "--reps", "2", "-t", "2", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> keys;
+  const nlohmann::json j = ParseJsonLine(r, &keys);
+  EXPECT_EQ(keys, (std::vector<std::string>{"prompt_tok_s", "decode_tok_s", "peak_rss_bytes", "prompt_tokens",
+                                            "gen_tokens", "threads", "reps", "model", "model_bytes", "isa"}));
+  EXPECT_GT(j["prompt_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(j["decode_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["prompt_tokens"].get<int>(), 16);
+  EXPECT_EQ(j["gen_tokens"].get<int>(), 4);
+  EXPECT_EQ(j["threads"].get<int>(), 2);
+  EXPECT_EQ(j["reps"].get<int>(), 2);
+  EXPECT_EQ(j["model"].get<std::string>(), path_a_);
+  EXPECT_EQ(j["model_bytes"].get<uint64_t>(), std::filesystem::file_size(path_a_));
+  EXPECT_FALSE(j["isa"].get<std::string>().empty());
+
+  // --gen 0 / --prompt 0 skip that part.
+  r = Ondo({"bench", "-m", path_a_, "--prompt", "0", "--gen", "4", "--reps", "1", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json k = ParseJsonLine(r);
+  EXPECT_EQ(k["prompt_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(k["decode_tok_s"].get<double>(), 0.0);
+
+  // The table.
+  r = Ondo({"bench", "-m", path_a_, "--prompt", "16", "--gen", "0", "--reps", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("| pp16 |"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("tg"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
+}
+
+// --- ko-mini-a on KLUE text (../shared) -------------------------------------------------------
+
+// The first `n` unique premises of KLUE NLI dev, one per line (how ../shared/models/README.txt
+// builds its KLUE text, cut short).
+std::string KluePremises(size_t n) {
+  std::ifstream in(kKlueNli);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  std::set<std::string> seen;
+  std::string text;
+  for (const auto& e : j) {
+    if (seen.size() == n) break;
+    const std::string p = e.at("premise").get<std::string>();
+    if (seen.insert(p).second) text += p + "\n";
+  }
+  return text;
+}
+
+class EvalCliKoMini : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* t : {"f32", "f16"}) {
+      if (!std::filesystem::exists(KoMini(t))) GTEST_SKIP() << "no " << KoMini(t);
+    }
+    if (!std::filesystem::exists(kKlueNli)) GTEST_SKIP() << "no " << kKlueNli;
+    text_ = KluePremises(120);
+    text_path_ = test::CliTempPath("klue120.txt");
+    WriteText(text_path_, text_);
+  }
+  void TearDown() override {
+    if (!text_path_.empty()) std::remove(text_path_.c_str());
+  }
+  std::string text_, text_path_;
+};
+
+// llama.cpp's own figure (the peer build of 2025-02-20, ../shared/peers):
+//   llama-perplexity -m ko-mini-a.f32.gguf -f klue120.txt -c 64 --chunks 8
+//   -> [1]219.9159 ... [8]64.2906, Final estimate: PPL = 64.2906 +/- 17.15943
+// Both evaluate with f32 weights and an f16 KV cache; what differs is the order of float
+// sums (1e-6 relative on a logit), which moves ppl by ~1e-5. 1e-4 leaves room.
+TEST_F(EvalCliKoMini, PerplexityMatchesLlamaCpp) {
+  CliResult r = Ondo({"perplexity", "-m", KoMini("f32"), "-f", text_path_, "--ctx", "64", "--chunks", "8",
+                      "--json", "-t", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = ParseJsonLine(r);
+  EXPECT_NEAR(j["ppl"].get<double>(), 64.2906, 64.2906 * 1e-4);
+  EXPECT_NEAR(j["ppl_err"].get<double>(), 17.15943, 17.15943 * 1e-4);
+  EXPECT_EQ(j["n_chunks"].get<int>(), 8);
+  EXPECT_EQ(j["n_tokens"].get<int>(), 8 * 31);
+  r = Ondo({"perplexity", "-m", KoMini("f32"), "-f", text_path_, "--ctx", "64", "--chunks", "1", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(ParseJsonLine(r)["ppl"].get<double>(), 219.9159, 219.9159 * 1e-4);
+}
+
+// The command (one prefill per chunk, all logits) against a Session fed one token at a time.
+TEST_F(EvalCliKoMini, PerplexityMatchesDecodeLoop) {
+  constexpr int kCtx = 64, kChunks = 3;
+  CliResult r = Ondo({"perplexity", "-m", KoMini("f16"), "-f", text_path_, "--ctx", std::to_string(kCtx),
+                      "--chunks", std::to_string(kChunks), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = ParseJsonLine(r);
+
+  std::unique_ptr<runtime::Model> model;
+  ASSERT_TRUE(runtime::Model::Load(KoMini("f16"), &model).ok());
+  const std::vector<int32_t> tokens = TokenizeLikeLlamaCpp(*model, text_);
+  runtime::SessionOptions options;
+  options.n_ctx = kCtx;
+  options.n_threads = 2;
+  std::unique_ptr<runtime::Session> s;
+  ASSERT_TRUE(runtime::Session::Create(*model, options, &s).ok());
+  std::vector<double> nll;
+  for (int c = 0; c < kChunks; ++c) {
+    s->Reset();
+    for (int pos = 0; pos + 1 < kCtx; ++pos) {
+      const int32_t id = pos == 0 ? model->tokenizer().spec().bos_id : tokens[c * kCtx + pos];
+      ASSERT_TRUE(s->Decode(id).ok());
+      if (pos >= kCtx / 2) nll.push_back(NegLogProb(s->logits(), s->n_vocab(), tokens[c * kCtx + pos + 1]));
+    }
+  }
+  const Ppl want = PplOf(nll);
+  // Same weights, same kernels; a batch of 64 and single tokens may sum in another order.
+  EXPECT_NEAR(j["ppl"].get<double>(), want.ppl, want.ppl * 1e-4);
+  EXPECT_NEAR(j["ppl_err"].get<double>(), want.err, want.err * 1e-4);
+  EXPECT_EQ(j["n_tokens"].get<size_t>(), nll.size());
+}
+
+TEST_F(EvalCliKoMini, KldF16AgainstF32) {
+  const std::vector<std::string> common = {"-f", text_path_, "--ctx", "64", "--chunks", "8", "--json", "-t", "2"};
+  std::vector<std::string> args = {"kld", "-m", KoMini("f16"), "--ref", KoMini("f32")};
+  args.insert(args.end(), common.begin(), common.end());
+  CliResult r = Ondo(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = ParseJsonLine(r);
+  // F16 weights change the logits by ~1e-3 relative: a KL divergence of ~1e-7..1e-5 nats.
+  EXPECT_GT(j["kld_mean"].get<double>(), 0.0);
+  EXPECT_LT(j["kld_mean"].get<double>(), 1e-4);
+  EXPECT_GE(j["kld_p99"].get<double>(), j["kld_mean"].get<double>());
+  EXPECT_GE(j["top1_agree"].get<double>(), 0.99);
+  EXPECT_NEAR(j["ppl"].get<double>(), j["ppl_ref"].get<double>(), j["ppl_ref"].get<double>() * 1e-3);
+  EXPECT_EQ(j["n_chunks"].get<int>(), 8);
+  EXPECT_EQ(j["n_tokens"].get<int>(), 8 * 31);
+
+  // ppl and ppl_ref are what `ondo perplexity` gives each model.
+  for (const char* type : {"f16", "f32"}) {
+    std::vector<std::string> p = {"perplexity", "-m", KoMini(type)};
+    p.insert(p.end(), common.begin(), common.end());
+    CliResult pr = Ondo(p);
+    ASSERT_EQ(pr.code, 0) << pr.err;
+    EXPECT_DOUBLE_EQ(ParseJsonLine(pr)["ppl"].get<double>(),
+                     j[std::string(type) == "f16" ? "ppl" : "ppl_ref"].get<double>()) << type;
+  }
+
+  // A model against itself.
+  args = {"kld", "-m", KoMini("f16"), "--ref", KoMini("f16")};
+  args.insert(args.end(), common.begin(), common.end());
+  r = Ondo(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json self = ParseJsonLine(r);
+  EXPECT_LT(std::fabs(self["kld_mean"].get<double>()), 1e-6);
+  EXPECT_EQ(self["top1_agree"].get<double>(), 1.0);
+  EXPECT_EQ(self["ppl"].get<double>(), self["ppl_ref"].get<double>());
+}
+
+TEST_F(EvalCliKoMini, Bench) {
+  CliResult r = Ondo({"bench", "-m", KoMini("f16"), "--prompt", "32", "--gen", "8", "--reps", "2", "-t", "2",
+                      "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = ParseJsonLine(r);
+  EXPECT_GT(j["prompt_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(j["decode_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["prompt_tokens"].get<int>(), 32);
+  EXPECT_EQ(j["gen_tokens"].get<int>(), 8);
+  EXPECT_EQ(j["model_bytes"].get<uint64_t>(), std::filesystem::file_size(KoMini("f16")));
+}
+
+}  // namespace
+}  // namespace ondo

@@ -14,6 +14,15 @@ namespace {
 
 using Byte = unsigned char;
 
+// roundf(v) as int8. For a block whose max is below ~3.7e-37 the scale d = amax / 127 is
+// subnormal, 1 / d overflows and v is +-inf or NaN: ggml's cast is undefined there, ours
+// saturates (NaN gives 0) so the reference stays defined on any finite input.
+int8_t RoundToInt8(float v) {
+  const float r = std::roundf(v);
+  if (!(r == r)) return 0;
+  return static_cast<int8_t>(std::fmin(std::fmax(r, -128.0f), 127.0f));
+}
+
 block_q8_0 LoadBlockQ8_0(const void* row, int64_t ib) {
   block_q8_0 b;
   std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(block_q8_0), sizeof b);
@@ -54,7 +63,7 @@ void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
     block_q8_0 b;
     b.d = FloatToHalfBits(d);
     for (int j = 0; j < kQK8_0; ++j) {
-      b.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      b.qs[j] = RoundToInt8(xb[j] * id);
     }
     std::memcpy(static_cast<Byte*>(out) + ib * sizeof(block_q8_0), &b, sizeof b);
   }
@@ -149,7 +158,7 @@ void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
     b.d = FloatToHalfBits(d);
     int sum = 0;
     for (int j = 0; j < kQK8_1; ++j) {
-      b.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      b.qs[j] = RoundToInt8(xb[j] * id);
       sum += b.qs[j];
     }
     b.s = FloatToHalfBits(static_cast<float>(sum) * d);

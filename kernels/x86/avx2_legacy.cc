@@ -1,34 +1,454 @@
-// SKELETON (to be replaced): avx2 kernels of Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL.
-#include "kernels/ref/ref.h"
+// AVX2 + FMA + F16C kernels of the legacy block-of-32 weight types Q4_0, Q4_1, Q5_0, Q5_1 and
+// IQ4_NL (against Q8_0 / Q8_1 activations), and the Q8_1 activation quantizer. Compiled with
+// -mavx2 -mfma -mf16c; internal linkage everywhere except the entry points, no std:: templates
+// (see avx2.cc).
+//
+// Layout (as avx512_legacy.cc with 2 blocks per group instead of 4). Weights of a group of two
+// blocks are unpacked to two ymm, `lo` from elements 0..15 and `hi` from elements 16..31 of
+// the blocks, int32 lane i holding 4 bytes of block i % 2; vpmaddubsw(lo, x_lo) +
+// vpmaddubsw(hi, x_hi) then vpmaddwd with ones gives int32 lanes that each belong to one
+// block, so the conversion, the scale product and the FMA are done once per two blocks.
+// - Q4_0, Q4_1, Q5_0, Q5_1: the unsigned weight byte is the stored 4- or 5-bit quant (0..31);
+//   the offset (8, 16) is removed exactly by adding -offset * sum(x of block b) to lane b. A
+//   16-bit pair sum is at most 2 * 31 * 128 and the sum of the lo and hi pair sums at most
+//   15872: no saturation for any weight block and any int8 activation.
+// - IQ4_NL: the levels are signed (-127 .. 113), so ggml's sign trick: |w| times x with w's
+//   sign; pair sums <= 2 * 127 * 127 = 32258 for activations in [-127, 127] (REQUIRES, as
+//   QuantizeRowQ8_0 makes them), each widened to int32 before the lo and hi sums are added.
+//
+// Activations are first rearranged into that layout (XQuants, XScales) in stack buffers, once
+// per call for a panel of tokens and a chunk of k.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
 #include "kernels/x86/x86.h"
 
 namespace ondo::kernels::avx2 {
+namespace {
 
-void QuantizeRowQ8_1(const float* x, void* out, int64_t n) { ref::QuantizeRowQ8_1(x, out, n); }
+using Byte = unsigned char;
 
-float VecDotQ4_0(int64_t n, const void* w, const void* x) { return ref::VecDotQ4_0(n, w, x); }
-void MatMulQ4_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  ref::MatMulQ4_0(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+inline uint16_t LoadU16(const Byte* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t LoadU32(const Byte* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint16_t F2H(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float HMax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline int HSumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
 }
 
-float VecDotQ4_1(int64_t n, const void* w, const void* x) { return ref::VecDotQ4_1(n, w, x); }
-void MatMulQ4_1(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  ref::MatMulQ4_1(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+// roundf(v): round half away from zero, exactly (as avx2.cc).
+inline __m256 RoundHalfAway(__m256 v) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(v, t));
+  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_mask));
+  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  return _mm256_add_ps(t, _mm256_and_ps(up, one));
 }
 
-float VecDotQ5_0(int64_t n, const void* w, const void* x) { return ref::VecDotQ5_0(n, w, x); }
-void MatMulQ5_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  ref::MatMulQ5_0(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
+
+template <Kind K>
+struct Traits {
+  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
+  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
+  static constexpr bool kSigned = K == Kind::kIQ4_NL;                    // sign trick
+  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
+                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
+                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
+                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
+                                                           : sizeof(block_iq4_nl);
+  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
+  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
+  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
+  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
+  static constexpr int kOffset = K == Kind::kQ4_0 ? 8 : K == Kind::kQ5_0 ? 16 : 0;
+};
+
+constexpr int kGroup = 2;  // blocks per group
+
+// Activations of one group of one token, rearranged.
+struct XQuants {
+  __m256i lo;  // qs[0..15] of the 2 blocks, lane i from block i % 2
+  __m256i hi;  // qs[16..31]
+};
+struct alignas(16) XScales {
+  int32_t c[kGroup];  // kOffset != 0: -kOffset * sum(qs of block b); kHasMin: s_b (f32 bits)
+  float d[kGroup];    // d_x of block b
+};
+static_assert(sizeof(XQuants) == 64 && sizeof(XScales) == 16, "X layout");
+
+// Dword i <- dword 4 * (i % 2) + i / 2: from one block per 128-bit lane to block i % 2.
+inline __m256i ToGroupLanes(__m256i v) {
+  return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+// [a, b, ...] -> [a, b, a, b, a, b, a, b].
+inline __m256 Spread2(__m128 v) {
+  return _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(v)));
 }
 
-float VecDotQ5_1(int64_t n, const void* w, const void* x) { return ref::VecDotQ5_1(n, w, x); }
-void MatMulQ5_1(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  ref::MatMulQ5_1(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+// 16 bytes at p (low lane) and, if count == 2, at p + stride (high lane, else zero).
+template <size_t kStride>
+inline __m256i Load2x16(const Byte* p, int count) {
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i b = count == kGroup ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kStride))
+                                    : _mm_setzero_si128();
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
 }
 
-float VecDotIQ4_NL(int64_t n, const void* w, const void* x) { return ref::VecDotIQ4_NL(n, w, x); }
-void MatMulIQ4_NL(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  ref::MatMulIQ4_NL(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+// Two f16 fields (at p and p + 2 of each block; zero for a missing second block) as f32:
+// [a0, b0, a1, b1].
+template <size_t kStride>
+inline __m128 LoadPairsF16(const Byte* p, int count) {
+  const uint64_t v =
+      LoadU32(p) | (count == kGroup ? static_cast<uint64_t>(LoadU32(p + kStride)) << 32 : 0);
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(v)));
 }
+// One f16 field of the (one or two) blocks as f32 [a0, a1, 0, 0].
+template <size_t kStride>
+inline __m128 LoadF16x2(const Byte* p, int count) {
+  const uint32_t v =
+      LoadU16(p) | (count == kGroup ? static_cast<uint32_t>(LoadU16(p + kStride)) << 16 : 0);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(v)));
+}
+
+template <Kind K>
+void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
+  using Tr = Traits<K>;
+  constexpr size_t kXB = Tr::kXBlockBytes;
+  for (int64_t g = 0; g * kGroup < nblocks; ++g) {
+    const int count = static_cast<int>(Min64(kGroup, nblocks - g * kGroup));
+    const Byte* b = x + g * kGroup * kXB;
+    const __m256i lo = ToGroupLanes(Load2x16<kXB>(b + Tr::kXQsOffset, count));
+    const __m256i hi = ToGroupLanes(Load2x16<kXB>(b + Tr::kXQsOffset + 16, count));
+    _mm256_store_si256(&xq[g].lo, lo);
+    _mm256_store_si256(&xq[g].hi, hi);
+    if constexpr (Tr::kHasMin) {
+      const __m128 ds = LoadPairsF16<kXB>(b, count);  // d0 s0 d1 s1
+      _mm_storel_pi(reinterpret_cast<__m64*>(xs[g].d), _mm_shuffle_ps(ds, ds, 0x88));  // d0 d1
+      _mm_storel_pi(reinterpret_cast<__m64*>(xs[g].c), _mm_shuffle_ps(ds, ds, 0xdd));  // s0 s1
+    } else {
+      _mm_storel_pi(reinterpret_cast<__m64*>(xs[g].d), LoadF16x2<kXB>(b, count));
+      int32_t c[kGroup] = {0, 0};
+      if constexpr (Tr::kOffset != 0) {
+        const __m256i ones8 = _mm256_set1_epi8(1);
+        const __m256i p =
+            _mm256_add_epi16(_mm256_maddubs_epi16(ones8, lo), _mm256_maddubs_epi16(ones8, hi));
+        const __m256i s8 = _mm256_madd_epi16(p, _mm256_set1_epi16(1));  // lane i: block i % 2
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+        s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+        c[0] = -Tr::kOffset * _mm_cvtsi128_si32(s4);
+        c[1] = -Tr::kOffset * _mm_extract_epi32(s4, 1);
+      }
+      std::memcpy(xs[g].c, c, sizeof c);
+    }
+  }
+}
+
+struct WGroup {
+  __m256i lo, hi;    // unsigned weight bytes (IQ4_NL: |level|), lane i from block i % 2
+  __m256i slo, shi;  // IQ4_NL: the signed levels (their signs are what matter)
+  __m256 d;          // d_w of block i % 2
+  __m256 m;          // kHasMin: m_w of block i % 2
+};
+
+template <Kind K>
+inline WGroup UnpackW(const Byte* w, int count) {
+  using Tr = Traits<K>;
+  constexpr size_t kB = Tr::kBlockBytes;
+  WGroup o;
+  __m256i q = Load2x16<kB>(w + Tr::kQsOffset, count);
+  if constexpr (!Tr::kHasQh) q = ToGroupLanes(q);  // the nibble split is lane-agnostic
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  o.lo = _mm256_and_si256(q, m4);
+  o.hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+  if constexpr (Tr::kHasQh) {
+    // Byte j of lane b of lo wants bit j of qh_b (j < 16), of hi bit 16 + j: broadcast the
+    // qh bytes (qh_0 in bytes 0..3, qh_1 in 4..7) so that each byte holds the qh byte with
+    // its bit, then test bit j % 8.
+    const uint64_t qh =
+        LoadU32(w + Tr::kQhOffset) |
+        (count == kGroup ? static_cast<uint64_t>(LoadU32(w + kB + Tr::kQhOffset)) << 32 : 0);
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_cvtsi64_si128(static_cast<long long>(qh)));
+    const __m256i pat_lo = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                              0x0404040404040404, 0x0505050505050505);
+    const __m256i pat_hi = _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
+                                              0x0606060606060606, 0x0707070707070707);
+    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+    const __m256i b5 = _mm256_set1_epi8(0x10);
+    const __m256i hlo =
+        _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, pat_lo), bit), bit);
+    const __m256i hhi =
+        _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, pat_hi), bit), bit);
+    o.lo = ToGroupLanes(_mm256_or_si256(o.lo, _mm256_and_si256(hlo, b5)));
+    o.hi = ToGroupLanes(_mm256_or_si256(o.hi, _mm256_and_si256(hhi, b5)));
+  }
+  if constexpr (Tr::kSigned) {
+    const __m256i table = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+    o.slo = _mm256_shuffle_epi8(table, o.lo);
+    o.shi = _mm256_shuffle_epi8(table, o.hi);
+    o.lo = _mm256_sign_epi8(o.slo, o.slo);
+    o.hi = _mm256_sign_epi8(o.shi, o.shi);
+  } else {
+    o.slo = o.shi = _mm256_setzero_si256();
+  }
+  if constexpr (Tr::kHasMin) {
+    const __m128 dm = LoadPairsF16<kB>(w, count);  // d0 m0 d1 m1
+    o.d = Spread2(_mm_shuffle_ps(dm, dm, 0x88));
+    o.m = Spread2(_mm_shuffle_ps(dm, dm, 0xdd));
+  } else {
+    o.d = Spread2(LoadF16x2<kB>(w, count));
+    o.m = _mm256_setzero_ps();
+  }
+  return o;
+}
+
+template <Kind K>
+struct Kernel {
+  using Tr = Traits<K>;
+
+  template <int R, int T>
+  static inline void Group(const Byte* w, size_t wrb, const XQuants* xq, const XScales* xs,
+                           int64_t xts, int count, __m256 (&acc)[R][T]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    WGroup wg[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) wg[r] = UnpackW<K>(w + r * wrb, count);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m256i xlo = _mm256_load_si256(&xq[t * xts].lo);
+      const __m256i xhi = _mm256_load_si256(&xq[t * xts].hi);
+      // Lanes 0, 1 = blocks 0, 1, the others 0.
+      const __m256i c =
+          _mm256_zextsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(xs[t * xts].c)));
+      const __m256 dx =
+          _mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(xs[t * xts].d)));
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        __m256i s;
+        if constexpr (Tr::kSigned) {
+          const __m256i plo = _mm256_maddubs_epi16(wg[r].lo, _mm256_sign_epi8(xlo, wg[r].slo));
+          const __m256i phi = _mm256_maddubs_epi16(wg[r].hi, _mm256_sign_epi8(xhi, wg[r].shi));
+          s = _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones));
+        } else {
+          const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(wg[r].lo, xlo),
+                                             _mm256_maddubs_epi16(wg[r].hi, xhi));
+          s = _mm256_madd_epi16(p, ones);
+          if constexpr (Tr::kOffset != 0) s = _mm256_add_epi32(s, c);
+        }
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wg[r].d, dx), acc[r][t]);
+        if constexpr (Tr::kHasMin) {
+          acc[r][t] = _mm256_fmadd_ps(wg[r].m, _mm256_castsi256_ps(c), acc[r][t]);
+        }
+      }
+    }
+  }
+
+  template <int R, int T>
+  static void Tile(const Byte* w, size_t wrb, const XQuants* xq, const XScales* xs, int64_t xts,
+                   int64_t nblocks, float* y, int64_t ys, bool accumulate, bool prefetch) {
+    __m256 acc[R][T];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    }
+    const int64_t nfull = nblocks / kGroup;
+    for (int64_t g = 0; g < nfull; ++g) {
+      const Byte* wg = w + g * kGroup * Tr::kBlockBytes;
+      if (prefetch) {
+        // Decode streams the weights once: fetch the next tile's rows (R rows on) at the
+        // same offset. Short rows give the hardware prefetchers too little to learn from.
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          _mm_prefetch(reinterpret_cast<const char*>(wg + (R + r) * wrb), _MM_HINT_T0);
+        }
+      }
+      Group<R, T>(wg, wrb, xq + g, xs + g, xts, kGroup, acc);
+    }
+    if (nblocks > nfull * kGroup) {
+      Group<R, T>(w + nfull * kGroup * Tr::kBlockBytes, wrb, xq + nfull, xs + nfull, xts, 1, acc);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < T; ++t) {
+        const float s = HSum(acc[r][t]);
+        y[t * ys + r] = accumulate ? y[t * ys + r] + s : s;
+      }
+    }
+  }
+};
+
+struct TileArgs {
+  const Byte* w;  // row 0 of the call, first block of the chunk
+  size_t wrb;
+  const XQuants* xq;  // token 0 of the panel
+  const XScales* xs;
+  int64_t xts;  // groups between tokens
+  int64_t nblocks;
+  float* y;  // token 0 of the panel
+  int64_t ys;
+  bool accumulate;
+  int64_t r1;  // end of the call's rows (what may be prefetched)
+};
+
+template <class Ker, int R, int T>
+void DriveTokens(const TileArgs& a, int64_t r, int n_tok) {
+  int t = 0;
+  for (; t + T <= n_tok; t += T) {
+    Ker::template Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
+                             a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate,
+                             T == 1 && r + 2 * R <= a.r1);
+  }
+  if constexpr (T > 1) {
+    if (t < n_tok) {
+      TileArgs b = a;
+      b.xq = a.xq + t * a.xts;
+      b.xs = a.xs + t * a.xts;
+      b.y = a.y + t * a.ys;
+      DriveTokens<Ker, R, T / 2>(b, r, n_tok - t);
+    }
+  }
+}
+
+template <class Ker, int R, int T>
+void DriveRows(const TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) DriveTokens<Ker, R, T>(a, r, n_tok);
+  if constexpr (R > 1) {
+    if (r < r1) DriveRows<Ker, R / 2, T>(a, r, r1, n_tok);
+  }
+}
+
+// Activation buffers: 30 KiB (XQuants + XScales = 80 B per group of 2 blocks). A decode row
+// of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
+constexpr int64_t kXBufGroups = 384;
+constexpr int kPanelTokens = 16;
+
+// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
+// for more (prefill: each weight group is unpacked once per T tokens).
+template <Kind K, int R1, int R, int T>
+void MatMulLegacy(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  using Tr = Traits<K>;
+  if (r1 <= r0 || n_tok <= 0) return;
+  const int64_t nb = k / kQK4_0;
+  if (nb == 0) {
+    for (int t = 0; t < n_tok; ++t) {
+      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
+    }
+    return;
+  }
+  const Byte* wb = static_cast<const Byte*>(w);
+  const Byte* xb = static_cast<const Byte*>(x_vd);
+  const int panel = n_tok < kPanelTokens ? n_tok : kPanelTokens;
+  const int64_t chunk_blocks = kXBufGroups / panel * kGroup;
+  XQuants xq[kXBufGroups];
+  XScales xs[kXBufGroups];
+  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
+    const int64_t kbn = Min64(chunk_blocks, nb - kb0);
+    const int64_t ng = (kbn + kGroup - 1) / kGroup;
+    for (int t0 = 0; t0 < n_tok; t0 += panel) {
+      const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
+      for (int t = 0; t < nt; ++t) {
+        PrepX<K>(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * Tr::kXBlockBytes, kbn,
+                 xq + t * ng, xs + t * ng);
+      }
+      const TileArgs a{wb + kb0 * Tr::kBlockBytes, w_row_bytes, xq,      xs, ng, kbn,
+                       y + t0 * y_stride,          y_stride,    kb0 > 0, r1};
+      if (n_tok == 1) {
+        DriveRows<Kernel<K>, R1, 1>(a, r0, r1, 1);
+      } else {
+        DriveRows<Kernel<K>, R, T>(a, r0, r1, nt);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  Byte* o = static_cast<Byte*>(out);
+  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
+    const float* xb = x + ib * kQK8_1;
+    __m256 v[4];
+    for (int q = 0; q < 4; ++q) v[q] = _mm256_loadu_ps(xb + 8 * q);
+    const __m256 m01 =
+        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1]));
+    const __m256 m23 =
+        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[2]), _mm256_andnot_ps(sign_mask, v[3]));
+    const float amax = HMax(_mm256_max_ps(m01, m23));
+    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf, and
+    // s = (float)sum(q) * d.
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q32[4];
+    for (int q = 0; q < 4; ++q) {
+      q32[q] = _mm256_cvtps_epi32(RoundHalfAway(_mm256_mul_ps(v[q], vid)));
+    }
+    const int sum = HSumI32(
+        _mm256_add_epi32(_mm256_add_epi32(q32[0], q32[1]), _mm256_add_epi32(q32[2], q32[3])));
+    const __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]);
+    const __m256i q16b = _mm256_packs_epi32(q32[2], q32[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), perm);
+    Byte* b = o + ib * sizeof(block_q8_1);
+    const uint16_t dh = F2H(d);
+    const uint16_t sh = F2H(static_cast<float>(sum) * d);
+    std::memcpy(b, &dh, 2);
+    std::memcpy(b + 2, &sh, 2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + 4), q8);
+  }
+}
+
+#define ONDO_LEGACY_ENTRY(T, R1, R, TT)                                                         \
+  float VecDot##T(int64_t n, const void* w_row, const void* x_vd) {                             \
+    float out = 0.0f;                                                                           \
+    MatMulLegacy<Kind::k##T, 1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);                  \
+    return out;                                                                                 \
+  }                                                                                             \
+  void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,          \
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) { \
+    MatMulLegacy<Kind::k##T, R1, R, TT>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, \
+                                        y_stride);                                              \
+  }
+
+ONDO_LEGACY_ENTRY(Q4_0, 4, 2, 4)
+ONDO_LEGACY_ENTRY(Q4_1, 4, 2, 4)
+ONDO_LEGACY_ENTRY(Q5_0, 4, 2, 4)
+ONDO_LEGACY_ENTRY(Q5_1, 4, 2, 4)
+ONDO_LEGACY_ENTRY(IQ4_NL, 4, 2, 4)
+#undef ONDO_LEGACY_ENTRY
 
 }  // namespace ondo::kernels::avx2

@@ -124,11 +124,15 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
       kernels::QuantizeRow(vd, in + t * in_stride, act + t * x_row_bytes, k);
     });
   }
-  // Chunks of rows: enough tasks to balance, big enough to amortize the dispatch.
+  // Chunks of rows taken dynamically by the threads: about kTasksPerThread each, so the wait
+  // for the last chunk is short, each a multiple of 16 rows (whole SIMD row tiles) and large
+  // enough to amortize taking it (one atomic increment).
+  constexpr int64_t kTasksPerThread = 16;
   int64_t total_rows = 0;
   for (const MatMulJob& j : jobs) total_rows += j.w->n_rows;
   const int64_t n_threads = pool_.size();
-  int64_t chunk = std::max<int64_t>(16, (total_rows + 4 * n_threads - 1) / (4 * n_threads));
+  const int64_t n_split = kTasksPerThread * n_threads;
+  int64_t chunk = std::max<int64_t>(16, (total_rows + n_split - 1) / n_split);
   chunk = (chunk + 15) / 16 * 16;
   int task_start[kMaxJobs + 1];
   task_start[0] = 0;

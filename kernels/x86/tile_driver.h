@@ -9,6 +9,8 @@
 // linker's choice among identical inline definitions.
 #pragma once
 
+#include <xmmintrin.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +18,15 @@ namespace ondo::kernels::x86 {
 namespace {
 
 using Byte = unsigned char;
+
+// Decode reads each weight row once, and rows are short streams (a few hundred bytes to a few
+// KB) that the hardware prefetchers do not pick up: requesting the same block of the rows
+// kPrefetchTiles row tiles ahead into L2 measured 2x faster decode from DRAM. The address is
+// formed as an integer (it may lie past the end of the matrix; a prefetch never faults).
+constexpr int kPrefetchTiles = 4;
+inline void PrefetchL2(const Byte* base, size_t offset) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
+}
 
 template <class K, int R, int T>
 void DriveTokens(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int n_tok, int64_t k,

@@ -15,6 +15,7 @@ namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::kPrefetchTiles;
 using x86::Drive;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
@@ -176,6 +177,7 @@ struct Q8_0Kernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kB;
+        if constexpr (T == 1) x86::PrefetchL2(b, kPrefetchTiles * R * wrb);
         wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
         wa[r] = _mm256_sign_epi8(wq[r], wq[r]);
         dw[r] = _mm256_set1_ps(H2F(LoadU16(b)));

@@ -24,6 +24,7 @@ namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
+using x86::kPrefetchTiles;
 using x86::Drive;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
@@ -142,51 +143,250 @@ struct FloatKernel {
   }
 };
 
-// Q8_0 x Q8_0 with VNNI (vpdpbusd: unsigned bytes times signed bytes, summed into int32).
-// The weights are made unsigned by w + 128 (xor 0x80) and the excess 128 * sum(x) is
-// subtracted by starting each accumulation at -128 * sum(x) (computed once per token and
-// block, in the same 4-byte lane groups), so the sums are exact for every int8 value.
+// Q8_0 x Q8_0 with VNNI (vpdpbusd: unsigned bytes times signed bytes, summed into int32), laid
+// out as the legacy kernels (avx512_legacy.cc). A "group" is 4 consecutive blocks; its quants
+// sit in two zmm, `lo` from elements 0..15 and `hi` from elements 16..31, int32 lane i holding
+// 4 bytes of block i % 4, so every lane of vpdpbusd(lo, x_lo) + vpdpbusd(hi, x_hi) belongs to
+// one block and the int -> float conversion, the scale product and the FMA are done once per
+// 4 blocks instead of once per block. The weights are made unsigned by w + 128 (xor 0x80); the
+// excess 128 * sum(x of block b) is removed by starting lane b's sum at -128 * sum(x), computed
+// once per call, so the sums are exact for every int8 value. The activations are rearranged
+// once per call into stack buffers (Q8XQuants, Q8XScales) that the tiles only load.
+constexpr int kQ8Group = 4;  // blocks per group
+
+struct Q8XQuants {
+  __m512i lo;  // qs[0..15] of the 4 blocks, lane i from block i % 4
+  __m512i hi;  // qs[16..31]
+};
+struct alignas(32) Q8XScales {
+  int32_t c[kQ8Group];  // -128 * sum(qs of block b)
+  float d[kQ8Group];    // d_x of block b
+};
+static_assert(sizeof(Q8XQuants) == 128 && sizeof(Q8XScales) == 32, "X layout");
+
+// The quants of `count` (1..4) blocks at p (block b at p + 34 b; zero for b >= count), in the
+// group layout: lane i of lo = dword i / 4 of block i % 4, of hi dword 4 + i / 4.
+inline void LoadQ8Group(const Byte* p, int count, __m512i* lo, __m512i* hi) {
+  constexpr size_t kB = sizeof(block_q8_0);
+  const auto ld = [](const Byte* q) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 2));
+  };
+  __m512i ab, cd;  // blocks 0, 1 and 2, 3, one per 256-bit half
+  if (count == kQ8Group) {
+    ab = _mm512_inserti64x4(_mm512_castsi256_si512(ld(p)), ld(p + kB), 1);
+    cd = _mm512_inserti64x4(_mm512_castsi256_si512(ld(p + 2 * kB)), ld(p + 3 * kB), 1);
+  } else {
+    const __m256i z = _mm256_setzero_si256();
+    ab = _mm512_inserti64x4(_mm512_castsi256_si512(ld(p)), count > 1 ? ld(p + kB) : z, 1);
+    cd = _mm512_inserti64x4(_mm512_castsi256_si512(count > 2 ? ld(p + 2 * kB) : z), z, 1);
+  }
+  // Dword 8 b + j of ab (b < 2) or 16 + 8 (b - 2) + j (from cd) to lane 4 j + b.
+  *lo = _mm512_permutex2var_epi32(
+      ab, _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27), cd);
+  *hi = _mm512_permutex2var_epi32(
+      ab, _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31), cd);
+}
+// d of `count` blocks at p (zero for b >= count), as f32 [d0, d1, d2, d3].
+inline __m128 LoadQ8Scales(const Byte* p, int count) {
+  constexpr size_t kB = sizeof(block_q8_0);
+  uint64_t v = 0;
+  for (int b = 0; b < kQ8Group; ++b) {
+    if (b < count) v |= static_cast<uint64_t>(LoadU16(p + b * kB)) << (16 * b);
+  }
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(v)));
+}
+
+// Rearranges the activation blocks [0, nblocks) of one token row.
+void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t g = 0; g * kQ8Group < nblocks; ++g) {
+    const int64_t left = nblocks - g * kQ8Group;
+    const int count = left < kQ8Group ? static_cast<int>(left) : kQ8Group;
+    const Byte* b = x + g * kQ8Group * sizeof(block_q8_0);
+    __m512i lo, hi;
+    LoadQ8Group(b, count, &lo, &hi);
+    _mm512_store_si512(&xq[g].lo, lo);
+    _mm512_store_si512(&xq[g].hi, hi);
+    _mm_store_ps(xs[g].d, LoadQ8Scales(b, count));
+    const __m512i sum =
+        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo), bias, hi);
+    const __m256i s8 =
+        _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    _mm_store_si128(reinterpret_cast<__m128i*>(xs[g].c), _mm_sub_epi32(_mm_setzero_si128(), s4));
+  }
+}
+
 struct Q8_0Kernel {
+  // acc[r][t] += the products of one group (count blocks) of R weight rows and T tokens.
   template <int R, int T>
-  static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
-                   int64_t ys) {
-    constexpr size_t kB = sizeof(block_q8_0);
-    const int64_t nb = k / kQK8_0;
-    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-    __m256 acc[R][T];
+  static inline void Group(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
+                           int64_t xts, int count, __m512 (&acc)[R][T]) {
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512i wlo[R], whi[R];
+    __m512 dw[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+      LoadQ8Group(w + r * wrb, count, &wlo[r], &whi[r]);
+      wlo[r] = _mm512_xor_si512(wlo[r], bias);
+      whi[r] = _mm512_xor_si512(whi[r], bias);
+      dw[r] = _mm512_broadcast_f32x4(LoadQ8Scales(w + r * wrb, count));
     }
-    for (int64_t ib = 0; ib < nb; ++ib) {
-      __m256i wu[R];
-      __m256 dw[R];  // d_w broadcast; d_w * d_x is then one vector multiply per pair
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m512i xlo = _mm512_load_si512(&xq[t * xts].lo);
+      const __m512i xhi = _mm512_load_si512(&xq[t * xts].hi);
+      // Lanes 0..3 = blocks 0..3, the others 0.
+      const __m512i c =
+          _mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(xs[t * xts].c)));
+      const __m512 dx = _mm512_broadcast_f32x4(_mm_load_ps(xs[t * xts].d));
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        const Byte* b = w + r * wrb + ib * kB;
-        wu[r] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), bias);
-        dw[r] = _mm256_set1_ps(H2F(LoadU16(b)));
-      }
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        const Byte* b = x + t * xrb + ib * kB;
-        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-        const __m256 dx = _mm256_set1_ps(H2F(LoadU16(b)));
-        const __m256i neg = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, xq));
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          const __m256 s = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(neg, wu[r], xq));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), s, acc[r][t]);
-        }
+        __m512i s = _mm512_dpbusd_epi32(c, wlo[r], xlo);
+        s = _mm512_dpbusd_epi32(s, whi[r], xhi);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[r], dx), acc[r][t]);
       }
     }
+  }
+
+  // y[t * ys + r] (+)= dot(W row r over nblocks blocks, token t) for R rows and T tokens. w
+  // points at the first block of row 0; xq, xs at the first group of token 0, tokens xts
+  // groups apart.
+  template <int R, int T>
+  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
+                   int64_t xts, int64_t nblocks, float* y, int64_t ys, bool accumulate) {
+    constexpr size_t kGroupBytes = kQ8Group * sizeof(block_q8_0);  // 136
+    __m512 acc[R][T];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum256(acc[r][t]);
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    }
+    const int64_t nfull = nblocks / kQ8Group;
+    for (int64_t g = 0; g < nfull; ++g) {
+      const Byte* wg = w + g * kGroupBytes;
+      if constexpr (T == 1) {
+        // Decode: the same group kPrefetchTiles row tiles ahead into L2 (see tile_driver.h);
+        // three lines 64 bytes apart cover every line of the 136 contiguous bytes.
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const size_t ahead = kPrefetchTiles * R * wrb + r * wrb;
+          x86::PrefetchL2(wg, ahead);
+          x86::PrefetchL2(wg, ahead + 64);
+          x86::PrefetchL2(wg, ahead + 128);
+        }
+      }
+      Group<R, T>(wg, wrb, xq + g, xs + g, xts, kQ8Group, acc);
+    }
+    const int tail = static_cast<int>(nblocks - nfull * kQ8Group);
+    if (tail > 0) Group<R, T>(w + nfull * kGroupBytes, wrb, xq + nfull, xs + nfull, xts, tail, acc);
+    for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < T; ++t) {
+        const float s = _mm512_reduce_add_ps(acc[r][t]);
+        y[t * ys + r] = accumulate ? y[t * ys + r] + s : s;
+      }
     }
   }
 };
+
+struct Q8TileArgs {
+  const Byte* w;  // row 0 of the call, first block of the chunk
+  size_t wrb;
+  const Q8XQuants* xq;  // token 0 of the panel
+  const Q8XScales* xs;
+  int64_t xts;  // groups between tokens
+  int64_t nblocks;
+  float* y;  // token 0 of the panel
+  int64_t ys;
+  bool accumulate;
+};
+
+template <int R, int T>
+void Q8DriveTokens(const Q8TileArgs& a, int64_t r, int n_tok) {
+  int t = 0;
+  for (; t + T <= n_tok; t += T) {
+    Q8_0Kernel::Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
+                           a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate);
+  }
+  if constexpr (T > 1) {
+    if (t < n_tok) {
+      Q8TileArgs b = a;
+      b.xq = a.xq + t * a.xts;
+      b.xs = a.xs + t * a.xts;
+      b.y = a.y + t * a.ys;
+      Q8DriveTokens<R, T / 2>(b, r, n_tok - t);
+    }
+  }
+}
+
+template <int R, int T>
+void Q8DriveRows(const Q8TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) Q8DriveTokens<R, T>(a, r, n_tok);
+  if constexpr (R > 1) {
+    if (r < r1) Q8DriveRows<R / 2, T>(a, r, r1, n_tok);
+  }
+}
+
+// Activation buffers: 30 KiB (160 B per group of 4 blocks). A decode row of up to 768 blocks
+// (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
+constexpr int64_t kQ8XBufGroups = 192;
+constexpr int kQ8PanelTokens = 16;
+// Weight bytes of a band of rows (see MatMulQ8Tiled): well inside a 512 KiB - 2 MiB L2.
+constexpr int64_t kQ8BandBytes = 256 * 1024;
+
+// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
+// for more (prefill: each weight group is loaded and rearranged once per T tokens).
+template <int R1, int R, int T>
+void MatMulQ8Tiled(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  if (r1 <= r0 || n_tok <= 0) return;
+  const int64_t nb = k / kQK8_0;
+  if (nb == 0) {
+    for (int t = 0; t < n_tok; ++t) {
+      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
+    }
+    return;
+  }
+  const Byte* wb = static_cast<const Byte*>(w);
+  const Byte* xb = static_cast<const Byte*>(x_vd);
+  const int panel = n_tok < kQ8PanelTokens ? n_tok : kQ8PanelTokens;
+  const int64_t chunk_blocks = kQ8XBufGroups / panel * kQ8Group;
+  Q8XQuants xq[kQ8XBufGroups];
+  Q8XScales xs[kQ8XBufGroups];
+  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
+    const int64_t kbn = nb - kb0 < chunk_blocks ? nb - kb0 : chunk_blocks;
+    const int64_t ng = (kbn + kQ8Group - 1) / kQ8Group;
+    // With more than one panel, every panel passes over the rows: in bands of rows whose
+    // chunk fits in L2, so that only the first panel reads them from L3 or DRAM (passing
+    // each panel over all of a 15 MB matrix measured 1.7x slower). Each band rearranges the
+    // activations again, a few percent of its work.
+    int64_t band = r1 - r0;
+    if (n_tok > panel) {
+      band = kQ8BandBytes / (kbn * static_cast<int64_t>(sizeof(block_q8_0))) / 8 * 8;
+      if (band < 8) band = 8;
+    }
+    for (int64_t rb = r0; rb < r1; rb += band) {
+      const int64_t re = r1 - rb < band ? r1 : rb + band;
+      for (int t0 = 0; t0 < n_tok; t0 += panel) {
+        const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
+        if (rb == r0 || n_tok > panel) {
+          for (int t = 0; t < nt; ++t) {
+            PrepQ8X(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * sizeof(block_q8_0),
+                    kbn, xq + t * ng, xs + t * ng);
+          }
+        }
+        const Q8TileArgs a{wb + kb0 * sizeof(block_q8_0), w_row_bytes, xq, xs, ng, kbn,
+                           y + t0 * y_stride,             y_stride,    kb0 > 0};
+        if (n_tok == 1) {
+          Q8DriveRows<R1, 1>(a, rb, re, 1);
+        } else {
+          Q8DriveRows<R, T>(a, rb, re, nt);
+        }
+      }
+    }
+  }
+}
 
 using F32K = FloatKernel<F32Load, F32Load>;
 using F16K = FloatKernel<F16Load, F16Load>;
@@ -316,7 +516,9 @@ float VecDotF16(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<F16K>(n, w_row, x_vd);
 }
 float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
-  return VecDotImpl<Q8_0Kernel>(n, w_row, x_vd);
+  float out = 0.0f;
+  MatMulQ8Tiled<1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);
+  return out;
 }
 
 void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
@@ -329,7 +531,7 @@ void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_
 }
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<Q8_0Kernel, 8, 4, 4>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulQ8Tiled<4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

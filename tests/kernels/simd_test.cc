@@ -275,6 +275,77 @@ TEST_P(SimdTest, MatMulMatchesReference) {
   }
 }
 
+// Q8_0 blocks of random bytes (finite random scales): weights anywhere in [-128, 127],
+// activations in [-128, 127] for AVX-512 (exact for every int8 pair) and [-127, 127] for
+// AVX2 (what QuantizeRow produces). Shapes that reach the tiled kernels' remainders: row
+// counts 1..19 at r0 0 and 3, every token count 1..9 and 17 (more than one 16-token panel),
+// block counts that leave 1..3 blocks in the last group of 4, k past one activation chunk
+// (48 blocks for a panel of 16 tokens, 768 for one token) and more rows than one band.
+void FillQ8Blocks(std::mt19937& rng, unsigned char* p, int64_t nb, int lo) {
+  std::uniform_real_distribution<float> d(-2.0f, 2.0f);
+  for (int64_t b = 0; b < nb; ++b) {
+    block_q8_0 blk;
+    blk.d = FloatToHalf(d(rng) * (b % 5 == 4 ? 1e-3f : 1.0f));
+    for (int j = 0; j < 32; ++j) {
+      blk.qs[j] = static_cast<int8_t>(lo + static_cast<int>(rng() % static_cast<unsigned>(128 - lo)));
+    }
+    std::memcpy(p + b * sizeof(block_q8_0), &blk, sizeof(blk));
+  }
+}
+
+TEST_P(SimdTest, MatMulQ8_0RandomBlocksMatchReference) {
+  std::mt19937 rng(31);
+  const int x_lo = GetParam() == Isa::kAvx512 ? -128 : -127;
+  struct Case {
+    int64_t nb, r0, n_rows;
+    std::vector<int> toks;
+  };
+  std::vector<Case> cases;
+  for (int64_t nb : {1, 2, 3, 4, 5, 7, 9, 50}) {
+    cases.push_back({nb, 0, 19, {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}});
+    cases.push_back({nb, 3, 19, {1, 7, 17}});
+  }
+  cases.push_back({50, 3, 330, {17, 33}});  // two chunks; several bands of rows
+  cases.push_back({771, 1, 9, {1, 2}});     // decode: past one 768-block chunk
+  for (const Case& c : cases) {
+    const int64_t k = c.nb * 32;
+    const size_t row = RowBytes(DType::kQ8_0, k);
+    const size_t wrb = row + 3, xrb = row + 5;  // misaligned rows
+    const int64_t rows = c.r0 + c.n_rows;
+    const int max_tok = 33;
+    Buffer w(wrb * rows, 1), x(xrb * max_tok, 2);
+    for (int64_t r = 0; r < rows; ++r) FillQ8Blocks(rng, w.data() + r * wrb, c.nb, -128);
+    for (int t = 0; t < max_tok; ++t) FillQ8Blocks(rng, x.data() + t * xrb, c.nb, x_lo);
+    for (int n_tok : c.toks) {
+      for (int64_t nr = (c.n_rows > 19 ? c.n_rows : 1); nr <= c.n_rows; ++nr) {
+        const int64_t r1 = c.r0 + nr, ys = r1 + 1;
+        std::vector<float> want(n_tok * ys, -99.0f), got(n_tok * ys, -99.0f);
+        Ref().For(DType::kQ8_0).mat_mul(w.data(), wrb, c.r0, r1, k, x.data(), xrb, n_tok,
+                                        want.data(), ys);
+        set_->For(DType::kQ8_0).mat_mul(w.data(), wrb, c.r0, r1, k, x.data(), xrb, n_tok,
+                                        got.data(), ys);
+        for (int tok = 0; tok < n_tok; ++tok) {
+          for (int64_t r = 0; r < ys; ++r) {
+            const float g = got[tok * ys + r];
+            if (r < c.r0 || r >= r1) {
+              ASSERT_EQ(g, -99.0f) << "wrote outside its rows";
+              continue;
+            }
+            ASSERT_NEAR(g, want[tok * ys + r],
+                        Q8DotTolerance(k, w.data() + r * wrb, x.data() + tok * xrb))
+                << "nb " << c.nb << " rows [" << c.r0 << "," << r1 << ") tok " << tok << "/"
+                << n_tok;
+          }
+        }
+      }
+    }
+    const float want = Ref().For(DType::kQ8_0).vec_dot(k, w.data(), x.data());
+    ASSERT_NEAR(set_->For(DType::kQ8_0).vec_dot(k, w.data(), x.data()), want,
+                Q8DotTolerance(k, w.data(), x.data()))
+        << "nb " << c.nb;
+  }
+}
+
 // --- softmax ---------------------------------------------------------------------------------
 
 // Same max and same shifted arguments as the reference; the exponential differs by at most

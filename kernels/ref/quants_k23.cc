@@ -23,102 +23,7 @@
 namespace ondo::kernels::ref {
 namespace {
 
-using Byte = unsigned char;
-
-// ggml GROUP_MAX_EPS: a group whose largest magnitude is below it counts as all zero.
-constexpr float kGroupMaxEps = 1e-15f;
-
-template <class Block>
-Block LoadBlock(const void* row, int64_t ib) {
-  Block b;
-  std::memcpy(&b, static_cast<const Byte*>(row) + ib * static_cast<int64_t>(sizeof(Block)),
-              sizeof b);
-  return b;
-}
-
-template <class Block>
-void StoreBlock(const Block& b, void* row, int64_t ib) {
-  std::memcpy(static_cast<Byte*>(row) + ib * static_cast<int64_t>(sizeof(Block)), &b, sizeof b);
-}
-
 inline int Clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
-// ggml make_qkx2_quants: quants L in [0, nmax] and a scale and min (returned as -min in
-// *the_min) minimising the weighted error (|.| when use_mad, squares otherwise), searching
-// nstep + 1 candidate inverse scales (rmin + rdelta * is + nmax) / (max - min).
-float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                     bool use_mad) {
-  float min = x[0];
-  float max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *the_min = -min;
-    return 0.0f;
-  }
-  float iscale = static_cast<float>(nmax) / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = NearestInt(iscale * (x[i] - min));
-    L[i] = static_cast<uint8_t>(Clamp(l, 0, nmax));
-    float diff = scale * static_cast<float>(L[i]) + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    const float w = weights[i];
-    best_error += w * diff;
-  }
-  if (nstep < 1) {
-    *the_min = -min;
-    return scale;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = Clamp(NearestInt(iscale * (x[i] - min)), 0, nmax);
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      const float fl = static_cast<float>(l);
-      sum_l += w * fl;
-      sum_l2 += w * fl * fl;
-      sum_xl += w * fl * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        const float w = weights[i];
-        cur_error += w * diff;
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
-}
 
 // ggml make_q3_quants: symmetric quants in [-nmax, nmax - 1], stored as L + nmax (except for
 // an all-zero group: L = 0, scale 0), with do_rmse a few passes of coordinate descent on the
@@ -267,7 +172,7 @@ void QuantizeRowQ2_K(const float* x, void* out, int64_t n) {
       }
     }
     PackQs2(L, y.qs);
-    StoreBlock(y, out, i);
+    StoreBlock(out, i, y);
     x += kQK_K;
   }
 }
@@ -411,7 +316,7 @@ void QuantizeRowQ3_K(const float* x, void* out, int64_t n) {
       }
     }
     PackQs2(L, y.qs);
-    StoreBlock(y, out, i);
+    StoreBlock(out, i, y);
     x += kQK_K;
   }
 }

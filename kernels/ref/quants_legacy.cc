@@ -13,23 +13,11 @@
 
 #include "kernels/blocks.h"
 #include "kernels/ref/fp16.h"
+#include "kernels/ref/quant_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ondo::kernels::ref {
 namespace {
-
-using Byte = unsigned char;
-
-template <class Block>
-Block LoadBlock(const void* row, int64_t ib) {
-  Block b;
-  std::memcpy(&b, static_cast<const Byte*>(row) + ib * sizeof(Block), sizeof b);
-  return b;
-}
-template <class Block>
-void StoreBlock(void* row, int64_t ib, const Block& b) {
-  std::memcpy(static_cast<Byte*>(row) + ib * sizeof(Block), &b, sizeof b);
-}
 
 // ggml converts with C casts such as (int8_t)(x0 + 8.5f) and (uint8_t)(x0 + 0.5f). In range
 // they truncate toward zero; out of range (only reachable when 1/d overflowed to inf for a
@@ -39,22 +27,6 @@ void StoreBlock(void* row, int64_t ib, const Block& b) {
 int LowByteOfTruncation(float f) {
   const int32_t i = (f > -2147483648.0f && f < 2147483648.0f) ? static_cast<int32_t>(f) : INT32_MIN;
   return static_cast<int8_t>(static_cast<uint8_t>(static_cast<uint32_t>(i) & 0xffu));
-}
-
-// ggml best_index_int8: index of the level nearest to x in the sorted table (ties to the upper).
-int BestIndexInt8(int n, const int8_t* val, float x) {
-  if (x <= val[0]) return 0;
-  if (x >= val[n - 1]) return n - 1;
-  int ml = 0, mu = n - 1;
-  while (mu - ml > 1) {
-    const int mav = (ml + mu) / 2;
-    if (x < val[mav]) {
-      mu = mav;
-    } else {
-      ml = mav;
-    }
-  }
-  return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
 // The value of largest magnitude (the first one on ties), as quantize_row_q4_0_ref finds it.

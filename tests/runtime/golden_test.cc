@@ -105,9 +105,10 @@ double LogitTolerance(const std::string& type) { return type == "f32" ? 1e-3 : 1
 // activations as we do (Q8_0 for Q8_0 weights, Q8_K for the K-quants), but a value that lands
 // on the other side of a rounding step moves by a whole quantum (1/127 of its block's max), so
 // summation-order differences of 1e-7 upstream become occasional 1e-2 logit differences
-// downstream. Measured (max |logit diff|, max KL over the 8 prompts): Q8_0 0.018, 1.3e-5;
-// Q4_K_M 0.059, 1.8e-4; Q2_K 0.040, 5.0e-5. 1e-3 nats (5x the worst) still fails a kernel
-// that is wrong by one weight in a block of every row.
+// downstream. Measured (max |logit diff|, max KL over the 8 prompts) with the AVX-512 kernels:
+// Q8_0 0.046, 1.3e-5; Q4_K_M 0.051, 8.1e-5; Q2_K 0.040, 5.0e-5 (an earlier summation order
+// gave Q4_K_M 0.059, 1.8e-4). 1e-3 nats (5x the worst) still fails a kernel that is wrong by
+// one weight in a block of every row.
 constexpr double kQuantKlBound = 1e-3;
 // A greedy step where our top two logits are closer than this is a tie that the noise above
 // (up to 0.06 per logit) may break either way.

@@ -3,8 +3,9 @@
 //
 // Numerics follow llama.cpp's CPU backend where the golden tests compare against it:
 // activations are converted to the weight type's "vec-dot type" before a dot product
-// (F16 -> f16, BF16 -> bf16, Q8_0 -> Q8_0, F32 -> f32), sums of squares and softmax sums
-// are accumulated in double in the references.
+// (F32 -> f32, F16 -> f16, BF16 -> bf16, Q8_0/Q4_0/Q5_0/IQ4_NL -> Q8_0, Q4_1/Q5_1 -> Q8_1,
+// the K-quants and IQ4_XS -> Q8_K), sums of squares and softmax sums are accumulated in
+// double in the references.
 #pragma once
 
 #include <cstddef>

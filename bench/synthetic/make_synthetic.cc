@@ -24,6 +24,7 @@
 // at the tokenizer plus a few MiB whatever the model size. It is written to FILE.tmp and
 // renamed, so an interrupted run never leaves a truncated FILE behind.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

@@ -156,8 +156,15 @@ def parse(tool, ty, threads, mode, out_path, err_path, meta):
 def report(results, prompt, gen, reps):
     rows = [json.loads(l) for l in open(results) if l.strip()]
     machine = next(r for r in rows if r["kind"] == "machine")
-    bw = next(r for r in rows if r["kind"] == "bandwidth")
-    gbs = bw["gb_per_s"]
+    bws = [r for r in rows if r["kind"] == "bandwidth"]
+    # The roofline per thread count: the highest median measured during the session.
+    gbs = {}
+    for r in bws:
+        for k, v in r["gb_per_s"].items():
+            gbs.setdefault(k, []).append(v)
+    span = {k: (min(v), max(v)) for k, v in gbs.items()}
+    before = {r.get("when"): r["gb_per_s"] for r in bws}  # the last one before each run
+    gbs = {k: max(v) for k, v in gbs.items()}
     files = {r["type"]: r for r in rows if r["kind"] == "file"}
     runs = {(r["tool"], r["type"], r["threads"]): r for r in rows if r["kind"] == "run"}
     tools = ["ondo", "llama.cpp", "ik_llama.cpp"]
@@ -170,10 +177,11 @@ def report(results, prompt, gen, reps):
         return None if r is None else r.get(key)
 
     print(f"Machine: {machine['cpu']}, {machine['cores']} cores, ondo kernels "
-          f"{machine.get('isa', '?')}. Read bandwidth ({bw['buffer_bytes'] >> 20} MiB buffer, "
-          f"median of {bw['passes']}): "
-          + ", ".join(f"{k} thread{'s' if k != '1' else ''} {v:.1f} GB/s" for k, v in gbs.items())
-          + f" (other processes used {bw.get('others_cpu_pct', '?')}% of the CPUs meanwhile).")
+          f"{machine.get('isa', '?')}. Read bandwidth ({bws[0]['buffer_bytes'] >> 20} MiB buffer, "
+          f"median of {bws[0]['passes']} passes, measured {len(bws)} times: before every run): "
+          + ", ".join(f"{k} thread{'s' if k != '1' else ''} {gbs[k]:.1f} GB/s (range "
+                      f"{span[k][0]:.1f}-{span[k][1]:.1f})" for k in gbs)
+          + "; the highest is the roofline.")
     print(f"Workload: prompt {prompt} tokens (one batch) and decode {gen} tokens, median of {reps} "
           "repetitions after a warm-up; Qwen2.5-1.5B shape, random weights (seed 1).\n")
     print("| file | size (MiB) | weights read / token (MiB) | make_synthetic time (s) | "
@@ -185,8 +193,9 @@ def report(results, prompt, gen, reps):
     print()
     print("| file | size (MiB) | threads | prompt tok/s: ondo / llama.cpp / ik | decode tok/s: "
           "ondo / llama.cpp / ik | ondo/ik prompt | ondo/ik decode | decode roofline: ondo / "
-          "llama.cpp / ik | ondo peak RSS (MiB) | others' CPU %: ondo / llama.cpp / ik |")
-    print("|---|---:|---:|---|---|---:|---:|---|---:|---|")
+          "llama.cpp / ik | ondo peak RSS (MiB) | others' CPU %: ondo / llama.cpp / ik "
+          "| bandwidth just before (GB/s): ondo / llama.cpp / ik |")
+    print("|---|---:|---:|---|---|---:|---:|---|---:|---|---|")
     notes = []
     for ty, fr in files.items():
         for t in sorted({k[2] for k in runs if k[1] == ty}):
@@ -201,12 +210,14 @@ def report(results, prompt, gen, reps):
 
             rss = get("ondo", ty, t, "peak_rss_bytes")
             others = [get(x, ty, t, "others_cpu_pct") for x in tools]
+            near = [before.get(f"before {x} {ty} -t {t}", {}).get(str(t)) for x in tools]
             print(f"| {ty} | {fr['file_bytes'] / 2**20:.0f} | {t} "
                   f"| {' / '.join(f(v) for v in pp)} | {' / '.join(f(v) for v in tg)} "
                   f"| {f(ratio(pp[0], pp[2]), 2)} | {f(ratio(tg[0], tg[2]), 2)} "
                   f"| {' / '.join('-' if v is None else f'{100 * v:.0f}%' for v in roof)} "
                   f"| {f(None if rss is None else rss / 2**20)} "
-                  f"| {' / '.join(f(v, 0) for v in others)} |")
+                  f"| {' / '.join(f(v, 0) for v in others)} "
+                  f"| {' / '.join(f(v, 0) for v in near)} |")
             for x in tools:
                 r = runs.get((x, ty, t))
                 if r and "error" in r:
@@ -216,8 +227,8 @@ def report(results, prompt, gen, reps):
             notes.append(f"{ty}: make_synthetic warned that {', '.join(r['make_warnings'])} wrote "
                          "zeros (quantizer not implemented when the file was made; delete the "
                          "file to regenerate it)")
-    print("\nroofline = weights read per token x decode tok/s / read bandwidth at that thread "
-          "count. others' CPU % = share of all cores other processes used during the run "
+    print("\nroofline = weights read per token x decode tok/s / highest read bandwidth measured "
+          "at that thread count. others' CPU % = share of all cores other processes used during the run "
           "(rows with more than a few % are slowed by them).")
     if notes:
         print("\nNotes:")

@@ -89,6 +89,7 @@ KernelSet MakeAvx2() {
           avx2::MatMulQ8_0);
   ONDO_SET_SIMD_ALL(avx2)
   s.softmax = avx2::Softmax;
+  s.swiglu = avx2::SwiGlu;
   s.attention_f16 = avx2::AttentionF16;
   return s;
 }
@@ -105,6 +106,7 @@ KernelSet MakeAvx512() {
           avx512::MatMulQ8_0);
   ONDO_SET_SIMD_ALL(avx512)
   s.softmax = avx512::Softmax;
+  s.swiglu = avx2::SwiGlu;  // bound by memory, not by vector width
   s.attention_f16 = avx512::AttentionF16;
   return s;
 }

@@ -396,6 +396,24 @@ void ExpF32(const float* x, float* y, int64_t n) {
   }
 }
 
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  auto one8 = [&](__m256 g, __m256 u) {
+    // g / (1 + e^-g) * u, the reference's operations in its order; e^-g within 2 ulp.
+    const __m256 e = Exp(_mm256_xor_ps(g, sign));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), u);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, one8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    const __m256i m = TailMask(n - i);
+    _mm256_maskstore_ps(out + i, m, one8(_mm256_maskload_ps(gate + i, m), _mm256_maskload_ps(up + i, m)));
+  }
+}
+
 void AttentionF16(const AttentionArgs& a) {
   const int ng = a.n_group;
   const int64_t hd = a.head_dim;

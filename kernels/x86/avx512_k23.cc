@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -120,18 +121,38 @@ inline __m128i Q3ScalesBiased(const Byte* packed) {
                         static_cast<int>(s3));
 }
 
+// One Q2_K block as four vectors of u8 weights sc_j * q (values 64c .. 64c + 63 in order), its
+// 16 mins as int16 and {d, dmin, 0, 0}.
+[[gnu::always_inline]] inline void UnpackQ2K(const Byte* b, __m512i* wq, __m256i& mins,
+                                             __m128& dd) {
+  // dword s: bytes {0, s, 2s, 3s}, the products of scale s (low nibble) with q = 0..3
+  const __m512i lut =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(0x03020100));
+  const __m512i sh0 = FieldShift(0), sh1 = FieldShift(1);
+  const __m128i s = Load128(b + kQ2Scales);
+  // vpermd reads the low 4 bits of each index: the scale, not the min above it.
+  const __m512i table =
+      _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_shuffle_epi8(s, TransposeCtrl())), lut);
+  const __m512i q0 = Broadcast256(b + kQ2Qs);
+  const __m512i q1 = Broadcast256(b + kQ2Qs + 32);
+  wq[0] = _mm512_shuffle_epi8(table,
+                              _mm512_and_si512(_mm512_srlv_epi64(q0, sh0), _mm512_set1_epi8(3)));
+  wq[1] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q0, sh1), 1));
+  wq[2] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh0), 2));
+  wq[3] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh1), 3));
+  mins = _mm256_srli_epi16(_mm256_cvtepu8_epi16(s), 4);
+  uint32_t h2;
+  std::memcpy(&h2, b + kQ2D, 4);
+  dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h2)));
+}
+
 // Q2_K x Q8_K for R rows and T tokens: y[t * ys + r].
 struct Q2KKernel {
   template <int R, int T>
   static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
                    int64_t ys) {
     const int64_t nb = k / kQK_K;
-    // dword s: bytes {0, s, 2s, 3s}, the products of scale s (low nibble) with q = 0..3
-    const __m512i lut =
-        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                           _mm512_set1_epi32(0x03020100));
-    const __m128i tctrl = TransposeCtrl();
-    const __m512i sh0 = FieldShift(0), sh1 = FieldShift(1);
     __m256 acc[R][T];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
@@ -146,21 +167,7 @@ struct Q2KKernel {
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kQ2Bytes;
         PrefetchAhead(b);
-        const __m128i s = Load128(b + kQ2Scales);
-        // vpermd reads the low 4 bits of each index: the scale, not the min above it.
-        const __m512i table =
-            _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_shuffle_epi8(s, tctrl)), lut);
-        const __m512i q0 = Broadcast256(b + kQ2Qs);
-        const __m512i q1 = Broadcast256(b + kQ2Qs + 32);
-        wq[r][0] = _mm512_shuffle_epi8(
-            table, _mm512_and_si512(_mm512_srlv_epi64(q0, sh0), _mm512_set1_epi8(3)));
-        wq[r][1] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q0, sh1), 1));
-        wq[r][2] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh0), 2));
-        wq[r][3] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh1), 3));
-        mins[r] = _mm256_srli_epi16(_mm256_cvtepu8_epi16(s), 4);
-        uint32_t h2;
-        std::memcpy(&h2, b + kQ2D, 4);
-        dd[r] = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h2)));
+        UnpackQ2K(b, wq[r], mins[r], dd[r]);
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
@@ -202,16 +209,6 @@ struct Q3KKernel {
   static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
                    int64_t ys) {
     const int64_t nb = k / kQK_K;
-    const __m128i tctrl = TransposeCtrl();
-    const __m512i sh0 = FieldShift(0), sh1 = FieldShift(1);
-    // With s' = s + 32 in [0, 63] and v = 0..3 the low bits, the four bytes of a table dword
-    // are, for high bit 0 (q = v - 4), 124 - (s' - 32)(4 - v) = {252, 220, 188, 156} -
-    // s' {4, 3, 2, 1}, and for high bit 1 (q = v), 124 + (s' - 32) v = {124, 92, 60, 28} +
-    // s' {0, 1, 2, 3}: no byte borrows or carries, so one dword multiply-add builds each.
-    const __m512i lo_base = _mm512_set1_epi32(static_cast<int>(0x9CBCDCFCu));
-    const __m512i lo_mul = _mm512_set1_epi32(0x01020304);
-    const __m512i hi_base = _mm512_set1_epi32(0x1C3C5C7C);
-    const __m512i hi_mul = _mm512_set1_epi32(0x03020100);
     const __m256i neg124 = _mm256_set1_epi16(-124);
     __m256 acc[R][T];
 #pragma GCC unroll 16
@@ -226,17 +223,7 @@ struct Q3KKernel {
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kQ3Bytes;
         PrefetchAhead(b);
-        const __m512i sb =
-            _mm512_cvtepu8_epi32(_mm_shuffle_epi8(Q3ScalesBiased(b + kQ3Scales), tctrl));
-        const __m512i tlo = _mm512_sub_epi32(lo_base, _mm512_mullo_epi32(sb, lo_mul));
-        const __m512i thi = _mm512_add_epi32(hi_base, _mm512_mullo_epi32(sb, hi_mul));
-        const __m512i hm = Broadcast256(b + kQ3Hmask);
-        const __m512i q0 = Broadcast256(b + kQ3Qs);
-        const __m512i q1 = Broadcast256(b + kQ3Qs + 32);
-        wq[r][0] = Lookup(tlo, thi, hm, q0, sh0, 0);
-        wq[r][1] = Lookup(tlo, thi, hm, q0, sh1, 1);
-        wq[r][2] = Lookup(tlo, thi, hm, q1, sh0, 2);
-        wq[r][3] = Lookup(tlo, thi, hm, q1, sh1, 3);
+        Unpack(b, wq[r]);
         dw[r] = H2F(b + kQ3D);
       }
 #pragma GCC unroll 16
@@ -267,6 +254,31 @@ struct Q3KKernel {
     }
   }
 
+  // One block as four vectors of u8 weights s_j * q + 124 (values 64c .. 64c + 63 in order).
+  [[gnu::always_inline]] static inline void Unpack(const Byte* b, __m512i* wq) {
+    const __m128i tctrl = TransposeCtrl();
+    const __m512i sh0 = FieldShift(0), sh1 = FieldShift(1);
+    // With s' = s + 32 in [0, 63] and v = 0..3 the low bits, the four bytes of a table dword
+    // are, for high bit 0 (q = v - 4), 124 - (s' - 32)(4 - v) = {252, 220, 188, 156} -
+    // s' {4, 3, 2, 1}, and for high bit 1 (q = v), 124 + (s' - 32) v = {124, 92, 60, 28} +
+    // s' {0, 1, 2, 3}: no byte borrows or carries, so one dword multiply-add builds each.
+    const __m512i lo_base = _mm512_set1_epi32(static_cast<int>(0x9CBCDCFCu));
+    const __m512i lo_mul = _mm512_set1_epi32(0x01020304);
+    const __m512i hi_base = _mm512_set1_epi32(0x1C3C5C7C);
+    const __m512i hi_mul = _mm512_set1_epi32(0x03020100);
+    const __m512i sb =
+        _mm512_cvtepu8_epi32(_mm_shuffle_epi8(Q3ScalesBiased(b + kQ3Scales), tctrl));
+    const __m512i tlo = _mm512_sub_epi32(lo_base, _mm512_mullo_epi32(sb, lo_mul));
+    const __m512i thi = _mm512_add_epi32(hi_base, _mm512_mullo_epi32(sb, hi_mul));
+    const __m512i hm = Broadcast256(b + kQ3Hmask);
+    const __m512i q0 = Broadcast256(b + kQ3Qs);
+    const __m512i q1 = Broadcast256(b + kQ3Qs + 32);
+    wq[0] = Lookup(tlo, thi, hm, q0, sh0, 0);
+    wq[1] = Lookup(tlo, thi, hm, q0, sh1, 1);
+    wq[2] = Lookup(tlo, thi, hm, q1, sh0, 2);
+    wq[3] = Lookup(tlo, thi, hm, q1, sh1, 3);
+  }
+
   // Chunk c (values 64c .. 64c + 63): low bits from the shifted qs half, high bits 2c and
   // 2c + 1 of hmask (one per 32-value half), then the table of the high bit.
   [[gnu::always_inline]] static inline __m512i Lookup(__m512i tlo, __m512i thi, __m512i hm,
@@ -277,6 +289,32 @@ struct Q3KKernel {
                            _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
     const __mmask64 high = _mm512_test_epi8_mask(hm, bit);
     return _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(tlo, idx), high, thi, idx);
+  }
+};
+
+// Panel traits (avx512_panel.h).
+struct Q2KPanel {
+  static constexpr size_t kBytes = kQ2Bytes;
+  static constexpr int kSub = 0;
+  static constexpr bool kSeparateMins = true;
+  static void Unpack(const Byte* b, PanelRow& out) {
+    __m256i mins;
+    __m128 dd;
+    UnpackQ2K(b, out.q, mins, dd);
+    out.mins = _mm512_zextsi256_si512(mins);  // int16 pairs (m_2p, m_2p+1) as they come
+    out.d = _mm_cvtss_f32(dd);
+    out.dmin = _mm_cvtss_f32(_mm_movehdup_ps(dd));
+  }
+};
+struct Q3KPanel {
+  static constexpr size_t kBytes = kQ3Bytes;
+  static constexpr int kSub = 0;
+  static constexpr bool kSeparateMins = false;
+  static void Unpack(const Byte* b, PanelRow& out) {
+    Q3KKernel::Unpack(b, out.q);
+    out.mins = _mm512_set1_epi16(-124);  // the +124 offset of every weight: -124 * sum(x)
+    out.d = H2F(b + kQ3D);
+    out.dmin = 0.0f;
   }
 };
 
@@ -357,7 +395,8 @@ float VecDotQ2_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ2_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<Q2KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  PanelOrRows<Q2KPanel>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+                        MatMulImpl<Q2KKernel, 4, 2, 8>);
 }
 
 float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -365,7 +404,8 @@ float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ3_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<Q3KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  PanelOrRows<Q3KPanel>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+                        MatMulImpl<Q3KKernel, 4, 2, 8>);
 }
 
 }  // namespace ondo::kernels::avx512

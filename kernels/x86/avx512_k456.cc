@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -177,6 +178,10 @@ struct Q45K {
                                b1, b0, b1, b0, b1, b0, b1, b0, a1, a0, a1, a0, a1, a0, a1, a0,  //
                                b1, b0, b1, b0, b1, b0, b1, b0, a1, a0, a1, a0, a1, a0, a1, a0));
     }
+    Quants(b, s.w);
+  }
+  // The quants as they come (w = sub-blocks [0 | 2], [1 | 3], [4 | 6], [5 | 7]).
+  static void Quants(const Byte* b, __m512i* w) {
     // Quants: 64 bytes of qs give the low nibbles of chunks 2h, 2h + 1 (sub-blocks 4h, 4h + 2)
     // and their high nibbles (4h + 1, 4h + 3).
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -184,8 +189,8 @@ struct Q45K {
       const __m512i v = Load512(b + kQs + 64 * h);
       const __m512i lo = _mm512_and_si512(v, m4);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-      s.w[2 * h] = lo;
-      s.w[2 * h + 1] = hi;
+      w[2 * h] = lo;
+      w[2 * h + 1] = hi;
     }
     if constexpr (kHasHighBit) {
       // Sub-block j takes bit j of qh, moved to bit 4: w = [0|2], [1|3], [4|6], [5|7] take
@@ -193,10 +198,10 @@ struct Q45K {
       const __m256i q = Load256(b + offsetof(block_q5_K, qh));
       const __m512i hb = Concat(q, _mm256_srli_epi16(q, 2));
       const __m512i m16 = _mm512_set1_epi8(0x10);
-      s.w[0] = _mm512_ternarylogic_epi32(s.w[0], _mm512_slli_epi16(hb, 4), m16, kOrAnd);
-      s.w[1] = _mm512_ternarylogic_epi32(s.w[1], _mm512_slli_epi16(hb, 3), m16, kOrAnd);
-      s.w[2] = _mm512_ternarylogic_epi32(s.w[2], hb, m16, kOrAnd);
-      s.w[3] = _mm512_ternarylogic_epi32(s.w[3], _mm512_srli_epi16(hb, 1), m16, kOrAnd);
+      w[0] = _mm512_ternarylogic_epi32(w[0], _mm512_slli_epi16(hb, 4), m16, kOrAnd);
+      w[1] = _mm512_ternarylogic_epi32(w[1], _mm512_slli_epi16(hb, 3), m16, kOrAnd);
+      w[2] = _mm512_ternarylogic_epi32(w[2], hb, m16, kOrAnd);
+      w[3] = _mm512_ternarylogic_epi32(w[3], _mm512_srli_epi16(hb, 1), m16, kOrAnd);
     }
   }
   // The activations of vector c (0..3) in the layout of w[c]: values 32m..32m+31 of
@@ -258,6 +263,10 @@ struct Q6K {
                            a + 4, a + 4, a + 4, a + 4, a, a, a, a),
           sc16z);
     }
+    Quants(b, s.w);
+  }
+  // The quants q in 0..63, values 64c .. 64c + 63 in order.
+  static void Quants(const Byte* b, __m512i* w) {
     // Half h: ql[64h..64h+63] low nibbles = values 128h + 0..63, high nibbles = 64..127; qh
     // bits 0-1, 2-3, 4-5, 6-7 of qh[32h..32h+31] for the four 32-value parts.
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -266,9 +275,9 @@ struct Q6K {
       const __m512i l = Load512(b + offsetof(block_q6_K, ql) + 64 * h);
       const __m256i q = Load256(b + offsetof(block_q6_K, qh) + 32 * h);
       const __m512i qh2 = Concat(q, _mm256_srli_epi16(q, 2));
-      s.w[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_slli_epi16(qh2, 4),
+      w[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_slli_epi16(qh2, 4),
                                              m30, kOrAnd);
-      s.w[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), qh2,
+      w[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), qh2,
                                                  m30, kOrAnd);
     }
   }
@@ -418,6 +427,51 @@ using Q5KKernel = KTile<Q45K<true>>;
 using Q6KKernel = KTile<Q6K>;
 using IQ4XSKernel = KTile<IQ4XS>;
 
+// Panel traits (avx512_panel.h).
+template <bool kHasHighBit>
+struct Q45KPanel {
+  static constexpr size_t kBytes = Q45K<kHasHighBit>::kBytes;
+  static constexpr int kSub = 32;
+  static constexpr bool kSeparateMins = true;
+  static void Unpack(const Byte* b, PanelRow& out) {
+    __m512i w[4];
+    Q45K<kHasHighBit>::Quants(b, w);  // [0 | 2], [1 | 3], [4 | 6], [5 | 7] -> value order
+    out.q[0] = _mm512_shuffle_i64x2(w[0], w[1], _MM_SHUFFLE(1, 0, 1, 0));
+    out.q[1] = _mm512_shuffle_i64x2(w[0], w[1], _MM_SHUFFLE(3, 2, 3, 2));
+    out.q[2] = _mm512_shuffle_i64x2(w[2], w[3], _MM_SHUFFLE(1, 0, 1, 0));
+    out.q[3] = _mm512_shuffle_i64x2(w[2], w[3], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m128i sm = UnpackScalesMinsK4(b + 4);
+    out.sc = _mm512_cvtepu8_epi32(sm);  // dwords 0..7: the scales
+    // Sub-block j's min against both bsums of its 32 values: the int16 pair (m_j, m_j).
+    const __m512i m = _mm512_cvtepu8_epi32(_mm_srli_si128(sm, 8));
+    out.mins = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    out.d = H2F(LoadU16(b));
+    out.dmin = H2F(LoadU16(b + 2));
+  }
+};
+struct Q6KPanel {
+  static constexpr size_t kBytes = Q6K::kBytes;
+  static constexpr int kSub = 16;
+  static constexpr bool kSeparateMins = false;
+  static void Unpack(const Byte* b, PanelRow& out) {
+    Q6K::Quants(b, out.q);
+    const __m128i sc = Load128(b + offsetof(block_q6_K, scales));
+    out.sc = _mm512_cvtepi8_epi32(sc);
+    // q - 32: -32 * sc_j against bsum j, in units of d.
+    out.mins = _mm512_zextsi256_si512(
+        _mm256_mullo_epi16(_mm256_cvtepi8_epi16(sc), _mm256_set1_epi16(-32)));
+    out.d = H2F(LoadU16(b + offsetof(block_q6_K, d)));
+    out.dmin = 0.0f;
+  }
+};
+
+template <class P, class K, int R1, int R, int T>
+void MatMulPanel(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  PanelOrRows<P>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+                 x86::MatMulImpl<K, R1, R, T>);
+}
+
 // Decode: R1 rows per pass over the activations; prefill: R x T tiles (measured on Zen 4 with
 // L2-resident weights; 2 x 8 keeps 16 accumulators and both rows' unpacked blocks in the 32
 // registers).
@@ -434,7 +488,7 @@ float VecDotQ4_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ4_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q4KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q45KPanel<false>, Q4KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -442,7 +496,7 @@ float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ5_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q5KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q45KPanel<true>, Q5KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -450,7 +504,7 @@ float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ6_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q6KKernel, 2, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q6KPanel, Q6KKernel, 2, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {

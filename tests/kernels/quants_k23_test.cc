@@ -718,7 +718,7 @@ TEST_P(K23SimdTest, IntegerScalesAreExact) {
 TEST_P(K23SimdTest, MatMulMatchesReference) {
   std::mt19937 rng(10);
   for (DType t : kTypes) {
-    for (int64_t k : {0, 256, 512, 1280}) {
+    for (int64_t k : {0, 256, 512, 1280, 2816}) {
       const size_t row = RowBytes(t, k), xrow = RowBytes(DType::kQ8_K, k);
       const int64_t max_rows = 3 + 19;
       const int max_tok = 17;

@@ -809,7 +809,7 @@ TEST_P(K456SimdTest, LargestQuantsAgainstMinus128AreExact) {
 TEST_P(K456SimdTest, MatMulMatchesReference) {
   std::mt19937 rng(13);
   for (DType t : kTypes) {
-    for (int64_t k : {int64_t{kQK_K}, int64_t{3 * kQK_K}}) {
+    for (int64_t k : {int64_t{kQK_K}, int64_t{3 * kQK_K}, int64_t{11 * kQK_K}}) {
       const int64_t nb = k / kQK_K;
       const size_t row = RowBytes(t, k);
       const int64_t max_rows = 19 + 3;

@@ -208,7 +208,10 @@ TEST_P(GoldenTest, SeededSamplingIsIndependentOfThreadCount) {
     SessionOptions so;
     so.n_ctx = 256;
     so.n_threads = threads;
-    so.n_batch = threads == 3 ? 4 : 64;  // chunked prefill must not change anything either
+    // Same batch size: prefill of a chunk of >= 8 tokens takes the panel GEMM, whose float
+    // summation order differs from the row kernels' (chunked prefill is compared with a
+    // tolerance in synthetic_models_test), but threads only split the rows.
+    so.n_batch = 64;
     std::unique_ptr<Session> session;
     ASSERT_TRUE(Session::Create(*model_, so, &session).ok());
     GenerateOptions go;

@@ -280,7 +280,8 @@ TEST_P(SimdTest, MatMulMatchesReference) {
 // AVX2 (what QuantizeRow produces). Shapes that reach the tiled kernels' remainders: row
 // counts 1..19 at r0 0 and 3, every token count 1..9 and 17 (more than one 16-token panel),
 // block counts that leave 1..3 blocks in the last group of 4, k past one activation chunk
-// (48 blocks for a panel of 16 tokens, 768 for one token) and more rows than one band.
+// (48 blocks for a panel of 16 tokens, 768 for one token) and more rows than one band; for
+// the 16-row prefill panels: odd block counts, 16-block chunks, more than 4 panels per call.
 void FillQ8Blocks(std::mt19937& rng, unsigned char* p, int64_t nb, int lo) {
   std::uniform_real_distribution<float> d(-2.0f, 2.0f);
   for (int64_t b = 0; b < nb; ++b) {

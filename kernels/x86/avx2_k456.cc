@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -382,6 +383,52 @@ using Q5KKernel = KTile<Q45K<true>>;
 using Q6KKernel = KTile<Q6K>;
 using IQ4XSKernel = KTile<IQ4XS>;
 
+// Panel traits (avx2_panel.h).
+template <bool kHasHighBit>
+struct Q45KPanel8 {
+  static constexpr size_t kBytes = Q45K<kHasHighBit>::kBytes;
+  static constexpr int kSub = 32;
+  // |sum| <= 2 * 2 * 31 * 128 < 2^15 (up to 8 groups fit for Q4_K; 2 measured fastest)
+  static constexpr int kMaddGroups = 2;
+  static constexpr bool kSeparateMins = true;
+  static void Unpack(const Byte* b, PanelRow8& out) {
+    typename Q45K<kHasHighBit>::Row row;
+    Q45K<kHasHighBit>::Prepare(b, row);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) out.q[j] = Q45K<kHasHighBit>::Get(row, j);
+    const __m128i sm = UnpackScalesMinsK4(b + 4);
+    out.sc16 = _mm256_cvtepu8_epi16(sm);  // int16 0..7: the scales
+    // Sub-block j's min against both bsums of its 32 values: the int16 pair (m_j, m_j).
+    const __m256i m = _mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8));
+    out.mins = _mm256_or_si256(m, _mm256_slli_epi32(m, 16));
+    out.d = H2F(LoadU16(b));
+    out.dmin = H2F(LoadU16(b + 2));
+  }
+};
+struct Q6KPanel8 {
+  static constexpr size_t kBytes = Q6K::kBytes;
+  static constexpr int kSub = 16;
+  static constexpr int kMaddGroups = 2;  // |sum| <= 2 * 2 * 63 * 128
+  static constexpr bool kSeparateMins = false;
+  static void Unpack(const Byte* b, PanelRow8& out) {
+    Q6K::Row row;
+    Q6K::Prepare(b, row);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) out.q[j] = Q6K::Get(row, j);
+    out.sc16 = row.sc16;
+    out.mins = _mm256_mullo_epi16(row.sc16, _mm256_set1_epi16(-32));  // q - 32
+    out.d = H2F(LoadU16(b + offsetof(block_q6_K, d)));
+    out.dmin = 0.0f;
+  }
+};
+
+template <class P, class K, int R1, int R, int T>
+void MatMulPanel8(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  Panel8OrRows<P>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+                  x86::MatMulImpl<K, R1, R, T>);
+}
+
 // Decode: R1 rows per pass over the activations; prefill: R x T tiles (measured on Zen 4 with
 // L2-resident weights: one row against 8 tokens keeps 8 int32 sums and the step's weights in
 // registers; IQ4_XS, with more work per unpacked step, prefers two rows).
@@ -398,7 +445,7 @@ float VecDotQ4_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ4_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q4KKernel, 4, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q45KPanel8<false>, Q4KKernel, 4, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -406,7 +453,7 @@ float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ5_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q5KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q45KPanel8<true>, Q5KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -414,7 +461,7 @@ float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ6_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<Q6KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q6KPanel8, Q6KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {

@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/panel_driver.h"
 #include "kernels/x86/tile_driver.h"
 
 namespace ondo::kernels::avx512 {
@@ -115,125 +116,96 @@ constexpr size_t kPanelQ8Bytes = sizeof(block_q8_K);
 constexpr size_t kPanelQ8Qs = offsetof(block_q8_K, qs);
 constexpr size_t kPanelQ8Bsums = offsetof(block_q8_K, bsums);
 
-// T tokens (x rows xrb apart, starting at the panel chunk's first block) against nb unpacked
-// blocks: y[t * ys + 0..15] = (or +=, when `add`) the 16 rows' sums.
-template <class P, int T>
-void PanelTile(const PanelBlock* pb, int nb, const Byte* x, size_t xrb, float* y, int64_t ys,
-               bool add) {
-  __m512 facc[T];
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
-  for (int b = 0; b < nb; ++b, x += kPanelQ8Bytes) {
-    const PanelBlock& B = pb[b];
-    __m512i iacc[T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) iacc[t] = _mm512_setzero_si512();
+// Sums of groups [g0, g1) of every token into acc[t] (T tokens, x at their block).
+template <int T>
+[[gnu::always_inline]] inline void DotGroups(const PanelBlock& B, int g0, int g1, const Byte* x,
+                                             size_t xrb, __m512i* acc) {
 #pragma GCC unroll 8
-    for (int p = 0; p < 8; ++p) {
-      const __m512i m = B.mins[p];
+  for (int g = g0; g < g1; ++g) {
+    const __m512i wv = B.q[g];
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        iacc[t] = _mm512_dpwssd_epi32(iacc[t], m, Bcast32(x + t * xrb + kPanelQ8Bsums + 4 * p));
-      }
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm512_dpbusd_epi32(acc[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
     }
-    if constexpr (P::kSeparateMins) {
+  }
+}
+
+// The panel kernel (panel_driver.h) of a K-quant with trait P.
+template <class P>
+struct KPanel16 {
+  using Block = PanelBlock;
+  static constexpr int kRows = 16;
+  static constexpr int kChunk = 8;      // 8 x 5.8 KB of stack
+  static constexpr int kTokens = 8;     // measured best of 8, 12, 16 on Zen 4
+  static constexpr int kMinTokens = 8;  // below: unpacking costs as much as a few tokens' sums
+  static constexpr size_t kXBlockBytes = kPanelQ8Bytes;
+  static int64_t Blocks(int64_t k) { return k / kQK_K; }
+  static void Unpack(const Byte* w, size_t wrb, int64_t b0, int n, Block* out) {
+    for (int b = 0; b < n; ++b) UnpackPanel<P>(w, wrb, b0 + b, out[b]);
+  }
+
+  template <int T>
+  static void Tile(const PanelBlock* pb, int nb, const Byte* x, size_t xrb, float* y, int64_t ys,
+                   bool add) {
+    __m512 facc[T];
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        const __m512 s = _mm512_mul_ps(B.dmin, BcastF32(x + t * xrb));
-        facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
-        iacc[t] = _mm512_setzero_si512();
-      }
-    }
-    if constexpr (P::kSub == 0) {
-#pragma GCC unroll 4
-      for (int g = 0; g < 64; ++g) {
-        const __m512i wv = B.q[g];
+    for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; ++b, x += kPanelQ8Bytes) {
+      const PanelBlock& B = pb[b];
+      __m512i iacc[T];
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) iacc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int p = 0; p < 8; ++p) {
+        const __m512i m = B.mins[p];
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          iacc[t] = _mm512_dpbusd_epi32(iacc[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
+          iacc[t] = _mm512_dpwssd_epi32(iacc[t], m, Bcast32(x + t * xrb + kPanelQ8Bsums + 4 * p));
         }
       }
-    } else {
-      constexpr int kGroups = P::kSub / 4;
-      for (int j = 0; j < 256 / P::kSub; ++j) {
-        __m512i sacc[T];
+      if constexpr (P::kSeparateMins) {
 #pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) sacc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int g = j * kGroups; g < (j + 1) * kGroups; ++g) {
-          const __m512i wv = B.q[g];
+        for (int t = 0; t < T; ++t) {
+          const __m512 s = _mm512_mul_ps(B.dmin, BcastF32(x + t * xrb));
+          facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
+          iacc[t] = _mm512_setzero_si512();
+        }
+      }
+      if constexpr (P::kSub == 0) {
+        DotGroups<T>(B, 0, 64, x, xrb, iacc);
+      } else {
+        constexpr int kGroups = P::kSub / 4;
+        for (int j = 0; j < 256 / P::kSub; ++j) {
+          __m512i sacc[T];
+#pragma GCC unroll 16
+          for (int t = 0; t < T; ++t) sacc[t] = _mm512_setzero_si512();
+          DotGroups<T>(B, j * kGroups, (j + 1) * kGroups, x, xrb, sacc);
+          const __m512i s = B.sc[j];
 #pragma GCC unroll 16
           for (int t = 0; t < T; ++t) {
-            sacc[t] = _mm512_dpbusd_epi32(sacc[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
+            iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(sacc[t], s));
           }
         }
-        const __m512i s = B.sc[j];
+      }
 #pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(sacc[t], s));
+      for (int t = 0; t < T; ++t) {
+        const __m512 s = _mm512_mul_ps(B.d, BcastF32(x + t * xrb));
+        facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
       }
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const __m512 s = _mm512_mul_ps(B.d, BcastF32(x + t * xrb));
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
+      float* yt = y + t * ys;
+      _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[t]) : facc[t]);
     }
   }
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[t]) : facc[t]);
-  }
-}
+};
 
-template <class P, int T>
-void PanelTokens(const PanelBlock* pb, int nb, const Byte* x, size_t xrb, int n_tok, float* y,
-                 int64_t ys, bool add) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    PanelTile<P, T>(pb, nb, x + static_cast<size_t>(t) * xrb, xrb, y + t * ys, ys, add);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      PanelTokens<P, T / 2>(pb, nb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t, y + t * ys,
-                            ys, add);
-    }
-  }
-}
-
-// Prefill below this many tokens uses the row kernels: unpacking a panel block costs about as
-// much as a few tokens' products.
-constexpr int kPanelMinTokens = 8;
-// Blocks unpacked at a time (bounds the stack buffer: 8 x 5.8 KB).
-constexpr int kPanelChunk = 8;
-constexpr int kPanelTokens = 8;
-
-// Rows [r0, r0 + 16 * n_panels) of a MatMul; the caller computes the rest.
-template <class P>
-void PanelMatMul(const Byte* w, size_t wrb, int64_t r0, int64_t n_panels, int64_t k,
-                 const Byte* x, size_t xrb, int n_tok, float* y, int64_t ys) {
-  const int64_t nb = k / kQK_K;
-  PanelBlock buf[kPanelChunk];
-  for (int64_t p = 0; p < n_panels; ++p) {
-    const int64_t r = r0 + 16 * p;
-    for (int64_t b0 = 0; b0 < nb; b0 += kPanelChunk) {
-      const int n = static_cast<int>(nb - b0 < kPanelChunk ? nb - b0 : kPanelChunk);
-      for (int b = 0; b < n; ++b) UnpackPanel<P>(w + r * wrb, wrb, b0 + b, buf[b]);
-      PanelTokens<P, kPanelTokens>(buf, n, x + b0 * kPanelQ8Bytes, xrb, n_tok, y + r, ys, b0 > 0);
-    }
-  }
-}
-
-// MatMul with the panel GEMM for prefill and the row kernel K for decode and leftover rows.
+// MatMul of a K-quant: the panel GEMM for prefill, the row kernels `rows` for the rest.
 template <class P, class RowMatMul>
 void PanelOrRows(const void* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* x,
                  size_t xrb, int n_tok, float* y, int64_t ys, RowMatMul rows) {
-  const int64_t n_panels = n_tok >= kPanelMinTokens && k > 0 ? (r1 - r0) / 16 : 0;
-  if (n_panels > 0) {
-    PanelMatMul<P>(static_cast<const Byte*>(w), wrb, r0, n_panels, k, static_cast<const Byte*>(x),
-                   xrb, n_tok, y, ys);
-  }
-  const int64_t done = r0 + 16 * n_panels;
-  if (done < r1) rows(w, wrb, done, r1, k, x, xrb, n_tok, y, ys);
+  x86::PanelOrRows<KPanel16<P>>(w, wrb, r0, r1, k, x, xrb, n_tok, y, ys, rows);
 }
 
 }  // namespace

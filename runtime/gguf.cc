@@ -198,6 +198,16 @@ Status GgufFile::Parse(const uint8_t* data, size_t size, std::unique_ptr<GgufFil
   return Status::Ok();
 }
 
+Status GgufFile::ParseMetadata(const uint8_t* data, size_t size, std::unique_ptr<GgufFile>* out) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->base_ = data;
+  f->size_ = size;
+  f->metadata_only_ = true;
+  ONDO_RETURN_IF_ERROR(f->ParseAll());
+  *out = std::move(f);
+  return Status::Ok();
+}
+
 Status GgufFile::ParseAll() {
   Reader r(base_, size_);
   uint32_t magic = 0;
@@ -275,13 +285,17 @@ Status GgufFile::ParseAll() {
       return Corrupt("tensor '{}': byte size overflows", t.name);
     }
     const uint64_t bytes = blocks * static_cast<uint64_t>(info->type_size);
-    if (bytes > size_) return Corrupt("tensor '{}' needs {} bytes, more than the whole file ({})", t.name, bytes, size_);
+    if (!metadata_only_ && bytes > size_) {
+      return Corrupt("tensor '{}' needs {} bytes, more than the whole file ({})", t.name, bytes, size_);
+    }
+    if (bytes > std::numeric_limits<size_t>::max()) return Corrupt("tensor '{}' is too large", t.name);
     t.bytes = static_cast<size_t>(bytes);
     if (t.offset % alignment_ != 0) return Corrupt("tensor '{}' offset {} is not aligned to {}", t.name, t.offset, alignment_);
     if (!names.insert(t.name).second) return Corrupt("duplicate tensor name '{}'", t.name);
     tensors_.push_back(t);
   }
 
+  if (metadata_only_) return Status::Ok();
   size_t pos = r.pos();
   size_t data = (pos + alignment_ - 1) / alignment_ * alignment_;
   if (n_tensors > 0 && data > size_) return Corrupt("file ends before the tensor data section");

@@ -15,6 +15,8 @@
 
 namespace ondo::runtime {
 
+class OndoReader;  // runtime/ondo_format.cc: binds tensors of a metadata-only parse to shards
+
 enum class GgufType : uint32_t {
   kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
   kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
@@ -65,6 +67,10 @@ class GgufFile {
   static Status Open(const std::string& path, std::unique_ptr<GgufFile>* out);
   // Validates a buffer the caller keeps alive (fuzzing, tests). Nothing is copied.
   static Status Parse(const uint8_t* data, size_t size, std::unique_ptr<GgufFile>* out);
+  // Parses only the header, metadata and tensor infos of a buffer (an .ondo manifest): the
+  // tensors' data is elsewhere, so their offsets and sizes are not checked against the buffer
+  // and every tensor's `data` is nullptr until bound (runtime/ondo_format.h).
+  static Status ParseMetadata(const uint8_t* data, size_t size, std::unique_ptr<GgufFile>* out);
 
   uint32_t version() const { return version_; }
   size_t alignment() const { return alignment_; }
@@ -98,10 +104,13 @@ class GgufFile {
   static std::string ValueToString(const GgufValue& v, size_t max_items = 8);
 
  private:
+  friend class OndoReader;
   GgufFile() = default;
   Status ParseAll();
 
   std::unique_ptr<platform::MappedFile> mapping_;
+  std::vector<std::unique_ptr<platform::MappedFile>> extra_mappings_;  // .ondo shard files
+  bool metadata_only_ = false;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
   uint32_t version_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/ondo_format.h"
 #include "runtime/vocab_from_gguf.h"
 
 namespace ondo::runtime {
@@ -20,7 +21,7 @@ const char* ArchName(Arch arch) {
 
 Status Model::Load(const std::string& path, std::unique_ptr<Model>* out) {
   std::unique_ptr<GgufFile> gguf;
-  ONDO_RETURN_IF_ERROR(GgufFile::Open(path, &gguf));
+  ONDO_RETURN_IF_ERROR(OpenModelFile(path, &gguf));
   Status s = FromGguf(std::move(gguf), out);
   if (!s.ok()) return Status(s.code(), "'" + path + "': " + s.message());
   return s;

@@ -11,6 +11,7 @@
 #include "runtime/chat_template.h"
 #include "runtime/gguf.h"
 #include "runtime/model.h"
+#include "runtime/ondo_format.h"
 #include "runtime/session.h"
 
 namespace ondo::cli {
@@ -61,7 +62,7 @@ int InspectCommand(const std::vector<std::string>& args) {
   if (n_ctx < 0) return UsageError("inspect", fmt::format("--ctx {} is negative", n_ctx));
 
   std::unique_ptr<runtime::GgufFile> gguf;
-  if (Status s = runtime::GgufFile::Open(model_path, &gguf); !s.ok()) return Error(s);
+  if (Status s = runtime::OpenModelFile(model_path, &gguf); !s.ok()) return Error(s);
 
   fmt::print("file: {}\n", model_path);
   fmt::print("gguf: version {}, {} bytes, alignment {}, data at offset {}\n", gguf->version(),

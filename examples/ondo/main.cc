@@ -36,12 +36,15 @@ constexpr Command kCommands[] = {
      ondo::cli::PerplexityCommand},
     {"kld", "KL divergence of a model from a reference model on a text file",
      ondo::cli::KldCommand},
+    {"convert", "write a model as .ondo (sharded, mmap'd in place; optionally re-quantized)",
+     ondo::cli::ConvertCommand},
+    {"verify", "check every CRC-32 of an .ondo model", ondo::cli::VerifyCommand},
 };
 
 void PrintUsage(std::FILE* out) {
   fmt::print(out,
              "usage: ondo <command> [options]\n\n"
-             "ondo runs Korean-capable language models (GGUF) offline on small devices.\n\n"
+             "ondo runs Korean-capable language models (GGUF or .ondo) offline on small devices.\n\n"
              "commands:\n");
   for (const Command& c : kCommands) fmt::print(out, "  {:<12}{}\n", c.name, c.summary);
   fmt::print(out,

@@ -11,6 +11,7 @@
 #include "examples/ondo/cli.h"
 #include "runtime/chat_template.h"
 #include "runtime/gguf.h"
+#include "runtime/ondo_format.h"
 #include "runtime/vocab_from_gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,7 +30,7 @@ Status LoadTokenizer(const std::string& model_path, const std::string& json_path
                      std::unique_ptr<tokenizer::Tokenizer>* out) {
   if (!json_path.empty()) return tokenizer::Tokenizer::FromHfJsonFile(json_path, out);
   std::unique_ptr<runtime::GgufFile> gguf;
-  ONDO_RETURN_IF_ERROR(runtime::GgufFile::Open(model_path, &gguf));
+  ONDO_RETURN_IF_ERROR(runtime::OpenModelFile(model_path, &gguf));
   tokenizer::VocabSpec spec;
   ONDO_RETURN_IF_ERROR(runtime::VocabSpecFromGguf(*gguf, &spec));
   return tokenizer::Tokenizer::Create(std::move(spec), out);

@@ -77,13 +77,6 @@ inline __m512 RoundHalfAway(__m512 v) {
   return _mm512_mask_add_ps(t, up, t, one);
 }
 
-inline float HSum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 struct F32Load {
   static __m512 Load16(const Byte* p, int64_t i) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(p + 4 * i));

@@ -46,6 +46,7 @@ constexpr size_t kQ3Bytes = sizeof(block_q3_K);  // 110
 constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
 // Byte offsets inside the blocks.
 constexpr size_t kQ2Scales = 0, kQ2Qs = 16, kQ2D = 80, kQ2Dmin = 82;
+static_assert(kQ2Dmin == kQ2D + 2, "UnpackQ2K loads d and dmin together");
 constexpr size_t kQ3Hmask = 0, kQ3Qs = 32, kQ3Scales = 96, kQ3D = 108;
 constexpr size_t kQ8D = 0, kQ8Qs = 4, kQ8Bsums = 260;
 

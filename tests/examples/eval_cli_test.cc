@@ -381,6 +381,55 @@ TEST_F(EvalCli, KldOfModelWithItselfIsZero) {
   }
 }
 
+// `ondo convert` / `ondo verify`: a converted model runs and scores exactly as its GGUF
+// file (perplexity printed to 4 decimals from the same logits), a damaged shard is found by
+// verify and named, and the command-line errors exit 1 or 2 with one line.
+TEST_F(EvalCli, ConvertAndVerify) {
+  const std::string out = test::CliTempPath("model.ondo");
+  std::filesystem::remove_all(out);
+  CliResult r = Ondo({"convert", path_a_, "-o", out, "--shard-size", "16K"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("shards"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("100%"), std::string::npos) << r.err;  // progress on stderr
+  r = Ondo({"verify", out});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("intact"), std::string::npos) << r.out;
+  const CliResult ppl_gguf = Ondo({"perplexity", "-m", path_a_, "-f", text_path_, "--ctx", "32"});
+  const CliResult ppl_ondo = Ondo({"perplexity", "-m", out, "-f", text_path_, "--ctx", "32"});
+  ASSERT_EQ(ppl_gguf.code, 0) << ppl_gguf.err;
+  ASSERT_EQ(ppl_ondo.code, 0) << ppl_ondo.err;
+  // The "Final estimate" line (the first line has the run time).
+  const auto estimate = [](const std::string& o) { return o.substr(o.find("Final estimate")); };
+  ASSERT_NE(ppl_gguf.out.find("Final estimate"), std::string::npos) << ppl_gguf.out;
+  ASSERT_NE(ppl_ondo.out.find("Final estimate"), std::string::npos) << ppl_ondo.out;
+  EXPECT_EQ(estimate(ppl_gguf.out), estimate(ppl_ondo.out));
+  r = Ondo({"inspect", "-m", out});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("ondo.shards.crc32"), std::string::npos);
+
+  // Errors: the output exists; a bad --quant or size; not an .ondo model; a damaged shard.
+  r = Ondo({"convert", path_a_, "-o", out});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--quant", "q3"}).code, 2);
+  EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--shard-size", "12Q"}).code, 2);
+  EXPECT_EQ(Ondo({"convert", "/nonexistent.gguf", "-o", out + "2"}).code, 1);
+  EXPECT_FALSE(std::filesystem::exists(out + "2"));
+  r = Ondo({"verify", path_a_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not an .ondo model"), std::string::npos) << r.err;
+  const std::string shard = out + "/shard-00001.bin";
+  std::string bytes = test::ReadWholeFile(shard);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 3] ^= 0x40;
+  WriteText(shard, bytes);
+  r = Ondo({"verify", out});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("DAMAGED"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("shard-00001.bin"), std::string::npos) << r.err;
+  std::filesystem::remove_all(out);
+}
+
 TEST_F(EvalCli, BenchJsonOnSyntheticModel) {
   CliResult r = Ondo({"bench", "-m", path_a_, "--prompt", "16", "--gen", "4", "--reps", "2", "-t", "2", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;

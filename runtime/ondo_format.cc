@@ -230,6 +230,13 @@ class FileWriter {
     }
     return Status::Ok();
   }
+  // Flushes [offset, offset + n) and drops it from the page cache, so that a conversion does
+  // not keep the model it wrote in memory (best effort).
+  void DropWritten(uint64_t offset, uint64_t n) {
+    if (::fdatasync(fd_) == 0) {
+      (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
+    }
+  }
   Status Finish(uint64_t size) {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return IoError("cannot size '" + path_ + "'");
     if (::fsync(fd_) != 0) return IoError("cannot flush '" + path_ + "'");
@@ -271,10 +278,28 @@ class ShardSink {
   uint32_t crc_ = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
 };
 
+// Unmaps input pages [p, p + n) of `in` once converted: the conversion's resident memory
+// stays at its buffers, not the input mapping (best effort; a page is read again if needed).
+void ReleaseInput(const GgufFile& in, const uint8_t* p, size_t n) {
+  const platform::MappedFile* m = in.mapping();
+  if (m == nullptr || p < m->data() || n > m->size() || static_cast<size_t>(p - m->data()) > m->size() - n) {
+    return;
+  }
+  m->Advise(static_cast<size_t>(p - m->data()), n, platform::Advice::kDontNeed);
+}
+
 // Writes tensor `t` converted to `dst`, rows in parallel, a bounded chunk at a time.
-Status WriteTensor(const GgufTensorInfo& t, kernels::DType dst, platform::ThreadPool& pool,
-                   ShardSink* sink) {
-  if (dst == t.type) return sink->Write(t.data, t.bytes);
+Status WriteTensor(const GgufFile& in, const GgufTensorInfo& t, kernels::DType dst,
+                   platform::ThreadPool& pool, ShardSink* sink) {
+  if (dst == t.type) {
+    for (size_t done = 0; done < t.bytes;) {
+      const size_t n = std::min<size_t>(t.bytes - done, 4u << 20);
+      ONDO_RETURN_IF_ERROR(sink->Write(t.data + done, n));
+      ReleaseInput(in, t.data + done, n);
+      done += n;
+    }
+    return Status::Ok();
+  }
   const int64_t n_cols = t.ne[0];
   const int64_t n_rows = t.n_rows();
   const size_t src_rb = kernels::RowBytes(t.type, n_cols);
@@ -302,6 +327,7 @@ Status WriteTensor(const GgufTensorInfo& t, kernels::DType dst, platform::Thread
       return Corrupt("tensor '{}' row {} holds a NaN or an infinity: it cannot be converted", t.name, bad_row.load());
     }
     ONDO_RETURN_IF_ERROR(sink->Write(out.data(), static_cast<size_t>(n) * dst_rb));
+    ReleaseInput(in, t.data + static_cast<size_t>(r0) * src_rb, static_cast<size_t>(n) * src_rb);
   }
   return Status::Ok();
 }
@@ -474,7 +500,7 @@ Status WriteOndo(const GgufFile& in, const std::string& out_path, const OndoWrit
       for (; k < plan.size() && plan[k].shard == s; ++k) {
         const PlannedTensor& p = plan[k];
         if (Status e = sink.PadTo(p.offset); !e.ok()) return fail(e);
-        if (Status e = WriteTensor(*p.src, p.type, pool, &sink); !e.ok()) return fail(e);
+        if (Status e = WriteTensor(in, *p.src, p.type, pool, &sink); !e.ok()) return fail(e);
         if (p.type != p.src->type) ++st.n_requantized;
         in_done += p.src->bytes;
         if (opt.progress) opt.progress(in_done, in_total);
@@ -484,6 +510,7 @@ Status WriteOndo(const GgufFile& in, const std::string& out_path, const OndoWrit
       }
       crcs[s] = sink.crc();
       st.bytes += shard_bytes[s];
+      file->DropWritten(shard_offset[s], shard_bytes[s]);
       if (!opt.single_file) {
         if (Status e = own.Finish(shard_bytes[s]); !e.ok()) return fail(e);
       }

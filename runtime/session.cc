@@ -115,6 +115,9 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
       return;
     }
   }
+  if (observer_ != nullptr) {
+    for (const MatMulJob& j : jobs) observer_->Observe(*j.w, in, in_stride, n_tokens);
+  }
   const size_t x_row_bytes = kernels::RowBytes(vd, k);
   uint8_t* act = act_.data();
   if (n_tokens == 1) {

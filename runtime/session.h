@@ -32,6 +32,15 @@ struct SessionPlan {
 };
 Status PlanSession(const Model& model, const SessionOptions& options, SessionPlan* plan);
 
+// Sees the input of every matrix product, in f32 before it is converted to the weight's
+// vec-dot type (what `ondo imatrix` accumulates). Called on the thread that runs the session.
+class MatMulObserver {
+ public:
+  virtual ~MatMulObserver() = default;
+  // in: n_tokens rows of w.n_cols floats, in_stride apart.
+  virtual void Observe(const WeightView& w, const float* in, int64_t in_stride, int n_tokens) = 0;
+};
+
 class Session {
  public:
   static Status Create(const Model& model, const SessionOptions& options,
@@ -55,6 +64,8 @@ class Session {
   const Model& model() const { return model_; }
   // Forgets all tokens (the cache is overwritten from position 0).
   void Reset() { n_past_ = 0; }
+  // nullptr (the default) or an observer of every matrix product's input; not owned.
+  void set_observer(MatMulObserver* observer) { observer_ = observer; }
 
  private:
   Session(const Model& model, const SessionPlan& plan, int n_threads);
@@ -91,6 +102,7 @@ class Session {
   platform::ThreadPool pool_;
   std::unique_ptr<memory::KvCache> kv_;
   int n_past_ = 0;
+  MatMulObserver* observer_ = nullptr;
 
   // Scratch, (n_batch, width) row-major unless noted.
   std::vector<float> x_, xb_, q_, k_, v_, qkv_, att_, attn_out_, ffn_a_, ffn_b_, logits_;

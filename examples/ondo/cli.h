@@ -45,6 +45,7 @@ int PostCommand(const std::vector<std::string>& args);
 int BenchCommand(const std::vector<std::string>& args);
 int PerplexityCommand(const std::vector<std::string>& args);
 int KldCommand(const std::vector<std::string>& args);
+int ImatrixCommand(const std::vector<std::string>& args);
 int ConvertCommand(const std::vector<std::string>& args);
 int VerifyCommand(const std::vector<std::string>& args);
 

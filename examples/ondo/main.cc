@@ -36,6 +36,8 @@ constexpr Command kCommands[] = {
      ondo::cli::PerplexityCommand},
     {"kld", "KL divergence of a model from a reference model on a text file",
      ondo::cli::KldCommand},
+    {"imatrix", "importance matrix of a model on a calibration text (llama-imatrix's format)",
+     ondo::cli::ImatrixCommand},
     {"convert", "write a model as .ondo (sharded, mmap'd in place; optionally re-quantized)",
      ondo::cli::ConvertCommand},
     {"verify", "check every CRC-32 of an .ondo model", ondo::cli::VerifyCommand},

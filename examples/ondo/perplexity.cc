@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "examples/ondo/cli.h"
 #include "platform/sys_info.h"
 #include "runtime/chat_template.h"
+#include "runtime/imatrix.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -51,6 +53,14 @@ constexpr std::string_view kKldSummary =
     "second half of each chunk of --ctx tokens). Both models must share the vocabulary.\n"
     "Prints the perplexity of both, KLD statistics (mean, percentiles, max), the change in\n"
     "the actual token's probability and how often the top token agrees.";
+
+constexpr std::string_view kImatrixSynopsis = "ondo imatrix -m MODEL -f TEXT -o FILE [options]";
+constexpr std::string_view kImatrixSummary =
+    "Importance matrix of MODEL on the calibration text TEXT, as llama.cpp's llama-imatrix\n"
+    "computes it: the text is tokenized and cut into chunks of --ctx tokens as for perplexity,\n"
+    "and for every matrix of the layers (and the output head with --process-output) the mean\n"
+    "of x^2 of each input column over all the chunks' tokens is written to FILE in llama.cpp's\n"
+    "imatrix format (readable by llama-quantize --imatrix and `ondo convert --imatrix`).";
 
 constexpr int kMinCtx = 4;
 
@@ -209,11 +219,11 @@ class Progress {
     if (tty_) {
       constexpr int kWidth = 30;
       const int filled = static_cast<int>(static_cast<long long>(done) * kWidth / n_);
-      fmt::print(stderr, "\r{}: [{}{}] {}/{} chunks, {}\x1b[K", command_, std::string(filled, '#'),
-                 std::string(kWidth - filled, '.'), done, n_, figures);
+      fmt::print(stderr, "\r{}: [{}{}] {}/{} chunks{}{}\x1b[K", command_, std::string(filled, '#'),
+                 std::string(kWidth - filled, '.'), done, n_, figures.empty() ? "" : ", ", figures);
       if (done == n_) std::fputc('\n', stderr);
     } else if (done == n_ || done * 10 / n_ != (done - 1) * 10 / n_) {
-      fmt::print(stderr, "{}: chunk {}/{}, {}\n", command_, done, n_, figures);
+      fmt::print(stderr, "{}: chunk {}/{}{}{}\n", command_, done, n_, figures.empty() ? "" : ", ", figures);
     }
     std::fflush(stderr);
   }
@@ -285,6 +295,53 @@ int PerplexityCommand(const std::vector<std::string>& args) {
     fmt::print("{} chunks of {} tokens, {} tokens scored, {:.1f} s\n", n_chunks, n_ctx, count,
                progress.seconds());
     fmt::print("Final estimate: PPL = {:.4f} +/- {:.5f}\n", ppl, ppl_err);
+  }
+  return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
+}
+
+int ImatrixCommand(const std::vector<std::string>& args) {
+  EvalArgs a;
+  std::string out_path;
+  po::options_description options("options");
+  AddEvalOptions(&options, &a);
+  options.add_options()
+      ("output,o", po::value(&out_path)->value_name("FILE")->required(), "imatrix file to write")
+      ("process-output", "also collect the output head (never a tied one)");
+  po::variables_map vm;
+  if (int rc = ParseArgs("imatrix", kImatrixSynopsis, kImatrixSummary, options, args, &vm); rc >= 0) {
+    return rc;
+  }
+  if (int rc = CheckEvalArgs("imatrix", vm, &a); rc >= 0) return rc;
+  std::string text;
+  if (Status s = ReadText(a.text_path, &text); !s.ok()) return Error(s);
+  Evaluator e;
+  if (Status s = OpenEvaluator(a.model_path, a, &e); !s.ok()) return Error(s);
+  std::vector<int32_t> tokens;
+  if (Status s = TokenizeText(*e.model, text, &tokens); !s.ok()) return Error(s);
+  int n_chunks = 0;
+  if (Status s = CountChunks(a.text_path, tokens.size(), a, &n_chunks); !s.ok()) return Error(s);
+  fmt::print(stderr, "imatrix: {} tokens, {} chunks of {}\n", tokens.size(), n_chunks, a.n_ctx);
+  runtime::ImatrixCollector collector(*e.model, vm.count("process-output") != 0);
+  e.session->set_observer(&collector);
+  Progress progress("imatrix", n_chunks);
+  for (int c = 0; c < n_chunks; ++c) {
+    if (Status s = EvalChunk(tokens, c, &e); !s.ok()) return Error(s);
+    collector.EndChunk();
+    progress.Update(c + 1, "");
+  }
+  e.session->set_observer(nullptr);
+  const std::string dataset = std::filesystem::path(a.text_path).filename().string();
+  if (Status s = collector.imatrix().Save(out_path, dataset); !s.ok()) return Error(s);
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["entries"] = collector.imatrix().entries().size();
+    j["n_chunks"] = n_chunks;
+    j["n_tokens"] = static_cast<size_t>(n_chunks) * static_cast<size_t>(a.n_ctx);
+    j["output"] = out_path;
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("{}: {} matrices over {} chunks of {} tokens, {:.1f} s\n", out_path,
+               collector.imatrix().entries().size(), n_chunks, a.n_ctx, progress.seconds());
   }
   return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
 }

@@ -166,6 +166,16 @@ Status EvalChunk(const std::vector<int32_t>& tokens, int index, Evaluator* e) {
   return e->session->Prefill(e->chunk, e->logits.data());
 }
 
+// The text, the model and its session, the text's ids and chunk count, for the commands that
+// evaluate one model (perplexity, imatrix).
+Status OpenOneModelEval(const EvalArgs& a, Evaluator* e, std::vector<int32_t>* tokens, int* n_chunks) {
+  std::string text;
+  ONDO_RETURN_IF_ERROR(ReadText(a.text_path, &text));
+  ONDO_RETURN_IF_ERROR(OpenEvaluator(a.model_path, a, e));
+  ONDO_RETURN_IF_ERROR(TokenizeText(*e->model, text, tokens));
+  return CountChunks(a.text_path, tokens->size(), a, n_chunks);
+}
+
 // log(sum_i exp(x_i)) of a row of logits, in double with the maximum subtracted first.
 // When `exps` is given it receives exp(x_i - max) and `*sum` their sum, so the
 // probabilities are exps[i] / *sum.
@@ -255,14 +265,10 @@ int PerplexityCommand(const std::vector<std::string>& args) {
   }
   if (int rc = CheckEvalArgs("perplexity", vm, &a); rc >= 0) return rc;
 
-  std::string text;
-  if (Status s = ReadText(a.text_path, &text); !s.ok()) return Error(s);
   Evaluator e;
-  if (Status s = OpenEvaluator(a.model_path, a, &e); !s.ok()) return Error(s);
   std::vector<int32_t> tokens;
-  if (Status s = TokenizeText(*e.model, text, &tokens); !s.ok()) return Error(s);
   int n_chunks = 0;
-  if (Status s = CountChunks(a.text_path, tokens.size(), a, &n_chunks); !s.ok()) return Error(s);
+  if (Status s = OpenOneModelEval(a, &e, &tokens, &n_chunks); !s.ok()) return Error(s);
 
   const int n_ctx = a.n_ctx, first = n_ctx / 2, n_vocab = e.n_vocab();
   PrintPlan("perplexity", tokens.size(), n_chunks, n_ctx);
@@ -312,14 +318,10 @@ int ImatrixCommand(const std::vector<std::string>& args) {
     return rc;
   }
   if (int rc = CheckEvalArgs("imatrix", vm, &a); rc >= 0) return rc;
-  std::string text;
-  if (Status s = ReadText(a.text_path, &text); !s.ok()) return Error(s);
   Evaluator e;
-  if (Status s = OpenEvaluator(a.model_path, a, &e); !s.ok()) return Error(s);
   std::vector<int32_t> tokens;
-  if (Status s = TokenizeText(*e.model, text, &tokens); !s.ok()) return Error(s);
   int n_chunks = 0;
-  if (Status s = CountChunks(a.text_path, tokens.size(), a, &n_chunks); !s.ok()) return Error(s);
+  if (Status s = OpenOneModelEval(a, &e, &tokens, &n_chunks); !s.ok()) return Error(s);
   fmt::print(stderr, "imatrix: {} tokens, {} chunks of {}\n", tokens.size(), n_chunks, a.n_ctx);
   runtime::ImatrixCollector collector(*e.model, vm.count("process-output") != 0);
   e.session->set_observer(&collector);

@@ -1,5 +1,6 @@
 // `ondo inspect`: what a GGUF file holds and what a session over it would allocate.
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,7 +55,7 @@ int InspectCommand(const std::vector<std::string>& args) {
   int n_ctx = 0;
   po::options_description options("options");
   options.add_options()
-      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF file")
+      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF file or .ondo model")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
        "context size for the memory estimate (0: min(training context, 4096))");
   po::variables_map vm;
@@ -65,8 +66,16 @@ int InspectCommand(const std::vector<std::string>& args) {
   if (Status s = runtime::OpenModelFile(model_path, &gguf); !s.ok()) return Error(s);
 
   fmt::print("file: {}\n", model_path);
-  fmt::print("gguf: version {}, {} bytes, alignment {}, data at offset {}\n", gguf->version(),
-             gguf->file_size(), gguf->alignment(), gguf->data_offset());
+  if (runtime::IsOndoModel(model_path)) {
+    const runtime::GgufKv* shards = gguf->Find("ondo.shards.bytes");
+    fmt::print("ondo: format {}, {}, {} shard(s), manifest metadata {} bytes, tensors aligned to {}\n",
+               runtime::kOndoFormatVersion,
+               std::filesystem::is_directory(model_path) ? "folder" : "single file",
+               shards != nullptr ? shards->value.count : 0, gguf->file_size(), gguf->alignment());
+  } else {
+    fmt::print("gguf: version {}, {} bytes, alignment {}, data at offset {}\n", gguf->version(),
+               gguf->file_size(), gguf->alignment(), gguf->data_offset());
+  }
 
   fmt::print("\nmetadata ({} keys):\n", gguf->kvs().size());
   size_t key_width = 0;

@@ -20,7 +20,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"run", "generate text from a prompt (streams it; timing on stderr)", ondo::cli::RunCommand},
-    {"inspect", "show a GGUF file's metadata, tensors, model config and memory plan",
+    {"inspect", "show a model's (GGUF or .ondo) metadata, tensors, config and memory plan",
      ondo::cli::InspectCommand},
     {"tokenize", "print the token ids of a text (from a GGUF model or a tokenizer.json)",
      ondo::cli::TokenizeCommand},

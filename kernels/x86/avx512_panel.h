@@ -38,7 +38,7 @@ using x86::Byte;
 struct PanelRow {
   __m512i q[4];
   __m512i mins;
-  __m512i sc;
+  __m512i sc;  // kSub types only
   float d;
   float dmin;
 };
@@ -88,7 +88,7 @@ void UnpackPanel(const Byte* w, size_t wrb, int64_t ib, PanelBlock& out) {
     P::Unpack(w + r * wrb + ib * P::kBytes, pr);
     for (int c = 0; c < 4; ++c) rows[c][r] = pr.q[c];
     mins[r] = pr.mins;
-    sc[r] = pr.sc;
+    if constexpr (P::kSub != 0) sc[r] = pr.sc;  // unset (unused) for scale-folded types
     d[r] = pr.d;
     dmin[r] = pr.dmin;
   }

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -267,6 +268,32 @@ TEST(OndoFormat, QuantPresetsGiveThePromisedTypes) {
   std::unique_ptr<GgufFile> f;
   ASSERT_TRUE(OpenOndo(out, false, &f).ok());
   EXPECT_EQ(f->FindTensor("blk.0.attn_q.weight")->type, DType::kQ8_0);
+}
+
+// A matrix holding a NaN cannot be re-quantized (the quantizers need finite values): the
+// conversion names the tensor and row and leaves nothing behind; copying it as it is works.
+TEST(OndoFormat, NonFiniteWeightsAreRefusedWhenRequantizing) {
+  TempFiles tmp;
+  test::GgufWriter w;
+  test::SyntheticSpec spec;
+  spec.config = SmallLlama(64, 96, 2);
+  test::RefModel ref;
+  test::BuildSyntheticModel(spec, &w, &ref);
+  std::vector<float> values(64 * 96, 0.01f);
+  values[5 * 64 + 3] = NAN;  // row 5
+  ASSERT_TRUE(w.RemoveTensor("blk.1.ffn_up.weight"));
+  std::vector<uint8_t> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  w.AddRawTensor("blk.1.ffn_up.weight", {64, 96}, 0, std::move(bytes));
+  const std::string src = tmp.New("ondo_fmt_nan");
+  ASSERT_TRUE(w.WriteFile(src));
+  const std::string out = tmp.New("ondo_fmt_nan_out");
+  const Status s = Convert(src, out, OndoQuant::kQ8, 64 << 20, false);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+  EXPECT_NE(s.message().find("'blk.1.ffn_up.weight' row 5"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+  EXPECT_TRUE(Convert(src, out, OndoQuant::kKeep, 64 << 20, false).ok());
 }
 
 // --- faults ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
-#include "kernels/x86/avx512_panel.h"
+#include "kernels/x86/avx512_panel32.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -382,144 +382,16 @@ void MatMulQ8Tiled(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, in
   }
 }
 
-// --- Q8_0 prefill: 16-row panels ---------------------------------------------------------------
-// As the K-quants' panel GEMM (avx512_panel.h): 16 weight rows interleaved, int32 lane r for
-// row r, one vpdpbusd per 4 values x 16 rows x token with the token's 4 activation bytes
-// broadcast, and the per-block work (int -> float, d_w * d_x, FMA) once per 16 rows instead of
-// once per row. The weights are made unsigned (w + 128); the excess 128 * sum(x) of each token
-// and block starts that block's sum negated (prepared once per tile of tokens for a group of
-// panels).
-struct alignas(64) Q8PanelBlock {
-  __m512i q[8];  // q[g] lane r: w + 128 of values 4g .. 4g + 3 of row r (u8)
-  __m512 d;      // lane r: d of row r
+// Q8_0 for the prefill panel GEMM (avx512_panel32.h): u = w + 128.
+struct Q8Block32 {
+  static constexpr size_t kBytes = sizeof(block_q8_0);
+  static constexpr int kOffset = 128;
+  static __m256i Unpack(const Byte* p) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)),
+                            _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+  static float Scale(const Byte* p) { return H2F(LoadU16(p)); }
 };
-constexpr int kQ8PanelChunk = 16;      // blocks unpacked at a time
-constexpr int kQ8PanelsPerGroup = 4;   // panels sharing one activation preparation
-constexpr int kQ8PanelMinTokens = 8;   // fewer tokens: the row kernels
-constexpr int kQ8PanelTileTokens = 8;
-
-// Blocks [b0, b0 + n) of 16 rows, two blocks per transpose.
-void UnpackQ8Panel(const Byte* w, size_t wrb, int64_t b0, int n, Q8PanelBlock* out) {
-  constexpr size_t kB = sizeof(block_q8_0);
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int b = 0; b < n; b += 2) {
-    const bool two = b + 1 < n;
-    __m512i rows[16], tr[16];
-    alignas(64) float d[2][16];
-    for (int r = 0; r < 16; ++r) {
-      const Byte* p = w + r * wrb + (b0 + b) * kB;
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
-      const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + kB + 2))
-                             : _mm256_setzero_si256();
-      rows[r] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      d[0][r] = H2F(LoadU16(p));
-      d[1][r] = two ? H2F(LoadU16(p + kB)) : 0.0f;
-    }
-    Transpose16(rows, tr);
-    for (int g = 0; g < 8; ++g) out[b].q[g] = _mm512_xor_si512(tr[g], bias);
-    out[b].d = _mm512_load_ps(d[0]);
-    if (two) {
-      for (int g = 0; g < 8; ++g) out[b + 1].q[g] = _mm512_xor_si512(tr[8 + g], bias);
-      out[b + 1].d = _mm512_load_ps(d[1]);
-    }
-  }
-}
-
-// Per token of a tile and block of the chunk: -128 * sum(x quants), and d_x.
-struct Q8PanelX {
-  int32_t c[kQ8PanelChunk];
-  float d[kQ8PanelChunk];
-};
-
-template <int T>
-void Q8PanelTile(const Q8PanelBlock* pb, int nb, const Q8PanelX* xp, const Byte* x, size_t xrb,
-                 float* y, int64_t ys, bool add) {
-  constexpr size_t kB = sizeof(block_q8_0);
-  __m512 facc[T];
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
-  for (int b = 0; b < nb; ++b) {
-    const Q8PanelBlock& B = pb[b];
-    const Byte* xb = x + b * kB + 2;
-    __m512i iacc[T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) iacc[t] = _mm512_set1_epi32(xp[t].c[b]);
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      const __m512i wv = B.q[g];
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        int32_t v;
-        std::memcpy(&v, xb + t * xrb + 4 * g, 4);
-        iacc[t] = _mm512_dpbusd_epi32(iacc[t], wv, _mm512_set1_epi32(v));
-      }
-    }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]),
-                                _mm512_mul_ps(B.d, _mm512_set1_ps(xp[t].d[b])), facc[t]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[t]) : facc[t]);
-  }
-}
-
-// T tokens (at x, the chunk's first block) against np unpacked panels (kQ8PanelChunk blocks
-// apart in pb, 16 rows apart in y).
-template <int T>
-void Q8PanelTokens(const Q8PanelBlock* pb, int np, int nb, const Byte* x, size_t xrb, int n_tok,
-                   float* y, int64_t ys, bool add) {
-  constexpr size_t kB = sizeof(block_q8_0);
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Q8PanelX xp[T];
-    for (int i = 0; i < T; ++i) {
-      const Byte* xt = x + static_cast<size_t>(t + i) * xrb;
-      for (int b = 0; b < nb; ++b) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt + b * kB + 2));
-        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
-        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-        xp[i].c[b] = -128 * _mm_cvtsi128_si32(s4);
-        xp[i].d[b] = H2F(LoadU16(xt + b * kB));
-      }
-    }
-    for (int p = 0; p < np; ++p) {
-      Q8PanelTile<T>(pb + p * kQ8PanelChunk, nb, xp, x + static_cast<size_t>(t) * xrb, xrb,
-                     y + t * ys + 16 * p, ys, add);
-    }
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      Q8PanelTokens<T / 2>(pb, np, nb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t,
-                           y + t * ys, ys, add);
-    }
-  }
-}
-
-// Rows [r0, r0 + 16 * n_panels).
-void Q8PanelMatMul(const Byte* w, size_t wrb, int64_t r0, int64_t n_panels, int64_t k,
-                   const Byte* x, size_t xrb, int n_tok, float* y, int64_t ys) {
-  const int64_t nb = k / kQK8_0;
-  Q8PanelBlock buf[kQ8PanelsPerGroup * kQ8PanelChunk];  // 36 KiB
-  for (int64_t p0 = 0; p0 < n_panels; p0 += kQ8PanelsPerGroup) {
-    const int np = static_cast<int>(n_panels - p0 < kQ8PanelsPerGroup ? n_panels - p0
-                                                                       : kQ8PanelsPerGroup);
-    const int64_t r = r0 + 16 * p0;
-    for (int64_t b0 = 0; b0 < nb; b0 += kQ8PanelChunk) {
-      const int n = static_cast<int>(nb - b0 < kQ8PanelChunk ? nb - b0 : kQ8PanelChunk);
-      for (int p = 0; p < np; ++p) {
-        UnpackQ8Panel(w + (r + 16 * p) * wrb, wrb, b0, n, buf + p * kQ8PanelChunk);
-      }
-      Q8PanelTokens<kQ8PanelTileTokens>(buf, np, n, x + b0 * sizeof(block_q8_0), xrb, n_tok, y + r, ys,
-                                    b0 > 0);
-    }
-  }
-}
 
 using F32K = FloatKernel<F32Load, F32Load>;
 using F16K = FloatKernel<F16Load, F16Load>;
@@ -664,15 +536,8 @@ void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_
 }
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  const int64_t n_panels = n_tok >= kQ8PanelMinTokens && k > 0 ? (r1 - r0) / 16 : 0;
-  if (n_panels > 0) {
-    Q8PanelMatMul(static_cast<const Byte*>(w), w_row_bytes, r0, n_panels, k,
-                  static_cast<const Byte*>(x_vd), x_row_bytes, n_tok, y, y_stride);
-  }
-  const int64_t done = r0 + 16 * n_panels;
-  if (done < r1) {
-    MatMulQ8Tiled<4, 2, 8>(w, w_row_bytes, done, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
-  }
+  Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+                           MatMulQ8Tiled<4, 2, 8>);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
-#include "kernels/x86/avx2_panel.h"
+#include "kernels/x86/avx2_panel32.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -303,91 +303,13 @@ void VHeads(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, flo
   }
 }
 
-// --- Q8_0 prefill: 8-row panels -----------------------------------------------------------------
-// As the K-quants' panel GEMM (avx2_panel.h): 8 weight rows interleaved, int32 lane r for row
-// r. Per 4 values x 8 rows x token: the token's 4 activation bytes broadcast, given the signs
-// of the weights (vpsignb), times |w| by vpmaddubsw (|pair| <= 2 * 128 * 127 < 2^15: exact for
-// activations in [-127, 127]), widened by vpmaddwd. The per-block float work (convert,
-// d_w * d_x, FMA) is done once per 8 rows.
-struct alignas(32) Q8Panel8Block {
-  __m256i aq[8];  // aq[g] lane r: |w| of values 4g .. 4g + 3 of row r
-  __m256i sq[8];  // the same values with their signs (vpsignb's sign source)
-  __m256 d;       // lane r: d of row r
-};
-void UnpackQ8Panel8(const Byte* w, size_t wrb, int64_t b0, int n, Q8Panel8Block* out) {
-  constexpr size_t kB = sizeof(block_q8_0);
-  for (int b = 0; b < n; ++b) {
-    __m256i rows[8], tr[8];
-    alignas(32) float d[8];
-    for (int r = 0; r < 8; ++r) {
-      const Byte* p = w + r * wrb + (b0 + b) * kB;
-      rows[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
-      d[r] = H2F(LoadU16(p));
-    }
-    Transpose8(rows, tr);
-    for (int g = 0; g < 8; ++g) {
-      out[b].sq[g] = tr[g];
-      out[b].aq[g] = _mm256_abs_epi8(tr[g]);  // -128 -> 128 as u8
-    }
-    out[b].d = _mm256_load_ps(d);
+// Q8_0 for the prefill panel GEMM (avx2_panel32.h).
+struct Q8Block32 {
+  static constexpr size_t kBytes = sizeof(block_q8_0);
+  static __m256i Unpack(const Byte* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
   }
-}
-
-template <int T>
-void Q8Panel8Tile(const Q8Panel8Block* pb, int nb, const Byte* x, size_t xrb, float* y, int64_t ys,
-                  bool add) {
-  constexpr size_t kB = sizeof(block_q8_0);
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 facc[T];
-#pragma GCC unroll 8
-  for (int t = 0; t < T; ++t) facc[t] = _mm256_setzero_ps();
-  for (int b = 0; b < nb; ++b) {
-    const Q8Panel8Block& B = pb[b];
-    const Byte* xb = x + b * kB;
-    __m256i iacc[T];
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) iacc[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      const __m256i a = B.aq[g], sg = B.sq[g];
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) {
-        int32_t v;
-        std::memcpy(&v, xb + t * xrb + 2 + 4 * g, 4);
-        const __m256i p = _mm256_maddubs_epi16(a, _mm256_sign_epi8(_mm256_set1_epi32(v), sg));
-        iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(p, ones));
-      }
-    }
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      const __m256 dx = _mm256_set1_ps(H2F(LoadU16(xb + t * xrb)));
-      facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), _mm256_mul_ps(B.d, dx), facc[t]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm256_storeu_ps(yt, add ? _mm256_add_ps(_mm256_loadu_ps(yt), facc[t]) : facc[t]);
-  }
-}
-
-// The panel kernel (panel_driver.h) of Q8_0.
-struct Q8Panel8 {
-  using Block = Q8Panel8Block;
-  static constexpr int kRows = 8;
-  static constexpr int kChunk = 16;     // 8.5 KiB of stack
-  static constexpr int kTokens = 4;     // 16 registers: 4 x (int, float sums) and temporaries
-  static constexpr int kMinTokens = 8;  // fewer tokens: the row kernels
-  static constexpr size_t kXBlockBytes = sizeof(block_q8_0);
-  static int64_t Blocks(int64_t k) { return k / kQK8_0; }
-  static void Unpack(const Byte* w, size_t wrb, int64_t b0, int n, Block* out) {
-    UnpackQ8Panel8(w, wrb, b0, n, out);
-  }
-  template <int T>
-  static void Tile(const Block* pb, int nb, const Byte* x, size_t xrb, float* y, int64_t ys,
-                   bool add) {
-    Q8Panel8Tile<T>(pb, nb, x, xrb, y, ys, add);
-  }
+  static float Scale(const Byte* p) { return H2F(LoadU16(p)); }
 };
 
 }  // namespace
@@ -470,7 +392,8 @@ void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
 }
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  x86::PanelOrRows<Q8Panel8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
+  x86::PanelOrRows<Panel8x32<Q8Block32>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                          y_stride,
                              MatMulImpl<Q8_0Kernel, 4, 2, 2>);
 }
 

@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/avx2_panel32.h"
 #include "kernels/x86/x86.h"
 
 namespace ondo::kernels::avx2 {
@@ -432,6 +433,52 @@ void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
   }
 }
 
+namespace {
+
+// The types against Q8_0 activations for the prefill panel GEMM (avx2_panel32.h): the 32
+// signed weights of a block in value order (low nibbles are values 0..15, high nibbles 16..31).
+template <Kind K>
+struct Block32 {
+  using Tr = Traits<K>;
+  static_assert(!Tr::kHasMin, "Q4_1 / Q5_1 take Q8_1 activations");
+  static constexpr size_t kBytes = Tr::kBlockBytes;
+  static __m256i Unpack(const Byte* p) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + Tr::kQsOffset));
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m4)),
+                                        _mm_and_si128(_mm_srli_epi16(q, 4), m4), 1);
+    if constexpr (K == Kind::kIQ4_NL) {
+      return _mm256_shuffle_epi8(
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues))), v);
+    }
+    if constexpr (Tr::kHasQh) {
+      // Bit j of qh to byte j: each byte takes byte j / 8 of qh, keeps bit j % 8, and adds 16.
+      const __m256i bytes = _mm256_shuffle_epi8(
+          _mm256_set1_epi32(static_cast<int>(LoadU32(p + Tr::kQhOffset))),
+          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+      const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+      v = _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+    }
+    return _mm256_sub_epi8(v, _mm256_set1_epi8(static_cast<char>(Tr::kOffset)));
+  }
+  static float Scale(const Byte* p) { return _cvtsh_ss(LoadU16(p)); }
+};
+
+template <Kind K, int R1, int R, int T>
+void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  if constexpr (Traits<K>::kHasMin) {
+    MatMulLegacy<K, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  } else {
+    x86::PanelOrRows<Panel8x32<Block32<K>>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok,
+                                            y, y_stride, MatMulLegacy<K, R1, R, T>);
+  }
+}
+
+}  // namespace
+
 #define ONDO_LEGACY_ENTRY(T, R1, R, TT)                                                         \
   float VecDot##T(int64_t n, const void* w_row, const void* x_vd) {                             \
     float out = 0.0f;                                                                           \
@@ -440,8 +487,8 @@ void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
   }                                                                                             \
   void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,          \
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) { \
-    MatMulLegacy<Kind::k##T, R1, R, TT>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, \
-                                        y_stride);                                              \
+    MatMulEntry<Kind::k##T, R1, R, TT>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,  \
+                                       y_stride);                                               \
   }
 
 ONDO_LEGACY_ENTRY(Q4_0, 4, 2, 4)

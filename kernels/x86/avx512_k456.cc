@@ -465,6 +465,44 @@ struct Q6KPanel {
   }
 };
 
+// IQ4_XS: u = level + 128 (1 .. 241), scales ls_j - 32 per sub-block of 32; the +128 is removed
+// by the mins term -128 * (ls_j - 32) against both bsums of sub-block j, in units of d.
+struct IQ4XSPanel {
+  static constexpr size_t kBytes = sizeof(block_iq4_xs);
+  static constexpr int kSub = 32;
+  static constexpr bool kSeparateMins = false;
+  static void Unpack(const Byte* b, PanelRow& out) {
+    const __m512i table = _mm512_broadcast_i32x4(_mm_add_epi8(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)), _mm_set1_epi8(static_cast<char>(-128))));
+    // Sub-block j: qs[16j .. 16j + 15], low nibbles values 32j .. 32j + 15, high the next 16.
+    for (int h = 0; h < 4; ++h) {  // output vector h: sub-blocks 2h, 2h + 1
+      const __m256i q = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(b + offsetof(block_iq4_xs, qs) + 32 * h));
+      const __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0F));
+      // [lo j0 | hi j0 | lo j1 | hi j1] (128-bit lanes)
+      const __m512i v = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_permute2x128_si256(lo, hi, 0x20)),
+          _mm256_permute2x128_si256(lo, hi, 0x31), 1);
+      out.q[h] = _mm512_shuffle_epi8(table, v);  // nibbles 0..15 index the 16 levels
+    }
+    const uint32_t sl = LoadU32(b + offsetof(block_iq4_xs, scales_l));
+    const uint32_t sh = LoadU16(b + offsetof(block_iq4_xs, scales_h));
+    alignas(64) int32_t sc[16] = {};
+    alignas(64) int32_t mins[16] = {};
+    for (int j = 0; j < 8; ++j) {
+      const int ls = static_cast<int>(((sl >> (4 * j)) & 0xF) | (((sh >> (2 * j)) & 3) << 4));
+      sc[j] = ls - 32;
+      const int m = -128 * (ls - 32);  // in [-3968, 4096]: an int16
+      mins[j] = static_cast<int32_t>((static_cast<uint32_t>(m) & 0xFFFFu) | (static_cast<uint32_t>(m) << 16));
+    }
+    out.sc = _mm512_load_si512(sc);
+    out.mins = _mm512_load_si512(mins);
+    out.d = H2F(LoadU16(b));
+    out.dmin = 0.0f;
+  }
+};
+
 template <class P, class K, int R1, int R, int T>
 void MatMulPanel(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
@@ -512,7 +550,7 @@ float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulIQ4_XS(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<IQ4XSKernel, 4, 4, 6>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<IQ4XSPanel, IQ4XSKernel, 4, 4, 6>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 }  // namespace ondo::kernels::avx512

@@ -16,8 +16,8 @@
 // Quantized weight types (see kernels/ref/ref.h): VecDotT and MatMulT against the type's
 // vec-dot type, integer sums exact, float results within summation-order rounding of the
 // reference. For 8 tokens or more, MatMulT of the K-quants, Q4_0, Q5_0 and IQ4_NL (and
-// MatMulQ8_0) runs the panel GEMM (avx512_panel*.h, avx2_panel*.h: weight blocks unpacked once
-// per panel of rows for every token); otherwise, and for Q4_1, Q5_1, IQ4_XS, the row kernels.
+// MatMulQ8_0; IQ4_XS on AVX-512) runs the panel GEMM (avx512_panel*.h, avx2_panel*.h: weight
+// blocks unpacked once per panel of rows for every token); otherwise the row kernels.
 #define ONDO_X86_WEIGHT_TYPE(T)                                                              \
   float VecDot##T(int64_t n, const void* w_row, const void* x_vd);                           \
   void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,       \

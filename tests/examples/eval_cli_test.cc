@@ -97,20 +97,7 @@ Ppl PplOf(const std::vector<double>& nll) {
 
 constexpr int kSynthCtxTrain = 128;  // BuildSyntheticModel's default context_length
 
-test::RefConfig SynthConfig() {
-  test::RefConfig c;
-  c.arch = test::RefArch::kLlama;
-  c.n_embd = 64;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_head_kv = 2;
-  c.head_dim = 16;
-  c.n_ff = 96;
-  c.n_rot = 16;
-  c.rope_base = 10000.0;
-  c.norm_eps = 1e-5;
-  return c;
-}
+test::RefConfig SynthConfig() { return test::SmallLlama(64, 96, 2); }
 
 // How far the runtime's logits may be from the double-precision reference, relative to the
 // largest |logit|: K, V, q and the attention probabilities are rounded to f16 (4 roundings

@@ -22,25 +22,13 @@
 namespace ondo::runtime {
 namespace {
 
-test::RefConfig Config() {
-  test::RefConfig c;
-  c.arch = test::RefArch::kLlama;
-  c.n_embd = 64;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_head_kv = 2;
-  c.head_dim = 16;
-  c.n_ff = 96;
-  c.n_rot = 16;
-  return c;
-}
 
 class ImatrixTest : public ::testing::Test {
  protected:
   void SetUp() override {
     test::GgufWriter w;
     test::SyntheticSpec spec;
-    spec.config = Config();
+    spec.config = test::SmallLlama(64, 96, 2);
     spec.seed = 3;
     test::BuildSyntheticModel(spec, &w, &ref_);
     path_ = test::UniqueTempPath(::testing::TempDir(), "ondo_imatrix_model");

@@ -31,21 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 using kernels::DType;
 using test::GgmlType;
-using test::RefArch;
 using test::RefConfig;
-
-RefConfig SmallLlama(int n_embd, int n_ff, int n_layer) {
-  RefConfig c;
-  c.arch = RefArch::kLlama;
-  c.n_embd = n_embd;
-  c.n_layer = n_layer;
-  c.n_head = 4;
-  c.n_head_kv = 2;
-  c.head_dim = n_embd / 4;
-  c.n_ff = n_ff;
-  c.n_rot = c.head_dim;
-  return c;
-}
+using test::SmallLlama;
 
 // A GGUF file of a synthetic model, removed at the end of the test.
 class TempFiles {

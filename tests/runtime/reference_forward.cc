@@ -101,6 +101,21 @@ const char* RefArchName(RefArch arch) {
   return "?";
 }
 
+RefConfig SmallLlama(int n_embd, int n_ff, int n_layer) {
+  RefConfig c;
+  c.arch = RefArch::kLlama;
+  c.n_embd = n_embd;
+  c.n_layer = n_layer;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.head_dim = n_embd / 4;
+  c.n_ff = n_ff;
+  c.n_rot = c.head_dim;
+  c.rope_base = 10000.0;
+  c.norm_eps = 1e-5;
+  return c;
+}
+
 std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::vector<int32_t>& tokens) {
   const RefConfig& c = m.config;
   const size_t T = tokens.size();

@@ -59,6 +59,10 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& model,
                                                   const std::vector<int32_t>& tokens);
 
 // --- synthetic models -----------------------------------------------------------------
+// A llama config with 4 query heads sharing 2 KV heads, head_dim = n_embd / 4 fully rotated,
+// rope base 10000, RMS eps 1e-5: the small model several test files build.
+RefConfig SmallLlama(int n_embd, int n_ff, int n_layer);
+
 struct SyntheticSpec {
   RefConfig config;           // n_vocab is ignored: the synthetic vocabulary sets it
   GgmlType weight_type = GgmlType::kF32;  // of every 2-D tensor; norms and biases stay F32

@@ -4,6 +4,7 @@
 // loads, never by dereferencing a multi-byte field of a misaligned block.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ondo::kernels {
@@ -125,5 +126,39 @@ struct block_iq4_xs {
   uint8_t qs[kQK_K / 2];     // indices into kIq4nlValues
 };
 static_assert(sizeof(block_iq4_xs) == 136, "ggml block_iq4_xs");
+
+// --- ondo's native types: only inside .ondo models, never accepted from a GGUF file --------
+
+// OQ2, ondo's 2-bit type: 2.25 bits per weight, everything included. A super-block of 256
+// values in 8 sub-blocks of 32; value l of sub-block j is
+//     d * sc[j] * kOq2Grid[g[j]][q[l]]
+// with d an f16, sc[j] an unsigned 4-bit scale, g[j] one of four 4-level grids (2 bits) and q a
+// 2-bit index. The grids are non-uniform levels: grid 0 with an exact zero and its mirror image
+// (grid 1, the sign a signed scale would give), an asymmetric one like IQ2_KS's and a symmetric
+// one (chosen by KL divergence on ko-mini-a, KLUE and GSD texts, among a dozen sets; IQ2_KS's
+// own four levels and mirrors measured 0.1185 / 0.1419 against 0.1134 / 0.1266 for these). The
+// levels lie in [-32, 31], so a kernel adds 32 to get
+// unsigned bytes for vpmaddubsw/vpdpbusd (at most 63 * 127 * 2, no saturation) and removes the
+// offset with the Q8_K block sums (32 * sc[j] * sum of the sub-block's activations).
+inline constexpr int kOq2SubBlock = 32;
+inline constexpr int kOq2Offset = 32;
+inline constexpr int8_t kOq2Grid[4][4] = {
+    {-31, -14, 0, 16}, {-16, 0, 14, 31}, {-26, -8, 6, 22}, {-31, -9, 9, 31}};
+
+struct block_oq2 {
+  uint16_t d;          // super-block scale (f16)
+  uint16_t grids;      // grid of sub-block j in bits 4 * (j % 4) + 2 * (j / 4), two bits
+  uint8_t scales[4];   // scale of sub-block j in scales[j % 4], bits 4 * (j / 4), four bits
+  uint8_t qs[kQK_K / 4];  // as Q2_K: value 128 h + 32 s + l is qs[32 h + l] bits 2 s .. 2 s + 1
+};
+static_assert(sizeof(block_oq2) == 72, "OQ2 block: 2.25 bits per weight");
+static_assert(offsetof(block_oq2, qs) == 8, "OQ2 quants start 8-byte aligned in the block");
+
+// Sub-block j of block b: scale and grid. Shift s (0..3) of the 32-byte half h (0..1) of qs
+// holds sub-block 4 h + s, so an AVX2 register of 32 indices is one sub-block and an AVX-512
+// register of 64 holds sub-blocks s and s + 4, whose scales share byte scales[s] and whose
+// grids share bits 4 s .. 4 s + 3 of `grids`.
+inline int Oq2Scale(const block_oq2& b, int j) { return (b.scales[j % 4] >> (4 * (j / 4))) & 15; }
+inline int Oq2GridOf(const block_oq2& b, int j) { return (b.grids >> (4 * (j % 4) + 2 * (j / 4))) & 3; }
 
 }  // namespace ondo::kernels

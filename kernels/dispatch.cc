@@ -44,6 +44,7 @@ KernelSet MakeScalar() {
   ONDO_SET_REF(Q5_K)
   ONDO_SET_REF(Q6_K)
   ONDO_SET_REF(IQ4_XS)
+  ONDO_SET_REF(OQ2)
 #undef ONDO_SET_REF
   s.rms_norm = ref::RmsNorm;
   s.layer_norm = ref::LayerNorm;
@@ -73,7 +74,8 @@ KernelSet MakeScalar() {
   ONDO_SET_SIMD(NS, Q4_K)                                                            \
   ONDO_SET_SIMD(NS, Q5_K)                                                            \
   ONDO_SET_SIMD(NS, Q6_K)                                                            \
-  ONDO_SET_SIMD(NS, IQ4_XS)
+  ONDO_SET_SIMD(NS, IQ4_XS)                                                          \
+  ONDO_SET_SIMD(NS, OQ2)
 
 KernelSet MakeAvx2() {
   KernelSet s = MakeScalar();
@@ -169,6 +171,14 @@ void QuantizeRow(DType type, const float* x, void* out, int64_t n) {
   const QuantizeRowFn fn = ActiveFor(type).quantize_row;
   assert(fn != nullptr && "QuantizeRow: type not supported");
   fn(x, out, n);
+}
+
+void QuantizeRowWeighted(DType type, const float* x, void* out, int64_t n, const float* imatrix) {
+  if (type == DType::kOQ2) {
+    ref::QuantizeRowOQ2Weighted(x, out, n, imatrix);
+    return;
+  }
+  QuantizeRow(type, x, out, n);
 }
 
 void DequantizeRow(DType type, const void* row, float* out, int64_t n) {

@@ -26,7 +26,7 @@ struct TypeKernels {
   MatMulFn mat_mul = nullptr;
 };
 
-inline constexpr int kMaxTypeId = 40;  // DType values are < kMaxTypeId
+inline constexpr int kMaxTypeId = 64;  // DType values are < kMaxTypeId
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 inline constexpr int kNumIsas = 3;

@@ -46,6 +46,8 @@ enum class DType : uint32_t {
   kBF16 = 30,
   kTQ1_0 = 34,
   kTQ2_0 = 35,
+  // ondo's native types (blocks.h): ids no ggml type uses, accepted only inside .ondo models.
+  kOQ2 = 60,
 };
 
 struct TypeInfo {
@@ -62,6 +64,9 @@ const TypeInfo* GetTypeInfo(uint32_t raw_type);
 // "F32, F16, BF16, Q8_0, ..." : the weight types ondo computes with, for error messages.
 const char* SupportedTypeNames();
 inline const TypeInfo& Info(DType t) { return *GetTypeInfo(static_cast<uint32_t>(t)); }
+// True for ondo's own types (OQ2), which a GGUF file may not hold: its id could mean something
+// else to another program.
+bool IsNativeType(DType t);
 // Bytes of a row of n elements. REQUIRES: n % block_size == 0.
 size_t RowBytes(DType type, int64_t n);
 
@@ -78,6 +83,10 @@ float Bf16ToFloat(uint16_t h);
 // search (Q8_0 ... Q5_1, Q8_1, Q8_K) and for those whose search is deterministic (the K-quants,
 // IQ4_NL, IQ4_XS). REQUIRES: n % block_size == 0, x finite.
 void QuantizeRow(DType type, const float* x, void* out, int64_t n);
+// As QuantizeRow, with importance weights: imatrix[n] holds the mean squared activation of
+// each column (llama.cpp's imatrix), or is nullptr. OQ2's search uses them; the other types
+// do not have a weighted search in ondo yet and quantize exactly as QuantizeRow.
+void QuantizeRowWeighted(DType type, const float* x, void* out, int64_t n, const float* imatrix);
 // Converts a row of `type` back to n floats (every supported type).
 void DequantizeRow(DType type, const void* row, float* out, int64_t n);
 // Dot product of one weight row of type `wtype` with x already in Info(wtype).vec_dot_type.

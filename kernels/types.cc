@@ -43,6 +43,7 @@ constexpr TypeInfo kTypes[] = {
     {DType::kBF16, "BF16", 1, 2, true, DType::kBF16},
     {DType::kTQ1_0, "TQ1_0", kQK_K, 54, false, DType::kQ8_K},
     {DType::kTQ2_0, "TQ2_0", kQK_K, 66, false, DType::kQ8_K},
+    {DType::kOQ2, "OQ2", kQK_K, sizeof(block_oq2), true, DType::kQ8_K},
 };
 
 }  // namespace
@@ -56,8 +57,10 @@ const TypeInfo* GetTypeInfo(uint32_t raw_type) {
 
 const char* SupportedTypeNames() {
   return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, "
-         "IQ4_XS";
+         "IQ4_XS (and OQ2 in .ondo models)";
 }
+
+bool IsNativeType(DType t) { return t == DType::kOQ2; }
 
 size_t RowBytes(DType type, int64_t n) {
   const TypeInfo& info = Info(type);

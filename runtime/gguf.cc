@@ -277,6 +277,10 @@ Status GgufFile::ParseAll() {
     const kernels::TypeInfo* info = kernels::GetTypeInfo(type);
     if (info == nullptr) return Corrupt("tensor '{}' has unknown type id {}", t.name, type);
     t.type = info->type;
+    if (kernels::IsNativeType(t.type) && !metadata_only_) {
+      // ondo's own ids mean nothing to ggml and may mean something else to a later one.
+      return Unsupported("tensor '{}' has type {} (id {}), which only an .ondo model may hold", t.name, info->name, type);
+    }
     if (t.ne[0] % info->block_size != 0) {
       return Corrupt("tensor '{}': row length {} is not a multiple of the {} block size {}", t.name, t.ne[0], info->name, info->block_size);
     }

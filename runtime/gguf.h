@@ -76,6 +76,12 @@ class GgufFile {
   size_t alignment() const { return alignment_; }
   size_t data_offset() const { return data_offset_; }
   size_t file_size() const { return size_; }
+  // Bytes of every file of the model: the file, or an .ondo folder's manifest and shards.
+  uint64_t total_bytes() const {
+    uint64_t n = size_;
+    for (const auto& m : extra_mappings_) n += m->size();
+    return n;
+  }
   const uint8_t* file_data() const { return base_; }
   const platform::MappedFile* mapping() const { return mapping_.get(); }
 
@@ -105,11 +111,13 @@ class GgufFile {
 
  private:
   friend class OndoReader;
+  friend class HfImporter;  // runtime/hf_import.cc: a Hugging Face folder as a GgufFile
   GgufFile() = default;
   Status ParseAll();
 
   std::unique_ptr<platform::MappedFile> mapping_;
   std::vector<std::unique_ptr<platform::MappedFile>> extra_mappings_;  // .ondo shard files
+  std::vector<std::vector<uint8_t>> owned_buffers_;  // hf_import: metadata, converted tensors
   bool metadata_only_ = false;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;

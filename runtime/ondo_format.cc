@@ -186,12 +186,179 @@ kernels::DType ChooseType(const GgufTensorInfo& t, OndoQuant q, bool has_output,
       want = head || sensitive ? DType::kQ6_K : DType::kQ4_K;
       break;
     }
+    case OndoQuant::kQ3: {
+      const int layer = LayerOf(name);
+      const bool head = name == "output.weight" || (!has_output && name == "token_embd.weight");
+      const bool sensitive = name.ends_with(".attn_v.weight") || name.ends_with(".attn_output.weight") ||
+                             (name.ends_with(".ffn_down.weight") && layer >= 0 && MoreBits(layer, n_layer));
+      want = head ? DType::kQ6_K : sensitive ? DType::kQ4_K : DType::kQ3_K;
+      break;
+    }
+    case OndoQuant::kQ2: {
+      const bool embd_or_head = name == "output.weight" || name == "token_embd.weight";
+      want = embd_or_head || name.ends_with(".attn_v.weight") ? DType::kQ4_K : DType::kOQ2;
+      break;
+    }
     case OndoQuant::kKeep: break;
   }
   for (DType d : {want, DType::kQ8_0, DType::kF16}) {
     if (RowsFit(d, t.ne[0])) return d;
   }
   return t.type;
+}
+
+// --- the q2 bit allocator ---------------------------------------------------------------------
+
+// The next type up the q2 ladder, or the same type at its top.
+kernels::DType NextUp(kernels::DType t) {
+  using kernels::DType;
+  switch (t) {
+    case DType::kOQ2: return DType::kQ3_K;
+    case DType::kQ3_K: return DType::kQ4_K;
+    case DType::kQ4_K: return DType::kQ6_K;
+    default: return t;
+  }
+}
+
+void ReleaseInput(const GgufFile& in, const uint8_t* p, size_t n);
+
+// Estimated output error of tensor t stored as `type`: sum over a sample of at most 64 rows
+// (scaled to all rows) of sum_c imatrix_c (w - q(w))^2, i.e. E|dW x|^2 for activations whose
+// column means of x^2 are the importance matrix (1 where there is none).
+double QuantError(const GgufFile& in, const GgufTensorInfo& t, kernels::DType type, const float* imatrix) {
+  const int64_t n_cols = t.ne[0];
+  const int64_t n_rows = t.n_rows();
+  const int64_t n_sample = std::min<int64_t>(n_rows, 64);
+  const size_t src_rb = kernels::RowBytes(t.type, n_cols);
+  std::vector<float> x(static_cast<size_t>(n_cols)), y(static_cast<size_t>(n_cols));
+  std::vector<uint8_t> q(kernels::RowBytes(type, n_cols));
+  double err = 0;
+  for (int64_t i = 0; i < n_sample; ++i) {
+    const int64_t r = i * n_rows / n_sample;
+    kernels::DequantizeRow(t.type, t.data + static_cast<size_t>(r) * src_rb, x.data(), n_cols);
+    kernels::QuantizeRowWeighted(type, x.data(), q.data(), n_cols, imatrix);
+    kernels::DequantizeRow(type, q.data(), y.data(), n_cols);
+    for (int64_t c = 0; c < n_cols; ++c) {
+      const double d = static_cast<double>(x[c]) - y[c];
+      err += (imatrix != nullptr ? imatrix[c] : 1.0) * d * d;
+    }
+  }
+  // The sampled rows' pages (and the kernel's read-ahead around them) leave the mapping: they
+  // would otherwise stay resident, a good part of the model on a large one.
+  ReleaseInput(in, t.data, t.bytes);
+  return err * static_cast<double>(n_rows) / static_cast<double>(n_sample);
+}
+
+// Approximate manifest bytes of `in`'s metadata and tensor infos (the part of an .ondo model
+// that is not tensor data), for the size target.
+uint64_t ManifestEstimate(const GgufFile& in) {
+  Bytes b;
+  for (const GgufKv& kv : in.kvs()) {
+    b.PutString(kv.key);
+    PutValue(b, kv.value);
+  }
+  uint64_t n = kOndoManifestHeaderBytes + 64 + b.buf().size();
+  for (const GgufTensorInfo& t : in.tensors()) n += 8 + t.name.size() + 4 + 8 * static_cast<uint64_t>(t.n_dims) + 4 + 8 + 4;
+  return n;
+}
+
+// The allocator's phases: the measure (the error of a matrix's own output) compares matrices
+// of one kind across layers, but not kinds with each other -- the error of ffn_down adds to the
+// residual stream as it is, that of ffn_gate passes through SwiGLU and ffn_down first. So the
+// budget goes first to ffn_down (in every model measured, llama.cpp's and ours, the most
+// sensitive to 2 bits), then attn_output, then the rest; within a phase, by error per byte.
+constexpr int kAllocPhases = 3;
+int AllocPhase(std::string_view name) {
+  if (name.ends_with(".ffn_down.weight")) return 0;
+  if (name.ends_with(".attn_output.weight")) return 1;
+  return 2;
+}
+
+// The q2 allocator (see OndoWriteOptions::target_bytes). `plan` holds the base mix.
+Status AllocateQ2(const GgufFile& in, const OndoWriteOptions& opt, int n_layer,
+                  std::vector<PlannedTensor>* plan, int* n_upgraded) {
+  using kernels::DType;
+  auto aligned = [](uint64_t b) { return (b + kOndoTensorAlign - 1) / kOndoTensorAlign * kOndoTensorAlign; };
+  auto bytes_of = [](const GgufTensorInfo& t, DType d) { return kernels::RowBytes(d, t.ne[0]) * static_cast<uint64_t>(t.n_rows()); };
+  uint64_t total = ManifestEstimate(in);
+  for (const PlannedTensor& p : *plan) total += aligned(p.bytes);
+  if (opt.imatrix == nullptr && opt.target_bytes == 0) {
+    // No measure of sensitivity: llama.cpp's experience instead -- the ffn_down of the first
+    // layers (their inputs are the largest activations of the model) one step up.
+    const int first = std::max(2, n_layer / 8);
+    for (PlannedTensor& p : *plan) {
+      const std::string_view name = p.src->name;
+      const int layer = LayerOf(name);
+      if (p.type == DType::kOQ2 && name.ends_with(".ffn_down.weight") && layer >= 0 && layer < first) {
+        p.type = DType::kQ3_K;
+        p.bytes = bytes_of(*p.src, p.type);
+        ++*n_upgraded;
+      }
+    }
+    return Status::Ok();
+  }
+  const uint64_t budget = opt.target_bytes > 0 ? opt.target_bytes : total + total * 3 / 100;
+  if (budget < total) {
+    return InvalidArgument("--target-size {} is below the smallest q2 mix of this model ({} bytes)", budget, total);
+  }
+  struct Cand {
+    size_t idx;
+    int phase;
+    DType next;
+    double err_cur, err_next;
+    std::vector<float> weights;
+  };
+  std::vector<Cand> cands;
+  for (size_t i = 0; i < plan->size(); ++i) {
+    const PlannedTensor& p = (*plan)[i];
+    if (p.type != DType::kOQ2 && p.type != DType::kQ3_K && p.type != DType::kQ4_K) continue;
+    if (p.type == p.src->type) continue;  // not re-quantized by the preset
+    const int phase = AllocPhase(p.src->name);
+    Cand c{i, phase, NextUp(p.type), 0, 0, {}};
+    if (opt.imatrix != nullptr) {
+      const ImatrixEntry* e = opt.imatrix->Find(std::string(p.src->name));
+      if (e == nullptr) continue;  // no measure comparable with the others
+      c.weights = e->Means();
+      if (static_cast<int64_t>(c.weights.size()) != p.src->ne[0]) continue;  // refused later
+    }
+    if (NextUp(p.type) == p.type || !RowsFit(c.next, p.src->ne[0])) continue;
+    const float* w = c.weights.empty() ? nullptr : c.weights.data();
+    c.err_cur = QuantError(in, *p.src, p.type, w);
+    c.err_next = QuantError(in, *p.src, c.next, w);
+    cands.push_back(std::move(c));
+  }
+  for (int phase = 0; phase < kAllocPhases;) {
+    Cand* best = nullptr;
+    double best_rate = 0;
+    for (Cand& c : cands) {
+      PlannedTensor& p = (*plan)[c.idx];
+      if (c.phase != phase || c.next == p.type) continue;
+      const uint64_t extra = aligned(bytes_of(*p.src, c.next)) - aligned(p.bytes);
+      if (total + extra > budget || c.err_cur <= c.err_next) continue;
+      const double rate = (c.err_cur - c.err_next) / static_cast<double>(std::max<uint64_t>(extra, 1));
+      if (rate > best_rate) {
+        best_rate = rate;
+        best = &c;
+      }
+    }
+    if (best == nullptr) {
+      ++phase;
+      continue;
+    }
+    PlannedTensor& p = (*plan)[best->idx];
+    if (p.type == DType::kOQ2) ++*n_upgraded;
+    total += aligned(bytes_of(*p.src, best->next)) - aligned(p.bytes);
+    p.type = best->next;
+    p.bytes = bytes_of(*p.src, p.type);
+    best->err_cur = best->err_next;
+    best->next = NextUp(p.type);
+    if (best->next != p.type && RowsFit(best->next, p.src->ne[0])) {
+      best->err_next = QuantError(in, *p.src, best->next, best->weights.empty() ? nullptr : best->weights.data());
+    } else {
+      best->next = p.type;
+    }
+  }
+  return Status::Ok();
 }
 
 Status CheckWritable(const std::string& out_path) {
@@ -289,8 +456,9 @@ void ReleaseInput(const GgufFile& in, const uint8_t* p, size_t n) {
 }
 
 // Writes tensor `t` converted to `dst`, rows in parallel, a bounded chunk at a time.
+// `imatrix`: n_cols importance weights, or nullptr.
 Status WriteTensor(const GgufFile& in, const GgufTensorInfo& t, kernels::DType dst,
-                   platform::ThreadPool& pool, ShardSink* sink) {
+                   const float* imatrix, platform::ThreadPool& pool, ShardSink* sink) {
   if (dst == t.type) {
     for (size_t done = 0; done < t.bytes;) {
       const size_t n = std::min<size_t>(t.bytes - done, 4u << 20);
@@ -321,7 +489,7 @@ Status WriteTensor(const GgufFile& in, const GgufTensorInfo& t, kernels::DType d
           return;
         }
       }
-      kernels::QuantizeRow(dst, f, out.data() + static_cast<size_t>(i) * dst_rb, n_cols);
+      kernels::QuantizeRowWeighted(dst, f, out.data() + static_cast<size_t>(i) * dst_rb, n_cols, imatrix);
     });
     if (bad_row.load() >= 0) {
       return Corrupt("tensor '{}' row {} holds a NaN or an infinity: it cannot be converted", t.name, bad_row.load());
@@ -339,7 +507,9 @@ Status ParseOndoQuant(std::string_view name, OndoQuant* out) {
   else if (name == "f16") *out = OndoQuant::kF16;
   else if (name == "q8") *out = OndoQuant::kQ8;
   else if (name == "q4") *out = OndoQuant::kQ4;
-  else return InvalidArgument("unknown --quant '{}' (keep, f16, q8 or q4)", name);
+  else if (name == "q3") *out = OndoQuant::kQ3;
+  else if (name == "q2") *out = OndoQuant::kQ2;
+  else return InvalidArgument("unknown --quant '{}' (keep, f16, q8, q4, q3 or q2)", name);
   return Status::Ok();
 }
 
@@ -349,6 +519,8 @@ const char* OndoQuantName(OndoQuant q) {
     case OndoQuant::kF16: return "f16";
     case OndoQuant::kQ8: return "q8";
     case OndoQuant::kQ4: return "q4";
+    case OndoQuant::kQ3: return "q3";
+    case OndoQuant::kQ2: return "q2";
   }
   return "?";
 }
@@ -381,6 +553,12 @@ Status WriteOndo(const GgufFile& in, const std::string& out_path, const OndoWrit
     p.type = ChooseType(t, opt.quant, has_output, static_cast<int>(n_layer));
     p.bytes = kernels::RowBytes(p.type, t.ne[0]) * static_cast<uint64_t>(t.n_rows());
     plan.push_back(p);
+  }
+  OndoWriteStats st;
+  if (opt.quant == OndoQuant::kQ2) {
+    ONDO_RETURN_IF_ERROR(AllocateQ2(in, opt, static_cast<int>(n_layer), &plan, &st.n_upgraded));
+  } else if (opt.target_bytes > 0) {
+    return InvalidArgument("a target size needs --quant q2");
   }
   std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
     return GroupOf(a.src->name) < GroupOf(b.src->name);
@@ -480,7 +658,6 @@ Status WriteOndo(const GgufFile& in, const std::string& out_path, const OndoWrit
   platform::ThreadPool pool(std::max(1, opt.n_threads));
   uint64_t in_total = 0, in_done = 0;
   for (const PlannedTensor& p : plan) in_total += p.src->bytes;
-  OndoWriteStats st;
   st.n_tensors = static_cast<int>(plan.size());
   st.n_shards = static_cast<int>(n_shards);
   {
@@ -500,7 +677,17 @@ Status WriteOndo(const GgufFile& in, const std::string& out_path, const OndoWrit
       for (; k < plan.size() && plan[k].shard == s; ++k) {
         const PlannedTensor& p = plan[k];
         if (Status e = sink.PadTo(p.offset); !e.ok()) return fail(e);
-        if (Status e = WriteTensor(in, *p.src, p.type, pool, &sink); !e.ok()) return fail(e);
+        std::vector<float> weights;
+        if (opt.imatrix != nullptr && p.type != p.src->type) {
+          if (const ImatrixEntry* e = opt.imatrix->Find(std::string(p.src->name)); e != nullptr) {
+            weights = e->Means();
+            if (static_cast<int64_t>(weights.size()) != p.src->ne[0]) {
+              return fail(InvalidArgument("the importance matrix has {} values for '{}', which has {} columns", weights.size(), p.src->name, p.src->ne[0]));
+            }
+            ++st.n_with_imatrix;
+          }
+        }
+        if (Status e = WriteTensor(in, *p.src, p.type, weights.empty() ? nullptr : weights.data(), pool, &sink); !e.ok()) return fail(e);
         if (p.type != p.src->type) ++st.n_requantized;
         in_done += p.src->bytes;
         if (opt.progress) opt.progress(in_done, in_total);

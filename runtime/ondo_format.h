@@ -37,6 +37,7 @@
 
 #include "platform/status.h"
 #include "runtime/gguf.h"
+#include "runtime/imatrix.h"
 
 namespace ondo::runtime {
 
@@ -53,9 +54,13 @@ inline constexpr const char* kOndoManifestName = "manifest";
 //   kQ4   Q4_K, with Q6_K for the output head (token_embd when tied), attn_v and the
 //         ffn_down of the layers llama.cpp's Q4_K_M gives more bits (first and last eighth,
 //         every third between)
+//   kQ3   Q3_K, with Q4_K for attn_v, attn_output and those ffn_down, Q6_K for the head
+//   kQ2   OQ2 (ondo's 2.25-bit type), with Q4_K for attn_v and the embeddings / output head,
+//         and the most sensitive matrices one or more steps up (see target_bytes)
 // A matrix whose rows do not fit the chosen block size falls back to Q8_0, then to F16.
-enum class OndoQuant { kKeep, kF16, kQ8, kQ4 };
-Status ParseOndoQuant(std::string_view name, OndoQuant* out);  // "keep", "f16", "q8", "q4"
+enum class OndoQuant { kKeep, kF16, kQ8, kQ4, kQ3, kQ2 };
+// "keep", "f16", "q8", "q4", "q3", "q2"
+Status ParseOndoQuant(std::string_view name, OndoQuant* out);
 const char* OndoQuantName(OndoQuant q);
 
 struct OndoWriteOptions {
@@ -63,6 +68,16 @@ struct OndoWriteOptions {
   uint64_t shard_bytes = 64ull << 20;
   bool single_file = false;
   int n_threads = 1;
+  // Importance matrix (llama.cpp's, or `ondo imatrix`'s), or nullptr: the OQ2 search weights
+  // each column's error by it. Matrices it has no entry for are quantized without.
+  const Imatrix* imatrix = nullptr;
+  // --quant q2 only: the total size to fill (manifest and shards), 0 for the preset's own
+  // (its base mix plus 3%). Matrices are moved up the ladder OQ2 -> Q3_K -> Q4_K -> Q6_K,
+  // always the one whose estimated error drops most per byte, while the model still fits:
+  // the error of a matrix is measured by quantizing a sample of its rows and weighting each
+  // column's squared error by the importance matrix (1 without one), which estimates how much
+  // it perturbs the matrix's output. Too small a target for the base mix is an error.
+  uint64_t target_bytes = 0;
   // Called after each tensor with (input bytes done, input bytes total); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -70,6 +85,8 @@ struct OndoWriteOptions {
 struct OndoWriteStats {
   int n_tensors = 0;
   int n_requantized = 0;
+  int n_with_imatrix = 0;  // re-quantized with importance weights
+  int n_upgraded = 0;      // matrices the q2 allocator gave more bits than the base mix
   int n_shards = 0;
   uint64_t bytes = 0;  // everything written: manifest and shards
 };

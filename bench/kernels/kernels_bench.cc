@@ -96,7 +96,7 @@ void Register() {
     const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
     if (!set) continue;
     for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
-                       DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                       DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kOQ2, DType::kQ3_K, DType::kQ4_K,
                        DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS}) {
       for (const Shape& s : shapes) {
         if (s.k % Info(type).block_size != 0) continue;

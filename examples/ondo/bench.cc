@@ -146,7 +146,7 @@ int BenchCommand(const std::vector<std::string>& args) {
   const double pp = n_prompt > 0 ? Median(prompt_tok_s) : 0.0;
   const double tg = n_gen > 0 ? Median(decode_tok_s) : 0.0;
   const uint64_t peak_rss = platform::PeakRssBytes();
-  const uint64_t model_bytes = model->gguf().file_size();
+  const uint64_t model_bytes = model->gguf().total_bytes();
   const std::string model_name = std::filesystem::path(model_path).filename().string();
 
   if (json) {

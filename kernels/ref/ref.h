@@ -78,7 +78,12 @@ ONDO_REF_WEIGHT_TYPE(Q4_K)
 ONDO_REF_WEIGHT_TYPE(Q5_K)
 ONDO_REF_WEIGHT_TYPE(Q6_K)
 ONDO_REF_WEIGHT_TYPE(IQ4_XS)
+// ondo's native 2-bit type (blocks.h): QuantizeRowOQ2 is the weighted search without an
+// importance matrix; VecDotOQ2 is the specification of the SIMD kernels.
+ONDO_REF_WEIGHT_TYPE(OQ2)
 #undef ONDO_REF_WEIGHT_TYPE
+// imatrix: n mean squared activations (or nullptr).
+void QuantizeRowOQ2Weighted(const float* x, void* out, int64_t n, const float* imatrix);
 
 // The generic MatMul over a VecDot (no tiling: the reference is the truth).
 template <float (*Dot)(int64_t, const void*, const void*)>

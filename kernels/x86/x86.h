@@ -33,7 +33,8 @@
   ONDO_X86_WEIGHT_TYPE(Q4_K)                                                                 \
   ONDO_X86_WEIGHT_TYPE(Q5_K)                                                                 \
   ONDO_X86_WEIGHT_TYPE(Q6_K)                                                                 \
-  ONDO_X86_WEIGHT_TYPE(IQ4_XS)
+  ONDO_X86_WEIGHT_TYPE(IQ4_XS)                                                               \
+  ONDO_X86_WEIGHT_TYPE(OQ2)
 
 // AVX2 + FMA + F16C.
 namespace ondo::kernels::avx2 {

@@ -116,13 +116,14 @@ TEST(Cli, RunJson) {
   ASSERT_FALSE(j.is_discarded()) << r.out;
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
-  EXPECT_EQ(keys.size(), 7u);
+  EXPECT_EQ(keys.size(), 8u);
   EXPECT_EQ(j["prompt_ids"].get<std::vector<int32_t>>(), kPromptIds);
   EXPECT_EQ(j["ids"].get<std::vector<int32_t>>(), kGreedyIds);
   EXPECT_EQ(j["text"].get<std::string>(), kGreedyText);
   EXPECT_EQ(j["finish_reason"].get<std::string>(), "stop");
   EXPECT_GT(j["prompt_tok_s"].get<double>(), 0.0);
   EXPECT_GE(j["decode_tok_s"].get<double>(), 0.0);
+  EXPECT_GE(j["load_s"].get<double>(), 0.0);
   EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
   // One timing line on stderr.
   EXPECT_NE(r.err.find("tok/s"), std::string::npos);

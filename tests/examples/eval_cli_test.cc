@@ -399,7 +399,8 @@ TEST_F(EvalCli, ConvertAndVerify) {
   r = Ondo({"convert", path_a_, "-o", out});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
-  EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--quant", "q3"}).code, 2);
+  EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--quant", "q5"}).code, 2);
+  EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--target-size", "1M"}).code, 1);  // needs q2
   EXPECT_EQ(Ondo({"convert", path_a_, "-o", out + "2", "--shard-size", "12Q"}).code, 2);
   EXPECT_EQ(Ondo({"convert", "/nonexistent.gguf", "-o", out + "2"}).code, 1);
   EXPECT_FALSE(std::filesystem::exists(out + "2"));
@@ -597,6 +598,33 @@ TEST_F(EvalCliKoMini, KldF16AgainstF32) {
   EXPECT_LT(std::fabs(self["kld_mean"].get<double>()), 1e-6);
   EXPECT_EQ(self["top1_agree"].get<double>(), 1.0);
   EXPECT_EQ(self["ppl"].get<double>(), self["ppl_ref"].get<double>());
+}
+
+// The 2-bit point against the peers' frontier on the same text and context: ik_llama.cpp's
+// IQ2_KS and IQ2_K files of ko-mini-a (made from the f32 file with ko-mini-a.imatrix by the
+// ../shared/peers build of 2026-08-15) scored by its own llama-perplexity --kl-divergence on
+// these 120 premises at -c 256:
+//   IQ2_KS 1,994,432 bytes  KLD 0.144345      IQ2_K 2,121,920 bytes  KLD 0.111665
+// `convert --quant q2 --imatrix` must lie below the line through them at its own size (it
+// measured 0.1096 at 2,059,137 bytes, where the line is at 0.1278).
+TEST_F(EvalCliKoMini, Q2LiesBelowThePeersFrontier) {
+  const std::string imatrix = kShared + "/models/ko-mini-a.imatrix";
+  if (!std::filesystem::exists(imatrix)) GTEST_SKIP() << "no " << imatrix;
+  const std::string out = test::CliTempPath("ko-q2.ondo");
+  CliResult r = Ondo({"convert", KoMini("f32"), "-o", out, "--quant", "q2", "--imatrix", imatrix, "-t", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("42 with the imatrix"), std::string::npos) << r.out;
+  uint64_t bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out)) bytes += std::filesystem::file_size(e.path());
+  r = Ondo({"kld", "-m", out, "--ref", KoMini("f32"), "-f", text_path_, "--ctx", "256", "--json", "-t", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double kld = ParseJsonLine(r)["kld_mean"].get<double>();
+  const double x0 = 1994432, y0 = 0.144345, x1 = 2121920, y1 = 0.111665;
+  const double frontier = y0 + (static_cast<double>(bytes) - x0) * (y1 - y0) / (x1 - x0);
+  EXPECT_LT(kld, frontier) << bytes << " bytes";
+  EXPECT_GT(kld, 0.01);  // still a 2-bit model
+  EXPECT_LT(bytes, 2200000u);
+  std::filesystem::remove_all(out);
 }
 
 TEST_F(EvalCliKoMini, Bench) {

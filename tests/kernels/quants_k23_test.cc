@@ -28,6 +28,9 @@ namespace ondo::kernels {
 namespace {
 
 using testing::kU;
+using testing::MakeQ8KBlock;
+using testing::RandomFiniteHalf;
+using testing::TightBuffer;
 
 const KernelSet& Ref() { return *GetKernelSet(Isa::kScalar); }
 
@@ -188,24 +191,7 @@ std::vector<float> MakeRow(std::mt19937& rng, int64_t n, int kind, float scale =
 
 // A row of bytes at the very end of its own allocation, `offset` bytes past a 16-byte
 // boundary: reading one byte past it (or before it, for offset 0) is an ASan error.
-class TightBuffer {
- public:
-  TightBuffer(size_t bytes, size_t offset)
-      : storage_(new unsigned char[bytes + offset]), offset_(offset) {
-    std::memset(storage_.get(), 0xA5, bytes + offset);
-  }
-  unsigned char* data() { return storage_.get() + offset_; }
 
- private:
-  std::unique_ptr<unsigned char[]> storage_;
-  size_t offset_;
-};
-
-uint16_t RandomFiniteHalf(std::mt19937& rng) {
-  uint16_t h = static_cast<uint16_t>(rng());
-  if ((h & 0x7c00) == 0x7c00) h = static_cast<uint16_t>(h & ~0x4000);  // inf/NaN -> finite
-  return h;
-}
 
 // A weight block of random bytes with finite f16 scales.
 void RandomWeightBlock(std::mt19937& rng, DType t, unsigned char* p) {
@@ -227,20 +213,6 @@ void RandomWeightBlock(std::mt19937& rng, DType t, unsigned char* p) {
 
 // A Q8_K block with quants drawn from `vals` (or uniformly from [-127, 127] when empty),
 // consistent bsums and scale d.
-void MakeQ8KBlock(std::mt19937& rng, const std::vector<int>& vals, float d, unsigned char* p) {
-  block_q8_K b;
-  b.d = d;
-  for (int e = 0; e < 256; ++e) {
-    const int v = vals.empty() ? static_cast<int>(rng() % 255) - 127 : vals[rng() % vals.size()];
-    b.qs[e] = static_cast<int8_t>(v);
-  }
-  for (int j = 0; j < 16; ++j) {
-    int s = 0;
-    for (int i = 0; i < 16; ++i) s += b.qs[16 * j + i];
-    b.bsums[j] = static_cast<int16_t>(s);
-  }
-  std::memcpy(p, &b, sizeof b);
-}
 
 // Sets the f16 scales of a weight block to 1.0 (d, and dmin for Q2_K).
 void SetUnitScales(DType t, unsigned char* p) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -63,6 +64,45 @@ inline std::vector<double> RowValues(DType type, const void* row, int64_t n) {
   std::vector<float> f(static_cast<size_t>(n));
   GetKernelSet(Isa::kScalar)->For(type).dequantize_row(row, f.data(), n);
   return std::vector<double>(f.begin(), f.end());
+}
+
+// A row buffer that ends exactly at the end of its allocation (so ASan sees any read past the
+// row), starting `offset` bytes into it.
+class TightBuffer {
+ public:
+  TightBuffer(size_t bytes, size_t offset)
+      : storage_(new unsigned char[bytes + offset]), offset_(offset) {
+    std::memset(storage_.get(), 0xA5, bytes + offset);
+  }
+  unsigned char* data() { return storage_.get() + offset_; }
+
+ private:
+  std::unique_ptr<unsigned char[]> storage_;
+  size_t offset_;
+};
+
+// A random finite f16 (inf and NaN patterns moved to finite ones).
+inline uint16_t RandomFiniteHalf(std::mt19937& rng) {
+  uint16_t h = static_cast<uint16_t>(rng());
+  if ((h & 0x7c00) == 0x7c00) h = static_cast<uint16_t>(h & ~0x4000);  // inf/NaN -> finite
+  return h;
+}
+
+// A Q8_K block with quants drawn from `vals` (uniform in [-127, 127] when empty), scale d and
+// consistent block sums.
+inline void MakeQ8KBlock(std::mt19937& rng, const std::vector<int>& vals, float d, unsigned char* p) {
+  block_q8_K b;
+  b.d = d;
+  for (int e = 0; e < 256; ++e) {
+    const int v = vals.empty() ? static_cast<int>(rng() % 255) - 127 : vals[rng() % vals.size()];
+    b.qs[e] = static_cast<int8_t>(v);
+  }
+  for (int j = 0; j < 16; ++j) {
+    int s = 0;
+    for (int i = 0; i < 16; ++i) s += b.qs[16 * j + i];
+    b.bsums[j] = static_cast<int16_t>(s);
+  }
+  std::memcpy(p, &b, sizeof b);
 }
 
 }  // namespace ondo::kernels::testing

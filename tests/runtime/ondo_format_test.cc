@@ -19,6 +19,7 @@
 
 #include "kernels/kernels.h"
 #include "runtime/gguf.h"
+#include "runtime/imatrix.h"
 #include "runtime/model.h"
 #include "runtime/ondo_format.h"
 #include "runtime/session.h"
@@ -255,6 +256,220 @@ TEST(OndoFormat, QuantPresetsGiveThePromisedTypes) {
   std::unique_ptr<GgufFile> f;
   ASSERT_TRUE(OpenOndo(out, false, &f).ok());
   EXPECT_EQ(f->FindTensor("blk.0.attn_q.weight")->type, DType::kQ8_0);
+}
+
+// q3 and q2 without an importance matrix: the documented mixes (q2's ffn_down of the first
+// max(2, n_layer / 8) layers one step up), bytes as QuantizeRow makes them, and a model that
+// still computes close to the F32 one.
+TEST(OndoFormat, Q3AndQ2PresetsGiveThePromisedTypes) {
+  TempFiles tmp;
+  const std::string src = WriteSynthetic(SmallLlama(256, 512, 8), GgmlType::kF32, &tmp);
+  std::unique_ptr<Model> f32_model;
+  ASSERT_TRUE(Model::Load(src, &f32_model).ok());
+  const std::vector<float> want = RunLogits(*f32_model);
+  std::unique_ptr<GgufFile> src_file;
+  ASSERT_TRUE(GgufFile::Open(src, &src_file).ok());
+  for (OndoQuant q : {OndoQuant::kQ3, OndoQuant::kQ2}) {
+    const std::string out = tmp.New(std::string("ondo_fmt_") + OndoQuantName(q));
+    const Status cs = Convert(src, out, q, 64 << 20, false);
+    ASSERT_TRUE(cs.ok()) << cs.ToString();
+    std::unique_ptr<GgufFile> f;
+    ASSERT_TRUE(OpenOndo(out, true, &f).ok());
+    int n_oq2 = 0;
+    for (const GgufTensorInfo& t : f->tensors()) {
+      const std::string name(t.name);
+      if (t.n_dims < 2) {
+        EXPECT_EQ(t.type, DType::kF32) << name;
+        continue;
+      }
+      const int layer = LayerOf(name);
+      auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+      DType want_type;
+      if (q == OndoQuant::kQ3) {
+        const bool more = layer == 0 || layer == 7 || layer == 3 || layer == 6;
+        want_type = name == "output.weight" ? DType::kQ6_K
+                    : has("attn_v") || has("attn_output") || (has("ffn_down") && more) ? DType::kQ4_K
+                                                                                        : DType::kQ3_K;
+      } else {
+        want_type = name == "output.weight" || name == "token_embd.weight" || has("attn_v") ? DType::kQ4_K
+                    : has("ffn_down") && layer < 2                                          ? DType::kQ3_K
+                                                                                             : DType::kOQ2;
+      }
+      EXPECT_EQ(t.type, want_type) << OndoQuantName(q) << " " << name;
+      n_oq2 += t.type == DType::kOQ2;
+      const GgufTensorInfo* in = src_file->FindTensor(t.name);
+      ASSERT_NE(in, nullptr);
+      const int64_t n = t.ne[0];
+      const size_t rb = kernels::RowBytes(t.type, n);
+      std::vector<uint8_t> row(rb);
+      for (int64_t r = 0; r < t.n_rows(); ++r) {
+        kernels::QuantizeRow(t.type, reinterpret_cast<const float*>(in->data) + r * n, row.data(), n);
+        ASSERT_EQ(std::memcmp(row.data(), t.data + static_cast<size_t>(r) * rb, rb), 0) << name << " row " << r;
+      }
+    }
+    if (q == OndoQuant::kQ2) {
+      EXPECT_EQ(n_oq2, 8 * 6 - 2);
+    }
+    std::unique_ptr<Model> m;
+    ASSERT_TRUE(Model::Load(out, &m).ok());
+    const std::vector<float> got = RunLogits(*m);
+    ASSERT_EQ(got.size(), want.size());
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])));
+      scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
+    }
+    // Sanity bound (bytes checked above): 8 layers of random weights at 3 and 2 bits.
+    EXPECT_LT(worst / scale, q == OndoQuant::kQ3 ? 0.8 : 1.2) << OndoQuantName(q) << " " << worst / scale;
+  }
+}
+
+// Writes a legacy llama.cpp imatrix file (the layout runtime/imatrix.h documents): every
+// matrix of the model, with `boost` times the weight on the ffn_down of layer `boosted`.
+void WriteImatrix(const GgufFile& f, const std::string& path, int boosted, float boost, int64_t bad_cols = 0) {
+  std::vector<uint8_t> b;
+  auto put32 = [&](int32_t v) { b.insert(b.end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 4); };
+  std::vector<const GgufTensorInfo*> mats;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    if (t.n_dims >= 2 && t.name.starts_with("blk.")) mats.push_back(&t);
+  }
+  put32(static_cast<int32_t>(mats.size()));
+  for (const GgufTensorInfo* t : mats) {
+    const std::string name(t->name);
+    put32(static_cast<int32_t>(name.size()));
+    b.insert(b.end(), name.begin(), name.end());
+    put32(1);  // ncall
+    const int64_t n = t->ne[0] + (name.find("attn_q") != std::string::npos ? bad_cols : 0);
+    put32(static_cast<int32_t>(n));
+    const bool boost_this = name == "blk." + std::to_string(boosted) + ".ffn_down.weight";
+    for (int64_t c = 0; c < n; ++c) {
+      const float v = (boost_this ? boost : 1.0f) * (1.0f + static_cast<float>(c % 7));
+      b.insert(b.end(), reinterpret_cast<const uint8_t*>(&v), reinterpret_cast<const uint8_t*>(&v) + 4);
+    }
+  }
+  put32(1);
+  WriteAll(path, b);
+}
+
+uint64_t FolderBytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += fs::file_size(e.path());
+  return n;
+}
+
+// --target-size: the allocator spends the bytes on ffn_down first, the one whose
+// importance-weighted error is largest (layer 5, whose inputs the imatrix makes 100 times
+// larger) before the others; the result fits the target; impossible targets are refused.
+TEST(OndoFormat, Q2TargetSizeGoesToTheMostSensitiveMatrixAndFits) {
+  TempFiles tmp;
+  const std::string src = WriteSynthetic(SmallLlama(256, 512, 8), GgmlType::kF32, &tmp);
+  std::unique_ptr<GgufFile> in;
+  ASSERT_TRUE(OpenModelFile(src, &in).ok());
+  const std::string im_path = tmp.New("ondo_fmt_imatrix");
+  WriteImatrix(*in, im_path, 5, 100.0f);
+  Imatrix im;
+  ASSERT_TRUE(Imatrix::Load(im_path, &im).ok());
+
+  auto convert = [&](uint64_t target, OndoQuant q, OndoWriteStats* st, std::string* out) {
+    *out = tmp.New("ondo_fmt_target");
+    OndoWriteOptions opt;
+    opt.quant = q;
+    opt.imatrix = &im;
+    opt.target_bytes = target;
+    opt.n_threads = 2;
+    return WriteOndo(*in, *out, opt, st);
+  };
+  // The base mix with a target far too small, then the base size plus one ffn_down's step.
+  OndoWriteStats st;
+  std::string out;
+  Status s = convert(1000, OndoQuant::kQ2, &st, &out);
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("below the smallest q2 mix"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(out));
+  s = convert(1 << 30, OndoQuant::kQ2, &st, &out);  // everything up to Q6_K
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const uint64_t big = FolderBytes(out);
+  EXPECT_LE(big, uint64_t{1} << 30);
+
+  const uint64_t oq2 = kernels::RowBytes(DType::kOQ2, 512) * 256, q3 = kernels::RowBytes(DType::kQ3_K, 512) * 256;
+  // Base size: all ffn_down in OQ2 (the imatrix replaces the first-layers rule).
+  s = convert(0, OndoQuant::kQ2, &st, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::unique_ptr<GgufFile> f;
+  ASSERT_TRUE(OpenOndo(out, false, &f).ok());
+  EXPECT_EQ(st.n_with_imatrix, 8 * 7);  // every matrix of the layers
+  const uint64_t base_est = FolderBytes(out);  // the default target spent 3% more than base
+  EXPECT_GE(st.n_upgraded, 1);
+  const DType t5 = f->FindTensor("blk.5.ffn_down.weight")->type;
+  EXPECT_TRUE(t5 == DType::kQ3_K || t5 == DType::kQ4_K || t5 == DType::kQ6_K) << kernels::Info(t5).name;
+
+  // Exactly enough for one step more than the smallest mix: it goes to layer 5's ffn_down.
+  uint64_t smallest = 0;
+  {
+    Status e = convert(1000, OndoQuant::kQ2, &st, &out);
+    const std::string m = e.message();
+    const size_t p = m.find("mix of this model (");
+    ASSERT_NE(p, std::string::npos) << m;
+    smallest = std::stoull(m.substr(p + 19));
+  }
+  s = convert(smallest + (q3 - oq2) + 64, OndoQuant::kQ2, &st, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(st.n_upgraded, 1);
+  EXPECT_LE(FolderBytes(out), smallest + (q3 - oq2) + 64);
+  ASSERT_TRUE(OpenOndo(out, false, &f).ok());
+  for (const GgufTensorInfo& t : f->tensors()) {
+    if (t.n_dims < 2 || t.name == "token_embd.weight" || t.name == "output.weight" ||
+        t.name.find("attn_v") != std::string_view::npos) {
+      continue;
+    }
+    EXPECT_EQ(t.type, t.name == "blk.5.ffn_down.weight" ? DType::kQ3_K : DType::kOQ2) << t.name;
+  }
+  EXPECT_LT(smallest, base_est);
+  EXPECT_LT(base_est, big);
+
+  // A target needs q2; an imatrix whose sizes do not match the model is named.
+  s = convert(smallest * 2, OndoQuant::kQ4, &st, &out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  const std::string bad_path = tmp.New("ondo_fmt_bad_imatrix");
+  WriteImatrix(*in, bad_path, 5, 100.0f, 3);
+  Imatrix bad;
+  ASSERT_TRUE(Imatrix::Load(bad_path, &bad).ok());
+  OndoWriteOptions opt;
+  opt.quant = OndoQuant::kQ2;
+  opt.imatrix = &bad;
+  out = tmp.New("ondo_fmt_bad");
+  s = WriteOndo(*in, out, opt, &st);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("attn_q"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// ondo's own type ids are refused in a plain GGUF file (they could mean something else to
+// another program), and named.
+TEST(OndoFormat, NativeTypesAreRefusedInGguf) {
+  TempFiles tmp;
+  const std::string src = WriteSynthetic(SmallLlama(256, 512, 1), GgmlType::kF32, &tmp);
+  std::vector<uint8_t> b = ReadAll(src);
+  std::unique_ptr<GgufFile> f;
+  ASSERT_TRUE(GgufFile::Open(src, &f).ok());
+  // Patch the type of blk.0.attn_q.weight from F32 (0) to OQ2 in its tensor info: the u32
+  // after the name and its dimensions.
+  const std::string name = "blk.0.attn_q.weight";
+  auto it = std::search(b.begin(), b.end(), name.begin(), name.end());
+  ASSERT_NE(it, b.end());
+  const size_t type_pos = static_cast<size_t>(it - b.begin()) + name.size() + 4 + 2 * 8;
+  uint32_t type = 0;
+  std::memcpy(&type, b.data() + type_pos, 4);
+  ASSERT_EQ(type, 0u);
+  type = static_cast<uint32_t>(DType::kOQ2);
+  std::memcpy(b.data() + type_pos, &type, 4);
+  const std::string patched = tmp.New("ondo_fmt_native");
+  WriteAll(patched, b);
+  std::unique_ptr<GgufFile> g;
+  const Status s = GgufFile::Open(patched, &g);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("OQ2"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(".ondo"), std::string::npos) << s.message();
 }
 
 // A matrix holding a NaN cannot be re-quantized (the quantizers need finite values): the

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,20 +34,6 @@ uint64_t ProcStatusKb(const char* key) {
   return kb;
 }
 
-uint64_t ReadLimitFile(const char* path) {
-  std::ifstream in(path);
-  if (!in) return 0;
-  std::string s;
-  in >> s;
-  if (s.empty() || s == "max") return 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (end == s.c_str()) return 0;
-  // cgroup v1 reports "unlimited" as a huge page-rounded number.
-  if (v >= (1ULL << 60)) return 0;
-  return v;
-}
-
 }  // namespace
 
 uint64_t CurrentRssBytes() { return ProcStatusKb("VmRSS") * 1024; }
@@ -67,21 +52,6 @@ uint64_t PhysicalMemoryBytes() {
   long page = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return 0;
   return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
-}
-
-uint64_t CgroupMemoryLimitBytes() {
-  // cgroup v2: find our group in /proc/self/cgroup ("0::/path").
-  std::ifstream cg("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(cg, line)) {
-    if (line.rfind("0::", 0) == 0) {
-      std::string rel = line.substr(3);
-      std::string path = "/sys/fs/cgroup" + rel + "/memory.max";
-      if (uint64_t v = ReadLimitFile(path.c_str())) return v;
-    }
-  }
-  if (uint64_t v = ReadLimitFile("/sys/fs/cgroup/memory.max")) return v;
-  return ReadLimitFile("/sys/fs/cgroup/memory/memory.limit_in_bytes");
 }
 
 std::string CpuFeatures::ToString() const {

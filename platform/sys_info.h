@@ -11,8 +11,7 @@ uint64_t CurrentRssBytes();
 uint64_t PeakRssBytes();
 // Physical RAM in bytes.
 uint64_t PhysicalMemoryBytes();
-// The cgroup (v2 memory.max, or v1 limit_in_bytes) memory limit, or 0 when unlimited/unknown.
-uint64_t CgroupMemoryLimitBytes();
+// (The cgroup memory limit: memory/budget.h, which walks the cgroup tree.)
 
 struct CpuFeatures {
   bool avx2 = false;

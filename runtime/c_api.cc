@@ -253,15 +253,8 @@ ondo_status ondo_session_create(const ondo_model* model, const ondo_session_para
     ondo::runtime::SessionOptions options;
     options.n_ctx = p.n_ctx;
     options.n_threads = p.n_threads;
-    if (p.budget_bytes != 0) {
-      ondo::runtime::SessionPlan plan;
-      ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::runtime::PlanSession(*model->model, options, &plan)));
-      if (plan.total() > p.budget_bytes) {
-        return FromStatus(ondo::OutOfMemory(
-            "the session needs {} bytes (weights {}, KV cache {}, scratch {}) but the budget is {}",
-            plan.total(), plan.weight_bytes, plan.kv_bytes, plan.scratch_bytes, p.budget_bytes));
-      }
-    }
+    // 0: the default budget (cgroup limit or physical RAM, minus the margin).
+    options.budget = p.budget_bytes != 0 ? ondo::memory::GivenBudget(p.budget_bytes) : ondo::memory::DefaultBudget();
     auto handle = std::make_unique<ondo_session>();
     handle->model = model;
     ONDO_RETURN_IF_ERROR_C(

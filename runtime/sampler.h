@@ -24,6 +24,11 @@ struct SamplerOptions {
 class Sampler {
  public:
   static Status Create(const SamplerOptions& options, int n_vocab, std::unique_ptr<Sampler>* out);
+  // Bytes Create allocates (candidates, history), for the session's memory plan.
+  static uint64_t BytesFor(int n_vocab, int repeat_last_n) {
+    return static_cast<uint64_t>(n_vocab) * sizeof(Candidate) +
+           static_cast<uint64_t>(repeat_last_n > 1 ? repeat_last_n : 1) * sizeof(int32_t);
+  }
 
   // Picks the next token from n_vocab logits (not modified).
   int32_t Sample(const float* logits);

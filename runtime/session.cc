@@ -9,6 +9,10 @@
 #include <cmath>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "runtime/sampler.h"
+
 namespace ondo::runtime {
 namespace {
 
@@ -29,19 +33,68 @@ Status PlanSession(const Model& model, const SessionOptions& options, SessionPla
   int n_batch = options.n_batch > 0 ? options.n_batch : 64;
   n_batch = std::min(n_batch, n_ctx);
   const int n_threads = options.n_threads > 0 ? options.n_threads : DefaultThreads();
+  const uint64_t f = sizeof(float);
   plan->n_ctx = n_ctx;
   plan->n_batch = n_batch;
+  plan->n_threads = n_threads;
   plan->kv_bytes = memory::KvCache::BytesFor({c.n_layer, c.n_head_kv, c.head_dim, n_ctx});
+  // Mirrors the buffers Session::Create sizes (x_ .. ffn_b_, act_).
   const uint64_t B = static_cast<uint64_t>(n_batch);
   const uint64_t widest = static_cast<uint64_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
   uint64_t floats = B * (2ull * c.n_embd + 2ull * c.n_embd_q() + 2ull * c.n_embd_kv() + 2ull * c.n_ff);
   if (c.arch == Arch::kGptNeox) floats += B * (c.n_embd_q() + 2ull * c.n_embd_kv());
   if (c.parallel_residual) floats += B * c.n_embd;
-  floats += static_cast<uint64_t>(c.n_vocab);
-  floats += static_cast<uint64_t>(n_threads) * c.n_group() * n_ctx;
-  plan->scratch_bytes = floats * sizeof(float) + B * widest * sizeof(float);
+  plan->activation_bytes = floats * f + B * widest * f + 64;
+  plan->attention_bytes = static_cast<uint64_t>(n_threads) * c.n_group() * n_ctx * f;
+  plan->logits_bytes = static_cast<uint64_t>(c.n_vocab) * f;
+  // The sampler (default history) and the script guard's tables: two bit masks and at most
+  // one id per token for the pieces that start inside a character.
+  const uint64_t mask_bytes = (static_cast<uint64_t>(c.n_vocab) + 63) / 64 * 8;
+  plan->sampler_bytes = Sampler::BytesFor(c.n_vocab, SamplerOptions().repeat_last_n) + 2 * mask_bytes +
+                        static_cast<uint64_t>(c.n_vocab) * sizeof(int32_t);
+  plan->scratch_bytes = plan->activation_bytes + plan->attention_bytes + plan->logits_bytes + plan->sampler_bytes;
   plan->weight_bytes = model.weight_bytes();
+  plan->weight_resident_bytes = plan->weight_bytes;  // no streaming yet: all resident
+  plan->budget = options.budget;
   return Status::Ok();
+}
+
+namespace {
+
+std::string Figure(uint64_t bytes) { return fmt::format("{} bytes ({})", bytes, memory::FormatBytes(bytes)); }
+
+}  // namespace
+
+std::string DescribePlan(const SessionPlan& p, const ModelConfig& c) {
+  std::string s;
+  s += fmt::format("  weights   {:>12} bytes  {:>11}  resident, of {} mapped from the file\n", p.weight_resident_bytes,
+                   memory::FormatBytes(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes));
+  s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} layers x {} kv heads x {} dims x {} tokens x f16\n",
+                   p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, p.n_ctx);
+  s += fmt::format("  scratch   {:>12} bytes  {:>11}  activations {} ({} tokens), attention {} ({} threads), "
+                   "logits {}, sampler {}\n",
+                   p.scratch_bytes, memory::FormatBytes(p.scratch_bytes), memory::FormatBytes(p.activation_bytes),
+                   p.n_batch, memory::FormatBytes(p.attention_bytes), p.n_threads,
+                   memory::FormatBytes(p.logits_bytes), memory::FormatBytes(p.sampler_bytes));
+  s += fmt::format("  total     {:>12} bytes  {:>11}\n", p.total(), memory::FormatBytes(p.total()));
+  if (p.budget.enforced()) {
+    s += fmt::format("  budget    {:>12} bytes  {:>11}  {}; {}\n", p.budget.bytes, memory::FormatBytes(p.budget.bytes),
+                     p.budget.Describe(),
+                     p.fits() ? fmt::format("fits, {} to spare", memory::FormatBytes(p.budget.bytes - p.total()))
+                              : fmt::format("DOES NOT FIT, {} over", memory::FormatBytes(p.total() - p.budget.bytes)));
+  } else {
+    s += "  budget    none\n";
+  }
+  return s;
+}
+
+Status CheckPlanFitsBudget(const SessionPlan& p) {
+  if (p.fits()) return Status::Ok();
+  return OutOfMemory(
+      "the session does not fit in the memory budget: weights {} resident (of {} mapped), KV cache {} "
+      "(n_ctx {}), scratch {} (prefill chunk {} tokens), total {} > budget {} from {}",
+      Figure(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes), Figure(p.kv_bytes), p.n_ctx,
+      Figure(p.scratch_bytes), p.n_batch, Figure(p.total()), Figure(p.budget.bytes), p.budget.Describe());
 }
 
 Session::Session(const Model& model, const SessionPlan& plan, int n_threads)
@@ -53,8 +106,9 @@ Status Session::Create(const Model& model, const SessionOptions& options,
                        std::unique_ptr<Session>* out) {
   SessionPlan plan;
   ONDO_RETURN_IF_ERROR(PlanSession(model, options, &plan));
+  ONDO_RETURN_IF_ERROR(CheckPlanFitsBudget(plan));  // before allocating anything
   const ModelConfig& c = model.config();
-  const int n_threads = options.n_threads > 0 ? options.n_threads : DefaultThreads();
+  const int n_threads = plan.n_threads;
   std::unique_ptr<Session> s(new Session(model, plan, n_threads));
   ONDO_RETURN_IF_ERROR(memory::KvCache::Create({c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx}, &s->kv_));
   const size_t B = static_cast<size_t>(plan.n_batch);

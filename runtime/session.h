@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "memory/budget.h"
 #include "memory/kv_cache.h"
 #include "platform/status.h"
 #include "platform/thread_pool.h"
@@ -18,19 +20,41 @@ struct SessionOptions {
   int n_ctx = 0;      // KV capacity in tokens; 0 = min(training context, 4096)
   int n_threads = 0;  // 0 = all online cores
   int n_batch = 64;   // largest prefill chunk (tokens per forward pass)
+  // What the session may use (resident weights + KV cache + scratch). Create fails with
+  // OutOfMemory, naming every figure, when the plan's minimum exceeds it. Default: not
+  // enforced; `ondo run`/`bench` and the C API pass memory::DefaultBudget() unless given one.
+  memory::Budget budget;
 };
 
-// Byte figures a session will allocate, known before allocating (for --mem-budget and
-// `ondo inspect`).
+// Byte figures a session will use, known before allocating anything (for the budget,
+// `ondo inspect` and `ondo run --verbose`).
 struct SessionPlan {
   int n_ctx = 0;
-  int n_batch = 0;
-  uint64_t kv_bytes = 0;
+  int n_batch = 0;    // largest prefill chunk
+  int n_threads = 0;
+  uint64_t kv_bytes = 0;  // exact: 2 x n_layer x n_kv_head x head_dim x n_ctx x f16
+  // Scratch, by part; scratch_bytes is their sum.
+  uint64_t activation_bytes = 0;  // activations of the largest prefill chunk (n_batch tokens)
+  uint64_t attention_bytes = 0;   // attention scores, n_threads x n_group x n_ctx floats
+  uint64_t logits_bytes = 0;      // n_vocab floats
+  uint64_t sampler_bytes = 0;     // sampler candidates and script-guard mask (per n_vocab)
   uint64_t scratch_bytes = 0;
+  // Weights: all tensors, mapped from the file, and the part that must stay resident. They
+  // are equal until weights can be streamed; then the resident part may be lowered to what
+  // the budget leaves and the rest read per token.
   uint64_t weight_bytes = 0;
-  uint64_t total() const { return kv_bytes + scratch_bytes + weight_bytes; }
+  uint64_t weight_resident_bytes = 0;
+  memory::Budget budget;  // copied from SessionOptions
+  // The least the session needs resident.
+  uint64_t total() const { return weight_resident_bytes + kv_bytes + scratch_bytes; }
+  bool fits() const { return !budget.enforced() || total() <= budget.bytes; }
 };
 Status PlanSession(const Model& model, const SessionOptions& options, SessionPlan* plan);
+// The plan, one figure per line ("  weights   ...\n"), for `ondo inspect` and `ondo run --verbose`.
+std::string DescribePlan(const SessionPlan& plan, const ModelConfig& config);
+// OutOfMemory naming every figure (weights, KV cache, scratch, total, budget and its source)
+// when the plan does not fit its budget; OK otherwise.
+Status CheckPlanFitsBudget(const SessionPlan& plan);
 
 // Sees the input of every matrix product, in f32 before it is converted to the weight's
 // vec-dot type (what `ondo imatrix` accumulates). Called on the thread that runs the session.

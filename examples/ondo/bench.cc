@@ -92,7 +92,7 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
-  std::string model_path;
+  std::string model_path, mem_budget;
   int n_threads = 0, n_prompt = 0, n_gen = 0, reps = 0, n_ctx = 0;
   po::options_description options("options");
   options.add_options()
@@ -107,6 +107,7 @@ int BenchCommand(const std::vector<std::string>& args) {
        "timed repetitions after one warm-up; the median is reported")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
        "context size in tokens (0: prompt + gen)")
+      ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
       ("json", "print one JSON object instead of the table");
   po::variables_map vm;
   if (int rc = ParseArgs("bench", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
@@ -117,6 +118,8 @@ int BenchCommand(const std::vector<std::string>& args) {
   if (n_prompt == 0 && n_gen == 0) return UsageError("bench", "--prompt 0 and --gen 0 leave nothing to measure");
   if (reps < 1) return UsageError("bench", fmt::format("--reps {} is not positive", reps));
   if (n_ctx < 0) return UsageError("bench", fmt::format("--ctx {} is negative", n_ctx));
+  memory::Budget budget;
+  if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("bench", s.message());
   if (n_ctx == 0) n_ctx = n_prompt + n_gen;
   if (n_prompt + n_gen > n_ctx) {
     return Error(fmt::format("--prompt {} and --gen {} need {} tokens of context but --ctx is {} "
@@ -129,6 +132,7 @@ int BenchCommand(const std::vector<std::string>& args) {
   session_options.n_ctx = n_ctx;
   session_options.n_threads = n_threads;
   session_options.n_batch = std::max(n_prompt, 1);  // the whole prompt in one batch (capped at n_ctx)
+  session_options.budget = budget;
   std::unique_ptr<runtime::Session> session;
   if (Status s = runtime::Session::Create(*model, session_options, &session); !s.ok()) return Error(s);
   const std::vector<int32_t> prompt = BenchPrompt(model->tokenizer(), n_prompt);

@@ -45,6 +45,18 @@ int ParseArgs(std::string_view command, std::string_view synopsis, std::string_v
   return -1;
 }
 
+Status ResolveMemBudget(const std::string& text, memory::Budget* budget) {
+  if (text.empty()) {
+    *budget = memory::DefaultBudget();
+    return Status::Ok();
+  }
+  uint64_t bytes = 0;
+  if (Status s = memory::ParseByteSize(text, &bytes); !s.ok()) return InvalidArgument("--mem-budget {}", s.message());
+  if (bytes == 0) return InvalidArgument("--mem-budget {} is zero", text);
+  *budget = memory::GivenBudget(bytes);
+  return Status::Ok();
+}
+
 std::string HumanBytes(unsigned long long bytes) {
   const double b = static_cast<double>(bytes);
   if (b >= 1024.0 * 1024.0 * 1024.0) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));

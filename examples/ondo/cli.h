@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "memory/budget.h"
 #include "platform/status.h"
 
 namespace ondo::cli {
@@ -31,6 +32,14 @@ int UsageError(std::string_view command, std::string_view message);
 int ParseArgs(std::string_view command, std::string_view synopsis, std::string_view summary,
               const po::options_description& options, const std::vector<std::string>& args,
               po::variables_map* vm, const char* positional_name = nullptr);
+
+// The --mem-budget option text, declared once for run, bench and inspect.
+inline constexpr const char* kMemBudgetHelp =
+    "memory the session may use (weights + KV cache + scratch), e.g. 512M, 2G; default: the "
+    "cgroup memory limit if set, else physical RAM, minus 64 MiB + 5%";
+// --mem-budget BYTES (K/M/G/T suffixes) or, when `text` is empty, the default budget.
+// InvalidArgument for an unparsable or zero size.
+Status ResolveMemBudget(const std::string& text, memory::Budget* budget);
 
 // "12.3 MiB".
 std::string HumanBytes(unsigned long long bytes);

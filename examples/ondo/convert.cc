@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "examples/ondo/cli.h"
+#include "memory/budget.h"
 #include "platform/sys_info.h"
 #include "runtime/gguf.h"
 #include "runtime/hf_import.h"
@@ -37,29 +38,6 @@ constexpr std::string_view kVerifySummary =
     "Checks an .ondo model: its manifest (CRC-32, every shard and tensor in bounds) and the\n"
     "CRC-32 of every shard. Exit status 0 when all are intact.";
 
-// "64M", "1G", "4096" -> bytes.
-bool ParseSize(const std::string& text, uint64_t* out) {
-  if (text.empty()) return false;
-  size_t pos = 0;
-  unsigned long long v = 0;
-  try {
-    v = std::stoull(text, &pos);
-  } catch (...) {
-    return false;
-  }
-  uint64_t mul = 1;
-  if (pos < text.size()) {
-    const char s = text[pos];
-    if (s == 'K' || s == 'k') mul = 1ull << 10;
-    else if (s == 'M' || s == 'm') mul = 1ull << 20;
-    else if (s == 'G' || s == 'g') mul = 1ull << 30;
-    else return false;
-    if (pos + 1 != text.size()) return false;
-  }
-  if (v == 0 || v > (~0ull) / mul) return false;
-  *out = v * mul;
-  return true;
-}
 
 }  // namespace
 
@@ -87,10 +65,10 @@ int ConvertCommand(const std::vector<std::string>& args) {
   }
   runtime::OndoWriteOptions opt;
   if (Status s = runtime::ParseOndoQuant(quant, &opt.quant); !s.ok()) return UsageError("convert", s.message());
-  if (!ParseSize(shard, &opt.shard_bytes)) {
+  if (!memory::ParseByteSize(shard, &opt.shard_bytes).ok() || opt.shard_bytes == 0) {
     return UsageError("convert", fmt::format("--shard-size '{}' is not a size (e.g. 64M)", shard));
   }
-  if (!target.empty() && !ParseSize(target, &opt.target_bytes)) {
+  if (!target.empty() && !memory::ParseByteSize(target, &opt.target_bytes).ok()) {
     return UsageError("convert", fmt::format("--target-size '{}' is not a size (e.g. 520M)", target));
   }
   if (n_threads < 0) return UsageError("convert", fmt::format("--threads {} is negative", n_threads));

@@ -18,11 +18,11 @@
 namespace ondo::cli {
 namespace {
 
-constexpr std::string_view kSynopsis = "ondo inspect -m MODEL [--ctx N]";
+constexpr std::string_view kSynopsis = "ondo inspect -m MODEL [--ctx N] [--mem-budget BYTES]";
 constexpr std::string_view kSummary =
     "Prints the metadata keys and values, the tensor table (name, type, shape, bytes), the\n"
     "model configuration, its chat template, and the memory a session with --ctx tokens of\n"
-    "context needs (KV cache exact, scratch, weights).";
+    "context needs (KV cache exact, scratch, weights) against the memory budget.";
 
 // Keeps each metadata value on one line.
 std::string OneLine(std::string s) {
@@ -51,16 +51,19 @@ std::string Shape(const runtime::GgufTensorInfo& t) {
 }  // namespace
 
 int InspectCommand(const std::vector<std::string>& args) {
-  std::string model_path;
+  std::string model_path, mem_budget;
   int n_ctx = 0;
   po::options_description options("options");
   options.add_options()
       ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF file or .ondo model")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
-       "context size for the memory estimate (0: min(training context, 4096))");
+       "context size for the memory estimate (0: min(training context, 4096))")
+      ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp);
   po::variables_map vm;
   if (int rc = ParseArgs("inspect", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   if (n_ctx < 0) return UsageError("inspect", fmt::format("--ctx {} is negative", n_ctx));
+  memory::Budget budget;
+  if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("inspect", s.message());
 
   std::unique_ptr<runtime::GgufFile> gguf;
   if (Status s = runtime::OpenModelFile(model_path, &gguf); !s.ok()) return Error(s);
@@ -123,15 +126,11 @@ int InspectCommand(const std::vector<std::string>& args) {
 
   runtime::SessionOptions session_options;
   session_options.n_ctx = n_ctx;
+  session_options.budget = budget;
   runtime::SessionPlan plan;
   if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
-  fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n", plan.n_ctx, plan.n_batch);
-  fmt::print("  weights  {:>12} bytes  {:>10}  (mapped from the file)\n", plan.weight_bytes,
-             HumanBytes(plan.weight_bytes));
-  fmt::print("  KV cache {:>12} bytes  {:>10}  (2 x {} layers x {} kv heads x {} dims x {} tokens x f16)\n",
-             plan.kv_bytes, HumanBytes(plan.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx);
-  fmt::print("  scratch  {:>12} bytes  {:>10}\n", plan.scratch_bytes, HumanBytes(plan.scratch_bytes));
-  fmt::print("  total    {:>12} bytes  {:>10}\n", plan.total(), HumanBytes(plan.total()));
+  fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n{}", plan.n_ctx, plan.n_batch,
+             runtime::DescribePlan(plan, c));
   return kExitOk;
 }
 

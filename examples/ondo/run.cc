@@ -66,7 +66,7 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop, post;
+  std::string script, loop_stop, post, mem_budget;
 
   po::options_description options("options");
   options.add_options()
@@ -78,6 +78,8 @@ int RunCommand(const std::vector<std::string>& args) {
        "context size in tokens (0: min(training context, 4096))")
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
        "worker threads (0: all online cores)")
+      ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
+      ("verbose,v", "print the memory plan on stderr before generating")
       ("temp", po::value(&temp)->value_name("T")->default_value(sd.temperature, fmt::format("{}", sd.temperature)),
        "temperature (0: greedy)")
       ("top-k", po::value(&top_k)->value_name("K")->default_value(sd.top_k), "top-k (0: off)")
@@ -126,6 +128,8 @@ int RunCommand(const std::vector<std::string>& args) {
   if (post != "auto" && post != "ko" && post != "none") {
     return UsageError("run", fmt::format("--post {} is not one of auto, ko, none", post));
   }
+  memory::Budget budget;
+  if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("run", s.message());
   if (Status s = runtime::CheckUtf8(prompt, "the prompt"); !s.ok()) return Error(s);
   if (Status s = runtime::CheckUtf8(system, "the system message"); !s.ok()) return Error(s);
 
@@ -146,6 +150,13 @@ int RunCommand(const std::vector<std::string>& args) {
   runtime::SessionOptions session_options;
   session_options.n_ctx = n_ctx;
   session_options.n_threads = n_threads;
+  session_options.budget = budget;
+  if (vm.count("verbose") != 0) {
+    runtime::SessionPlan plan;
+    if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
+    fmt::print(stderr, "memory plan (n_ctx {}, prefill chunk {} tokens):\n{}", plan.n_ctx, plan.n_batch,
+               runtime::DescribePlan(plan, model->config()));
+  }
   std::unique_ptr<runtime::Session> session;
   if (Status s = runtime::Session::Create(*model, session_options, &session); !s.ok()) return Error(s);
   // Load: mapping and checking the model, and planning the session (weights are paged in

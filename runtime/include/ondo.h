@@ -90,9 +90,12 @@ typedef struct ondo_session ondo_session;
 typedef struct ondo_session_params {
   int32_t n_ctx;         /* context (KV cache) in tokens; 0 = min(training context, 4096) */
   int32_t n_threads;     /* worker threads; 0 = all online cores */
-  uint64_t budget_bytes; /* memory budget for weights + KV + scratch; 0 = no limit. For now
-                            creation fails with ONDO_OUT_OF_MEMORY when the plan exceeds it
-                            (weights are not streamed yet). */
+  uint64_t budget_bytes; /* memory the session may use: resident weights + KV cache + scratch.
+                            0 (default) = the cgroup memory limit if one is set, else physical
+                            RAM, minus a margin of 64 MiB + 5%; UINT64_MAX = no limit in effect.
+                            Creation fails with ONDO_OUT_OF_MEMORY, before allocating, when the
+                            session's plan exceeds it; ondo_last_error() names every figure
+                            (weights are not streamed yet: all of them count). */
 } ondo_session_params;
 
 ONDO_EXPORT ondo_session_params ondo_session_params_default(void);

@@ -145,8 +145,24 @@ static void test_with_model(const char* model_path) {
   ondo_session* session = NULL;
   CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OUT_OF_MEMORY);
   CHECK(session == NULL);
-  CHECK(strstr(ondo_last_error(), "budget") != NULL);
+  CHECK(strstr(ondo_last_error(), "budget 1024 bytes") != NULL);
+  CHECK(strstr(ondo_last_error(), "weights ") != NULL);
+  CHECK(strstr(ondo_last_error(), "KV cache ") != NULL);
+  CHECK(strstr(ondo_last_error(), "scratch ") != NULL);
+  CHECK(strstr(ondo_last_error(), "total ") != NULL);
+  CHECK(strstr(ondo_last_error(), "budget_bytes") != NULL);
+  /* A budget that holds the plan (the model is ~10 MiB), and "no limit in effect". */
+  sp.budget_bytes = (uint64_t)1 << 30;
+  CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OK);
+  CHECK(session != NULL);
+  ondo_session_free(session);
+  session = NULL;
+  sp.budget_bytes = UINT64_MAX;
+  CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OK);
+  ondo_session_free(session);
+  session = NULL;
 
+  /* 0: the default budget (cgroup limit or physical RAM, minus the margin). */
   sp.budget_bytes = 0;
   CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OK);
   if (session == NULL) {

@@ -253,4 +253,53 @@ TEST(Cli, Inspect) {
   EXPECT_NE(r.out.find("393216 bytes"), std::string::npos) << r.out;
 }
 
+
+TEST(Cli, MemBudget) {
+  if (!HaveModel()) GTEST_SKIP() << "no " << kModel;
+  // Too small: one error line naming every figure and where the budget came from.
+  Result r = Ondo({"run", "-m", kModel, "-p", "안녕", "--ctx", "64", "--mem-budget", "1K"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  ExpectOneErrorLine(r);
+  for (const char* s : {"memory budget", "weights ", "KV cache ", "scratch ", "total ", "budget 1024 bytes",
+                        "--mem-budget"}) {
+    EXPECT_NE(r.err.find(s), std::string::npos) << s << " in: " << r.err;
+  }
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  r = Ondo({"bench", "-m", kModel, "-p", "8", "-n", "2", "-r", "1", "--mem-budget", "1K"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  ExpectOneErrorLine(r);
+  // Malformed sizes are usage errors.
+  for (const char* bad : {"0", "12X", "-5M"}) {
+    r = Ondo({"run", "-m", kModel, "-p", "x", "--mem-budget", bad});
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+  }
+  // Enough: runs, and --verbose prints the plan on stderr.
+  r = Ondo({"run", "-m", kModel, "-p", "안녕", "--ctx", "64", "-n", "2", "--mem-budget", "64M", "--verbose"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const char* s : {"memory plan", "weights ", "KV cache ", "scratch ", "total ", "budget ",
+                        "67108864 bytes", "fits"}) {
+    EXPECT_NE(r.err.find(s), std::string::npos) << s << " in: " << r.err;
+  }
+  // Without --mem-budget: the default (cgroup limit or physical RAM) is named.
+  r = Ondo({"run", "-m", kModel, "-p", "안녕", "--ctx", "64", "-n", "1", "--verbose"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.find("physical RAM") != std::string::npos || r.err.find("cgroup v") != std::string::npos)
+      << r.err;
+}
+
+TEST(Cli, InspectPrintsThePlanAgainstTheBudget) {
+  if (!HaveModel()) GTEST_SKIP() << "no " << kModel;
+  Result r = Ondo({"inspect", "-m", kModel, "--ctx", "64", "--mem-budget", "1M"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // 2 x 6 layers x 2 KV heads x 32 dims x 64 positions x 2 bytes.
+  for (const char* s : {"n_ctx 64", "98304 bytes", "resident", "scratch ", "total ", "budget ",
+                        "1048576 bytes", "DOES NOT FIT"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << " in: " << r.out;
+  }
+  r = Ondo({"inspect", "-m", kModel, "--ctx", "64", "--mem-budget", "1G"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("fits, "), std::string::npos) << r.out;
+  EXPECT_EQ(Ondo({"inspect", "-m", kModel, "--mem-budget", "lots"}).code, 2);
+}
+
 }  // namespace

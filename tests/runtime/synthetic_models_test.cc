@@ -594,5 +594,51 @@ TEST_F(SessionBehaviourTest, SessionsOfOneModelAreIndependent) {
   CompareLogits(a->logits(), ref_[kPrompt.size()], kTolF16, "session a");
 }
 
+
+// The plan is exact about the KV cache, adds up, and the budget is enforced before anything
+// is allocated: just below the plan fails naming every figure, exactly at it succeeds.
+TEST_F(SessionBehaviourTest, BudgetBelowPlanFailsNamingEveryFigure) {
+  SessionOptions opt;
+  opt.n_ctx = 32;
+  opt.n_threads = 2;
+  opt.n_batch = 8;
+  SessionPlan plan;
+  ASSERT_TRUE(PlanSession(*f_.model, opt, &plan).ok());
+  const ModelConfig& c = f_.model->config();
+  EXPECT_EQ(plan.kv_bytes, 2ull * c.n_layer * c.n_head_kv * c.head_dim * 32 * 2);
+  EXPECT_EQ(plan.scratch_bytes, plan.activation_bytes + plan.attention_bytes + plan.logits_bytes + plan.sampler_bytes);
+  EXPECT_EQ(plan.logits_bytes, static_cast<uint64_t>(c.n_vocab) * 4);
+  EXPECT_EQ(plan.weight_bytes, f_.model->weight_bytes());
+  EXPECT_EQ(plan.weight_resident_bytes, plan.weight_bytes);
+  EXPECT_EQ(plan.total(), plan.weight_resident_bytes + plan.kv_bytes + plan.scratch_bytes);
+  EXPECT_TRUE(plan.fits());  // no budget
+
+  opt.budget = memory::GivenBudget(plan.total() - 1);
+  std::unique_ptr<Session> s;
+  Status st = Session::Create(*f_.model, opt, &s);
+  ASSERT_EQ(st.code(), StatusCode::kOutOfMemory) << st.ToString();
+  EXPECT_EQ(s, nullptr);
+  for (const std::string& figure :
+       {std::string("weights ") + std::to_string(plan.weight_resident_bytes) + " bytes",
+        std::string("KV cache ") + std::to_string(plan.kv_bytes) + " bytes",
+        std::string("scratch ") + std::to_string(plan.scratch_bytes) + " bytes",
+        std::string("total ") + std::to_string(plan.total()) + " bytes",
+        std::string("budget ") + std::to_string(plan.total() - 1) + " bytes", std::string("--mem-budget")}) {
+    EXPECT_NE(st.message().find(figure), std::string::npos) << figure << " in: " << st.message();
+  }
+  // The plan printer agrees with the check.
+  ASSERT_TRUE(PlanSession(*f_.model, opt, &plan).ok());
+  EXPECT_FALSE(plan.fits());
+  EXPECT_NE(DescribePlan(plan, c).find("DOES NOT FIT"), std::string::npos) << DescribePlan(plan, c);
+
+  opt.budget = memory::GivenBudget(plan.total());
+  st = Session::Create(*f_.model, opt, &s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(s->plan().total(), plan.total());
+  EXPECT_EQ(s->plan().budget.bytes, plan.total());
+  ASSERT_TRUE(s->Prefill(kPrompt).ok());
+  CompareLogits(s->logits(), ref_[kPrompt.size() - 1], kTolF16, "at the budget");
+}
+
 }  // namespace
 }  // namespace ondo::runtime

@@ -286,6 +286,8 @@ ondo_generate_params ondo_generate_params_default(void) {
   p.script = ONDO_SCRIPT_AUTO;
   p.loop_stop = -1;
   p.post = -1;
+  p.ctx_full = ONDO_CTX_FULL_STOP;
+  p.keep = 0;
   return p;
 }
 
@@ -333,6 +335,16 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     if (p.post < -1 || p.post > 1) {
       return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: post must be -1, 0 or 1");
     }
+    switch (p.ctx_full) {
+      case ONDO_CTX_FULL_STOP: options.ctx_full = ondo::runtime::ContextFull::kStop; break;
+      case ONDO_CTX_FULL_SLIDE: options.ctx_full = ondo::runtime::ContextFull::kSlide; break;
+      default: return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: unknown ctx_full value");
+    }
+    if (p.keep < 0 || p.keep >= session->session->n_ctx()) {
+      return SetError(ONDO_INVALID_ARGUMENT, fmt::format("ondo_generate: keep {} is not in [0, {}) (the context size)",
+                                                         p.keep, session->session->n_ctx()));
+    }
+    options.keep = p.keep;
     const bool chat_applied = prepared.format != ondo::runtime::ChatFormat::kNone;
     ondo::tokenizer::ScriptSet set;
     if (ondo::runtime::ResolveScriptMode(mode, chat_applied, &set)) {

@@ -2,6 +2,7 @@
 #include "runtime/generate.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "platform/sys_info.h"
@@ -18,6 +19,23 @@ const char* FinishReasonName(FinishReason r) {
   }
   return "?";
 }
+
+bool ParseContextFull(std::string_view name, ContextFull* out) {
+  if (name == "stop") *out = ContextFull::kStop;
+  else if (name == "slide") *out = ContextFull::kSlide;
+  else return false;
+  return true;
+}
+
+namespace {
+
+// Frees room for at least one token at the end of a full context (kSlide).
+Status SlideContext(Session& session, int keep) {
+  const int discard = std::max(1, (session.n_past() - keep) / 2);
+  return session.Shift(keep, discard);
+}
+
+}  // namespace
 
 bool ParseScriptMode(std::string_view name, ScriptMode* out) {
   if (name == "auto") *out = ScriptMode::kAuto;
@@ -95,21 +113,44 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   }
   *result = GenerateResult{};
   if (prompt.empty()) return InvalidArgument("the prompt is empty (no tokens)");
-  if (prompt.size() > static_cast<size_t>(session.n_ctx() - session.n_past())) {
-    return OutOfRange("the prompt has {} tokens but the context holds {} (use a larger --ctx)",
-                      prompt.size(), session.n_ctx() - session.n_past());
+  const bool slide = options.ctx_full == ContextFull::kSlide;
+  if (slide && (options.keep < 0 || options.keep >= session.n_ctx())) {
+    return InvalidArgument("keep {} is not in [0, {}) (the context size)", options.keep, session.n_ctx());
   }
-  const int room = session.n_ctx() - session.n_past() - static_cast<int>(prompt.size());
-  const int limit = options.max_tokens < 0 ? room + 1 : options.max_tokens;
-  result->ids.reserve(static_cast<size_t>(limit) + 1);
-  result->text.reserve(static_cast<size_t>(limit) * 16 + 64);
+  const int room = session.n_ctx() - session.n_past();
+  if (!slide && prompt.size() > static_cast<size_t>(room)) {
+    return OutOfRange("the prompt has {} tokens but the context holds {} ({} free); use a larger --ctx or "
+                      "--ctx-full slide",
+                      prompt.size(), session.n_ctx(), room);
+  }
+  // max_tokens < 0: no token limit; stop ends at the full context (room - prompt + 1 tokens,
+  // the last sampled from the full context), slide only at an end token. With slide `ids`
+  // and `text` are then reserved for a few contexts' worth and beyond that grow
+  // geometrically (a logarithmic number of allocations over the run, not one per token).
+  const int limit = options.max_tokens < 0 ? std::numeric_limits<int>::max() : options.max_tokens;
+  const size_t reserve = options.max_tokens >= 0 ? static_cast<size_t>(options.max_tokens)
+                         : slide                 ? 4 * static_cast<size_t>(session.n_ctx())
+                                                 : static_cast<size_t>(std::max(0, room - static_cast<int>(prompt.size())) + 1);
+  result->ids.reserve(reserve + 1);
+  result->text.reserve(reserve * 16 + 64);
   std::string piece;
   piece.reserve(256);
   tokenizer::StreamDecoder decoder(tok, options.strip_leading_space);
 
   result->n_prompt = static_cast<int>(prompt.size());
   uint64_t t0 = platform::NowNs();
-  ONDO_RETURN_IF_ERROR(session.Prefill(prompt));
+  if (prompt.size() <= static_cast<size_t>(room)) {
+    ONDO_RETURN_IF_ERROR(session.Prefill(prompt));
+  } else {
+    // Slide: as much as fits, then shift, and so on.
+    size_t done = 0;
+    while (done < prompt.size()) {
+      if (session.n_past() >= session.n_ctx()) ONDO_RETURN_IF_ERROR(SlideContext(session, options.keep));
+      const size_t n = std::min(prompt.size() - done, static_cast<size_t>(session.n_ctx() - session.n_past()));
+      ONDO_RETURN_IF_ERROR(session.Prefill(prompt.subspan(done, n)));
+      done += n;
+    }
+  }
   result->prompt_ns = platform::NowNs() - t0;
   for (int32_t id : prompt) sampler->Accept(id);
 
@@ -139,8 +180,11 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
     }
     if (i + 1 == limit) break;
     if (session.n_past() >= session.n_ctx()) {
-      result->finish = FinishReason::kContext;
-      break;
+      if (!slide) {
+        result->finish = FinishReason::kContext;
+        break;
+      }
+      ONDO_RETURN_IF_ERROR(SlideContext(session, options.keep));
     }
     ONDO_RETURN_IF_ERROR(session.Decode(id));
   }

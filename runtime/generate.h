@@ -25,8 +25,24 @@ enum class FinishReason {
 };
 const char* FinishReasonName(FinishReason r);
 
+// What generation does when the KV cache is full (`--ctx-full`).
+enum class ContextFull {
+  kStop,   // end with FinishReason::kContext; a prompt longer than the room is OutOfRange
+  kSlide,  // Session::Shift: keep the first `keep` tokens, drop half of the rest, go on
+};
+// "stop", "slide" -> mode; false for anything else.
+bool ParseContextFull(std::string_view name, ContextFull* out);
+
 struct GenerateOptions {
-  int max_tokens = 256;           // < 0: until EOG or context end
+  int max_tokens = 256;           // < 0: until EOG or context end (with kSlide: until EOG)
+  // When the context is full. With kSlide, `keep` (0 <= keep < n_ctx) tokens at the start of
+  // the context (attention sinks; the prompt's first tokens, BOS included) are never dropped;
+  // each shift discards (n_past - keep) / 2 tokens after them (at least 1), as llama.cpp's
+  // main does. A prompt longer than the room is then processed in pieces, shifting between
+  // them, so every prompt token is seen by the model (a longer wait than truncating to the
+  // first `keep` and the last tokens that fit, but no part of the text is skipped).
+  ContextFull ctx_full = ContextFull::kStop;
+  int keep = 0;
   SamplerOptions sampler;
   // SPM: drop the space before the first generated piece. Off by default: a continuation's
   // leading space is part of the text (llama.cpp's reference output keeps it).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -148,6 +149,42 @@ Status Session::Prefill(std::span<const int32_t> ids, float* all_logits) {
     ONDO_RETURN_IF_ERROR(Forward(ids.data() + done, n, rows));
     done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
+
+Status Session::Shift(int keep, int discard) {
+  if (keep < 0 || discard < 0 || keep > n_past_ || discard > n_past_ - keep) {
+    return InvalidArgument("cannot shift the context: keep {} and discard {} tokens of the {} it holds", keep,
+                           discard, n_past_);
+  }
+  if (discard == 0) return Status::Ok();
+  const ModelConfig& c = model_.config();
+  const int hd = c.head_dim;
+  const int first = keep + discard;  // first position that moves
+  const int n_move = n_past_ - first;
+  // One task per KV head, each with its own slice of k_ (n_batch x n_embd_kv floats, so
+  // n_batch rows of head_dim per head) as scratch. A head's rows are contiguous in the cache,
+  // so a chunk of rows is converted, rotated (Rope treats the rows as heads at one position)
+  // and written back at once. Chunks go upwards and each is read whole before it is written
+  // `discard` rows lower, so an overlap of source and destination is harmless.
+  const int chunk = plan_.n_batch;
+  pool_.ParallelFor(c.n_head_kv, [&](int h, int) {
+    float* buf = k_.data() + static_cast<size_t>(h) * chunk * hd;
+    for (int il = 0; il < c.n_layer; ++il) {
+      for (int j = 0; j < n_move; j += chunk) {
+        const int n = std::min(chunk, n_move - j);
+        const int64_t len = static_cast<int64_t>(n) * hd;
+        kernels::DequantizeRow(kernels::DType::kF16, kv_->K(il, h, first + j), buf, len);
+        kernels::Rope(buf, n, hd, c.n_rot, -discard, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
+        kernels::QuantizeRow(kernels::DType::kF16, buf, kv_->K(il, h, keep + j), len);
+      }
+      if (n_move > 0) {
+        std::memmove(kv_->V(il, h, keep), kv_->V(il, h, first),
+                     static_cast<size_t>(n_move) * hd * sizeof(uint16_t));
+      }
+    }
+  });
+  n_past_ -= discard;
   return Status::Ok();
 }
 

@@ -88,6 +88,21 @@ class Session {
   const Model& model() const { return model_; }
   // Forgets all tokens (the cache is overwritten from position 0).
   void Reset() { n_past_ = 0; }
+  // Context shift (llama.cpp's): forgets the `discard` tokens at positions keep..keep+discard-1
+  // and moves the later ones down by `discard`, so n_past() drops by `discard` and the freed
+  // positions are at the end. The first `keep` rows (attention sinks) are untouched. Moved K
+  // rows are re-rotated in place by -discard positions (RoPE in the model's mode, in float,
+  // rounded back to f16); V rows are moved as they are. Allocates nothing.
+  // Re-rotation composes two rotations, R(-discard) * f16(R(p) k), where a fresh session
+  // computes f16(R(p - discard) k): the extra f16 rounding of the stored row and the float
+  // angles (theta computed from p and from -discard instead of from p - discard) can make a
+  // moved element differ from the fresh one by an ulp or two of f16 (more, in absolute terms,
+  // only as float theta loses precision at large positions, as llama.cpp's does).
+  // logits() still describes the last token processed. InvalidArgument unless
+  // 0 <= keep, 0 <= discard and keep + discard <= n_past(); the session is unchanged then.
+  Status Shift(int keep, int discard);
+  // The cache, for tests and diagnostics.
+  const memory::KvCache& kv_cache() const { return *kv_; }
   // nullptr (the default) or an observer of every matrix product's input; not owned.
   void set_observer(MatMulObserver* observer) { observer_ = observer; }
 

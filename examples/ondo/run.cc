@@ -66,7 +66,8 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop, post, mem_budget;
+  std::string script, loop_stop, post, mem_budget, ctx_full;
+  int keep = 0;
 
   po::options_description options("options");
   options.add_options()
@@ -76,6 +77,13 @@ int RunCommand(const std::vector<std::string>& args) {
        "tokens to generate at most (< 0: until the end token or a full context)")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
        "context size in tokens (0: min(training context, 4096))")
+      ("ctx-full", po::value(&ctx_full)->value_name("stop|slide")->default_value("stop"),
+       "when the context is full: stop (finish reason context; a longer prompt is an error) or "
+       "slide (keep the first --keep tokens, drop half of the rest and go on; a longer prompt "
+       "is processed in pieces)")
+      ("keep", po::value(&keep)->value_name("N")->default_value(0),
+       "with --ctx-full slide: tokens at the start of the context that are never dropped "
+       "(0 <= N < --ctx)")
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
        "worker threads (0: all online cores)")
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
@@ -114,6 +122,17 @@ int RunCommand(const std::vector<std::string>& args) {
   if (chat && raw) return UsageError("run", "--chat and --raw exclude each other");
   if (raw && vm.count("system") != 0) return UsageError("run", "--system needs a chat template, not --raw");
   if (n_ctx < 0) return UsageError("run", fmt::format("--ctx {} is negative", n_ctx));
+  runtime::ContextFull ctx_full_mode = runtime::ContextFull::kStop;
+  if (!runtime::ParseContextFull(ctx_full, &ctx_full_mode)) {
+    return UsageError("run", fmt::format("--ctx-full {} is not one of stop, slide", ctx_full));
+  }
+  if (keep < 0) return UsageError("run", fmt::format("--keep {} is negative", keep));
+  if (keep > 0 && ctx_full_mode != runtime::ContextFull::kSlide) {
+    return UsageError("run", "--keep needs --ctx-full slide");
+  }
+  if (n_ctx > 0 && keep >= n_ctx) {
+    return UsageError("run", fmt::format("--keep {} is not below --ctx {}", keep, n_ctx));
+  }
   if (n_threads < 0) return UsageError("run", fmt::format("--threads {} is negative", n_threads));
   if (!(top_p > 0.0f && top_p <= 1.0f)) return UsageError("run", fmt::format("--top-p {} is not in (0, 1]", top_p));
   if (!(min_p >= 0.0f && min_p <= 1.0f)) return UsageError("run", fmt::format("--min-p {} is not in [0, 1]", min_p));
@@ -162,13 +181,19 @@ int RunCommand(const std::vector<std::string>& args) {
   // Load: mapping and checking the model, and planning the session (weights are paged in
   // from the mapping as the first tokens use them: that part shows in the prompt speed).
   const double load_s = static_cast<double>(platform::NowNs() - load_start) * 1e-9;
-  if (prepared.ids.size() > static_cast<size_t>(session->n_ctx())) {
-    return Error(fmt::format("the prompt has {} tokens but the context holds {} (use a larger --ctx)",
+  if (keep >= session->n_ctx()) {  // --ctx 0: the size is known only now
+    return UsageError("run", fmt::format("--keep {} is not below the context size {}", keep, session->n_ctx()));
+  }
+  if (ctx_full_mode == runtime::ContextFull::kStop && prepared.ids.size() > static_cast<size_t>(session->n_ctx())) {
+    return Error(fmt::format("the prompt has {} tokens but the context holds {}; use a larger --ctx or "
+                             "--ctx-full slide",
                              prepared.ids.size(), session->n_ctx()));
   }
 
   runtime::GenerateOptions gen;
   gen.max_tokens = n_predict;
+  gen.ctx_full = ctx_full_mode;
+  gen.keep = keep;
   gen.sampler.temperature = temp;
   gen.sampler.top_k = top_k;
   gen.sampler.top_p = top_p;

@@ -121,8 +121,19 @@ typedef enum ondo_script {
   ONDO_SCRIPT_MAX_ENUM_ = 0x7fffffff /* not a value: keeps the enum int-sized in C and C++ */
 } ondo_script;
 
+/* What generation does when the context (KV cache) is full. */
+typedef enum ondo_ctx_full {
+  ONDO_CTX_FULL_STOP = 0,  /* end with ONDO_FINISH_CONTEXT; a prompt longer than the context
+                              is ONDO_OUT_OF_RANGE */
+  ONDO_CTX_FULL_SLIDE = 1, /* keep the first `keep` tokens, drop half of the rest (their keys
+                              re-rotated to the new positions, nothing allocated) and go on;
+                              a longer prompt is processed in pieces the same way */
+  ONDO_CTX_FULL_MAX_ENUM_ = 0x7fffffff /* not a value: keeps the enum int-sized */
+} ondo_ctx_full;
+
 typedef struct ondo_generate_params {
-  int32_t max_tokens;    /* default 256; < 0: until end-of-generation or a full context */
+  int32_t max_tokens;    /* default 256; < 0: until end-of-generation or a full context
+                            (with ONDO_CTX_FULL_SLIDE: until end-of-generation) */
   float temperature;     /* default 0.8; <= 0: greedy */
   int32_t top_k;         /* default 40; <= 0: off */
   float top_p;           /* default 0.95; 1: off */
@@ -142,6 +153,10 @@ typedef struct ondo_generate_params {
                             is applied, off otherwise (raw prompts are unchanged). When on, the
                             callback receives the processed text sentence by sentence (so many
                             calls carry 0 bytes) and the rest in the final token_id -1 call. */
+  ondo_ctx_full ctx_full; /* when the context is full; default ONDO_CTX_FULL_STOP */
+  int32_t keep;          /* ONDO_CTX_FULL_SLIDE: tokens at the start of the context (the
+                            prompt's first ones, BOS included) that are never dropped;
+                            0 <= keep < n_ctx; default 0 */
 } ondo_generate_params;
 
 ONDO_EXPORT ondo_generate_params ondo_generate_params_default(void);

@@ -106,6 +106,7 @@ static void test_without_model(void) {
   CHECK(sp.n_ctx == 0 && sp.n_threads == 0 && sp.budget_bytes == 0);
   ondo_generate_params gp = ondo_generate_params_default();
   CHECK(gp.max_tokens > 0 && gp.temperature > 0.0f && gp.chat == 0 && gp.raw == 0 && gp.system == NULL);
+  CHECK(gp.ctx_full == ONDO_CTX_FULL_STOP && gp.keep == 0);
   CHECK(gp.post == -1);
 }
 
@@ -236,6 +237,27 @@ static void test_with_model(const char* model_path) {
   gp.post = 2;
   CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
   gp.post = -1;
+  /* A full context: stop ends with ONDO_FINISH_CONTEXT exactly at capacity (128 here); slide
+     goes on past it. keep must be in [0, n_ctx). */
+  gp.max_tokens = -1;
+  CHECK_STATUS(ondo_generate(session, "서울은 대한민국의", &gp, NULL, NULL), ONDO_OK);
+  CHECK_STATUS(ondo_session_last_stats(session, &stats), ONDO_OK);
+  CHECK(stats.finish_reason == ONDO_FINISH_CONTEXT &&
+        stats.n_generated_tokens == 128 - stats.n_prompt_tokens + 1);
+  gp.ctx_full = ONDO_CTX_FULL_SLIDE;
+  gp.keep = 4;
+  gp.max_tokens = 300;
+  CHECK_STATUS(ondo_generate(session, "서울은 대한민국의", &gp, NULL, NULL), ONDO_OK);
+  CHECK_STATUS(ondo_session_last_stats(session, &stats), ONDO_OK);
+  CHECK(stats.finish_reason == ONDO_FINISH_LENGTH && stats.n_generated_tokens == 300);
+  gp.keep = 128;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.keep = -1;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.keep = 0;
+  gp.ctx_full = (ondo_ctx_full)5;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.ctx_full = ONDO_CTX_FULL_STOP;
   /* The Korean post-processor on a raw prompt: the same tokens, and the text it delivers is
      whole sentences (no space before a final mark). */
   memset(c, 0, sizeof(*c));

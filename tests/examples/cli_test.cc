@@ -57,6 +57,10 @@ TEST(Cli, UsageErrorsExitTwo) {
            {"run", "-m", "x.gguf", "-p", "y", "--chat", "--raw"},  // exclusive
            {"run", "-m", "x.gguf", "-p", "y", "--ctx", "abc"},
            {"run", "-m", "x.gguf", "-p", "y", "stray"},
+           {"run", "-m", "x.gguf", "-p", "y", "--ctx-full", "wrap"},
+           {"run", "-m", "x.gguf", "-p", "y", "--ctx-full", "slide", "--keep", "-1"},
+           {"run", "-m", "x.gguf", "-p", "y", "--keep", "4"},     // --keep without slide
+           {"run", "-m", "x.gguf", "-p", "y", "--ctx", "8", "--ctx-full", "slide", "--keep", "8"},
            {"tokenize", "-p", "y"},                                // no vocabulary
            {"tokenize", "-m", "x", "--tokenizer", "y", "-p", "z"},
            {"inspect"},
@@ -97,6 +101,47 @@ TEST(Cli, InvalidUtf8Prompt) {
   EXPECT_EQ(r.code, 1);
   ExpectOneErrorLine(r);
   EXPECT_NE(r.err.find("UTF-8"), std::string::npos) << r.err;
+}
+
+// --ctx-full: stop ends with finish reason context exactly at capacity and refuses a longer
+// prompt; slide runs past the context and accepts a longer prompt.
+TEST(Cli, ContextFull) {
+  Result r = Ondo({"run", "--help"});
+  for (const char* flag : {"--ctx-full", "--keep"}) EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  if (!HaveModel()) GTEST_SKIP() << "no " << kModel;
+  const std::string prompt = "<|user|>12시 땡!<|assistant|>";  // 10 tokens
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", "-m", kModel, "-p", prompt, "--temp", "0", "--raw", "--json",
+                                     "-t", "2", "--ctx", "16"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Ondo(args);
+  };
+  r = run({"-n", "-1", "--ctx-full", "stop"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  // Greedy ids are kGreedyIds below: the 7th is sampled from the full context, before the end token.
+  EXPECT_EQ(j["finish_reason"].get<std::string>(), "context");
+  EXPECT_EQ(j["ids"].size(), 16u - 10u + 1u);
+  // Greedy, this prompt reaches the 16th position before its end token: slide goes on.
+  r = run({"-n", "40", "--ctx-full", "slide", "--keep", "4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_NE(j["finish_reason"].get<std::string>(), "context");
+
+  // A prompt longer than the context: an error naming both numbers, unless slide is on.
+  r = Ondo({"run", "-m", kModel, "-p", prompt, "--raw", "--json", "-t", "2", "--ctx", "8", "-n", "4"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("10 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("holds 8"), std::string::npos) << r.err;
+  r = Ondo({"run", "-m", kModel, "-p", prompt, "--raw", "--json", "-t", "2", "--ctx", "8", "-n", "4",
+            "--ctx-full", "slide", "--keep", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_GE(j["ids"].size(), 1u);
 }
 
 // ko-mini-a.f16.ref.json, first run (llama.cpp greedy).

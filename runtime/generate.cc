@@ -113,6 +113,14 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   }
   *result = GenerateResult{};
   if (prompt.empty()) return InvalidArgument("the prompt is empty (no tokens)");
+  if (options.n_cached < 0 || static_cast<size_t>(options.n_cached) >= prompt.size() ||
+      options.n_cached > session.n_past()) {
+    return InvalidArgument("n_cached {} is not in [0, {}) or exceeds the session's {} tokens", options.n_cached,
+                           prompt.size(), session.n_past());
+  }
+  // The sampler accepts the whole prompt below; only the part not in the session is prefilled.
+  const std::span<const int32_t> full_prompt = prompt;
+  prompt = prompt.subspan(static_cast<size_t>(options.n_cached));
   const bool slide = options.ctx_full == ContextFull::kSlide;
   if (slide && (options.keep < 0 || options.keep >= session.n_ctx())) {
     return InvalidArgument("keep {} is not in [0, {}) (the context size)", options.keep, session.n_ctx());
@@ -138,6 +146,7 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
   tokenizer::StreamDecoder decoder(tok, options.strip_leading_space);
 
   result->n_prompt = static_cast<int>(prompt.size());
+  result->n_cached = options.n_cached;
   uint64_t t0 = platform::NowNs();
   if (prompt.size() <= static_cast<size_t>(room)) {
     ONDO_RETURN_IF_ERROR(session.Prefill(prompt));
@@ -152,7 +161,8 @@ Status Generate(Session& session, std::span<const int32_t> prompt, const Generat
     }
   }
   result->prompt_ns = platform::NowNs() - t0;
-  for (int32_t id : prompt) sampler->Accept(id);
+  if (options.after_prefill != nullptr) options.after_prefill(options.after_prefill_data, session);
+  for (int32_t id : full_prompt) sampler->Accept(id);
 
   uint64_t t1 = platform::NowNs();
   result->finish = FinishReason::kLength;

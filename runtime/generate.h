@@ -60,6 +60,14 @@ struct GenerateOptions {
   int loop_min_repeats = 4;
   int loop_min_span = 12;
   int loop_single_repeats = 16;
+  // Prompt cache: the first n_cached prompt tokens are already in the session, at positions
+  // n_past() - n_cached.. (Session::LoadPromptCache), so only the rest is prefilled; the
+  // sampler still sees the whole prompt. 0 <= n_cached < prompt size.
+  int n_cached = 0;
+  // Called once after the prompt's prefill, before the first token is sampled (e.g. to save
+  // the prompt cache); not part of prompt_ns. nullptr = none.
+  void (*after_prefill)(void* user_data, Session& session) = nullptr;
+  void* after_prefill_data = nullptr;
 };
 
 // Korean answer mode: the script guard (--script) and the loop stop. kAuto turns both on when
@@ -83,7 +91,8 @@ struct GenerateResult {
   std::vector<int32_t> ids;  // generated ids, including a final EOG token if one ended it
   std::string text;          // detokenized text of the generated ids (EOG tokens render empty)
   FinishReason finish = FinishReason::kStop;
-  int n_prompt = 0;
+  int n_prompt = 0;          // prompt tokens prefilled (those not restored from a cache)
+  int n_cached = 0;          // prompt tokens restored from a prompt cache (options.n_cached)
   uint64_t prompt_ns = 0;    // time of the prefill
   uint64_t decode_ns = 0;    // time from the first sampled token to the end
   double prompt_tok_s() const { return prompt_ns ? n_prompt * 1e9 / static_cast<double>(prompt_ns) : 0.0; }

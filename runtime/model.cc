@@ -2,6 +2,7 @@
 // and type. Tensor names follow llama.cpp (blk.N.attn_q.weight, ...).
 #include "runtime/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/ondo_format.h"
@@ -206,6 +207,51 @@ Status Model::Init() {
   }
   for (const auto& t : g.tensors()) weight_bytes_ += t.bytes;
   return Status::Ok();
+}
+
+namespace {
+
+struct Fnv1a {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void Bytes(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  }
+  template <typename T>
+  void Value(T v) { Bytes(&v, sizeof(v)); }
+  // Length first, so ("ab", "c") and ("a", "bc") differ.
+  void Text(std::string_view s) {
+    Value<uint64_t>(s.size());
+    Bytes(s.data(), s.size());
+  }
+};
+
+}  // namespace
+
+uint64_t ModelIdentity(const Model& model) {
+  Fnv1a f;
+  const ModelConfig& c = model.config();
+  f.Value(static_cast<int>(c.arch));
+  for (int v : {c.n_vocab, c.n_embd, c.n_layer, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_ctx_train, c.n_rot}) {
+    f.Value(v);
+  }
+  for (float v : {c.rope_freq_base, c.rope_freq_scale, c.norm_eps}) f.Value(v);
+  f.Value(static_cast<int>(c.rope_mode));
+  for (bool v : {c.layer_norm, c.parallel_residual, c.gelu_ffn, c.tied_output}) f.Value(v);
+  for (const GgufTensorInfo& t : model.gguf().tensors()) {
+    f.Text(t.name);
+    f.Value(static_cast<int>(t.type));
+    f.Value(t.n_dims);
+    for (int64_t n : t.ne) f.Value(n);
+    if (t.data != nullptr) f.Bytes(t.data, std::min<size_t>(t.bytes, 64));
+  }
+  const tokenizer::Tokenizer& tok = model.tokenizer();
+  f.Value(tok.n_vocab());
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    f.Text(tok.TokenText(id));
+    f.Value(static_cast<int>(tok.GetTokenType(id)));
+  }
+  return f.h;
 }
 
 }  // namespace ondo::runtime

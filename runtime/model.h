@@ -97,4 +97,11 @@ class Model {
   uint64_t weight_bytes_ = 0;
 };
 
+// A 64-bit identity of the model for caches that hold its activations (the prompt cache):
+// FNV-1a over the hyper-parameters, every tensor's name, type, shape and first 64 bytes, and
+// the vocabulary's token texts and types. Cheap (one page per tensor is read, not the
+// weights): it tells apart architectures, quantizations, vocabularies and fine-tunes of one
+// base (their first bytes differ), though not two files differing only past those bytes.
+uint64_t ModelIdentity(const Model& model);
+
 }  // namespace ondo::runtime

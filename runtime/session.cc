@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "memory/prompt_cache.h"
 #include "runtime/sampler.h"
 
 namespace ondo::runtime {
@@ -388,6 +389,21 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
     MatMul(model_.output(), &model_.output_b(), xb, E, 1, logits_.data(), c.n_vocab);
   }
   n_past_ += n;
+  return Status::Ok();
+}
+
+Status Session::SavePromptCache(const std::string& path, std::span<const int32_t> ids) const {
+  if (ids.size() > static_cast<size_t>(n_past_)) {
+    return InvalidArgument("the prompt cache would hold {} tokens but the session has {}", ids.size(), n_past_);
+  }
+  return memory::SavePromptCache(path, ModelIdentity(model_), *kv_, ids);
+}
+
+Status Session::LoadPromptCache(const std::string& path, std::span<const int32_t> prompt, int* n_reused) {
+  // Rows [0, n) are overwritten, so whatever the session held is gone either way.
+  n_past_ = 0;
+  ONDO_RETURN_IF_ERROR(memory::LoadPromptCache(path, ModelIdentity(model_), prompt, kv_.get(), n_reused));
+  n_past_ = *n_reused;
   return Status::Ok();
 }
 

@@ -103,6 +103,14 @@ class Session {
   Status Shift(int keep, int discard);
   // The cache, for tests and diagnostics.
   const memory::KvCache& kv_cache() const { return *kv_; }
+  // Prompt (prefix) cache, memory/prompt_cache.h, keyed by ModelIdentity(model()).
+  // Save: the rows of positions [0, ids.size()) and `ids`, which must be the tokens the
+  // session holds there (InvalidArgument if ids.size() > n_past()).
+  Status SavePromptCache(const std::string& path, std::span<const int32_t> ids) const;
+  // Load: forgets all tokens, then restores the longest prefix of `prompt` the file holds
+  // (at most prompt.size() - 1 tokens) and sets n_past() = *n_reused. On any error (NotFound
+  // for a missing file) the session holds no tokens and *n_reused is 0.
+  Status LoadPromptCache(const std::string& path, std::span<const int32_t> prompt, int* n_reused);
   // nullptr (the default) or an observer of every matrix product's input; not owned.
   void set_observer(MatMulObserver* observer) { observer_ = observer; }
 

@@ -1,6 +1,7 @@
 // `ondo run`: one prompt in, generated text streamed out, one timing line on stderr.
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,24 @@ bool StreamPostToStdout(void* user_data, int32_t /*id*/, std::string_view text) 
   return true;
 }
 
+// --prompt-cache: saved from Generate's after_prefill hook, once the whole prompt is in the
+// session. Not when the prompt slid through a full context: positions then no longer match
+// the prompt's tokens.
+struct PromptCacheSave {
+  std::string path;
+  std::span<const int32_t> ids;
+  Status status;
+};
+
+void SavePromptCacheAfterPrefill(void* user_data, runtime::Session& session) {
+  auto* save = static_cast<PromptCacheSave*>(user_data);
+  if (session.n_past() != static_cast<int>(save->ids.size())) {
+    save->status = Status(StatusCode::kOutOfRange, "the prompt did not fit the context");
+    return;
+  }
+  save->status = session.SavePromptCache(save->path, save->ids);
+}
+
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
@@ -66,7 +85,7 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop, post, mem_budget, ctx_full;
+  std::string script, loop_stop, post, mem_budget, ctx_full, prompt_cache;
   int keep = 0;
 
   po::options_description options("options");
@@ -88,6 +107,10 @@ int RunCommand(const std::vector<std::string>& args) {
        "worker threads (0: all online cores)")
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
       ("verbose,v", "print the memory plan on stderr before generating")
+      ("prompt-cache", po::value(&prompt_cache)->value_name("FILE"),
+       "prefix cache: if FILE holds the KV of a prompt this one starts with (same model), "
+       "restore it and prefill only the rest; then save this prompt's KV to FILE (replaced "
+       "atomically). An invalid or mismatched FILE is ignored with a warning")
       ("temp", po::value(&temp)->value_name("T")->default_value(sd.temperature, fmt::format("{}", sd.temperature)),
        "temperature (0: greedy)")
       ("top-k", po::value(&top_k)->value_name("K")->default_value(sd.top_k), "top-k (0: off)")
@@ -229,11 +252,25 @@ int RunCommand(const std::vector<std::string>& args) {
     callback = post_on ? &StreamPostToStdout : &StreamToStdout;
     if (post_on) user_data = &post_stream;
   }
+  PromptCacheSave cache_save{prompt_cache, prepared.ids, Status::Ok()};
+  if (!prompt_cache.empty()) {
+    int n_reused = 0;
+    const Status st = session->LoadPromptCache(prompt_cache, prepared.ids, &n_reused);
+    if (!st.ok() && st.code() != StatusCode::kNotFound) {
+      fmt::print(stderr, "ondo: warning: prompt cache ignored, prefilling the whole prompt: {}\n", st.message());
+    }
+    gen.n_cached = n_reused;
+    gen.after_prefill = &SavePromptCacheAfterPrefill;
+    gen.after_prefill_data = &cache_save;
+  }
   runtime::GenerateResult result;
   const Status s = runtime::Generate(*session, prepared.ids, gen, callback, user_data, &result);
   if (!s.ok()) {
     if (!json && !result.ids.empty()) std::fputc('\n', stdout);
     return Error(s);
+  }
+  if (!cache_save.status.ok()) {
+    fmt::print(stderr, "ondo: warning: prompt cache not saved: {}\n", cache_save.status.message());
   }
   std::string post_text;
   if (post_on) {
@@ -262,6 +299,7 @@ int RunCommand(const std::vector<std::string>& args) {
       j["text"] = result.text;
     }
     j["finish_reason"] = runtime::FinishReasonName(result.finish);
+    if (!prompt_cache.empty()) j["prompt_cached_tokens"] = result.n_cached;  // only with the option
     j["prompt_tok_s"] = result.prompt_tok_s();
     j["decode_tok_s"] = result.decode_tok_s();
     j["peak_rss_bytes"] = peak_rss;
@@ -272,10 +310,12 @@ int RunCommand(const std::vector<std::string>& args) {
     std::fputc('\n', stdout);
   }
   std::fflush(stdout);
+  // Prompt tokens restored from --prompt-cache are counted apart from those prefilled.
+  const std::string cached = result.n_cached > 0 ? fmt::format(" (+{} cached)", result.n_cached) : "";
   fmt::print(stderr,
-             "load: {:.2f} s | prompt: {} tokens, {:.1f} tok/s | decode: {} tokens, {:.1f} tok/s | "
+             "load: {:.2f} s | prompt: {} tokens{}, {:.1f} tok/s | decode: {} tokens, {:.1f} tok/s | "
              "peak RSS: {} | finish: {}\n",
-             load_s, result.n_prompt, result.prompt_tok_s(), result.ids.size(), result.decode_tok_s(),
+             load_s, result.n_prompt, cached, result.prompt_tok_s(), result.ids.size(), result.decode_tok_s(),
              HumanBytes(peak_rss), runtime::FinishReasonName(result.finish));
   return kExitOk;
 }

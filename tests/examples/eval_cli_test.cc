@@ -162,6 +162,58 @@ class EvalCli : public ::testing::Test {
   static inline std::string path_a_, path_b_, text_path_, text_;
 };
 
+// run --prompt-cache: the second run with the same prompt restores all but the last prompt
+// token and gives the same output; a damaged cache is ignored with a warning, same output.
+TEST_F(EvalCli, RunPromptCache) {
+  const std::string cache = test::CliTempPath("prompt.cache");
+  std::remove(cache.c_str());
+  auto run = [&]() {
+    return Ondo({"run", "-m", path_a_, "-p", SynthText(20, 5), "--raw", "--json", "--temp", "0", "-n", "8", "-t",
+                 "2", "--prompt-cache", cache});
+  };
+  CliResult first = run();
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_EQ(first.err.find("warning"), std::string::npos) << first.err;  // no file yet: not a warning
+  ASSERT_TRUE(std::filesystem::exists(cache));
+  EXPECT_FALSE(std::filesystem::exists(cache + ".tmp"));
+  nlohmann::json j1 = nlohmann::json::parse(first.out, nullptr, false);
+  ASSERT_FALSE(j1.is_discarded()) << first.out;
+  EXPECT_EQ(j1["prompt_cached_tokens"].get<int>(), 0);
+  const size_t n_prompt = j1["prompt_ids"].size();
+  ASSERT_GT(n_prompt, 2u);
+
+  CliResult second = run();
+  ASSERT_EQ(second.code, 0) << second.err;
+  nlohmann::json j2 = nlohmann::json::parse(second.out, nullptr, false);
+  ASSERT_FALSE(j2.is_discarded()) << second.out;
+  EXPECT_EQ(j2["prompt_cached_tokens"].get<size_t>(), n_prompt - 1);
+  EXPECT_NE(second.err.find(fmt::format("+{} cached", n_prompt - 1)), std::string::npos) << second.err;
+  EXPECT_EQ(j2["ids"], j1["ids"]);
+  EXPECT_EQ(j2["text"], j1["text"]);
+
+  // Damage one byte in the middle: a warning, the whole prompt prefilled, the same output,
+  // and the file rewritten whole.
+  std::string bytes = test::ReadWholeFile(cache);
+  ASSERT_GT(bytes.size(), 100u);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
+  WriteText(cache, bytes);
+  CliResult third = run();
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_NE(third.err.find("ondo: warning: prompt cache ignored"), std::string::npos) << third.err;
+  nlohmann::json j3 = nlohmann::json::parse(third.out, nullptr, false);
+  ASSERT_FALSE(j3.is_discarded()) << third.out;
+  EXPECT_EQ(j3["prompt_cached_tokens"].get<int>(), 0);
+  EXPECT_EQ(j3["ids"], j1["ids"]);
+  CliResult fourth = run();
+  ASSERT_EQ(fourth.code, 0) << fourth.err;
+  EXPECT_EQ(fourth.err.find("warning"), std::string::npos) << fourth.err;
+  nlohmann::json j4 = nlohmann::json::parse(fourth.out, nullptr, false);
+  ASSERT_FALSE(j4.is_discarded()) << fourth.out;
+  EXPECT_EQ(j4["prompt_cached_tokens"].get<size_t>(), n_prompt - 1);
+  EXPECT_EQ(j4["ids"], j1["ids"]);
+  std::remove(cache.c_str());
+}
+
 TEST_F(EvalCli, Help) {
   CliResult r = Ondo({"--help"});
   for (const char* cmd : {"bench", "perplexity", "kld"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;

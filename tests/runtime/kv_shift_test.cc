@@ -18,6 +18,7 @@
 #include "tests/count_allocations.h"
 #include "tests/runtime/gguf_writer.h"
 #include "tests/runtime/reference_forward.h"
+#include "tests/runtime/synthetic_model_file.h"
 
 using ondo::alloc_count::g_allocations;
 using ondo::alloc_count::g_counting;
@@ -54,20 +55,7 @@ RefConfig NeoxPartialCase() {  // neox rope over 8 of 16 dims: the rest must not
 }
 
 std::unique_ptr<Model> LoadModel(const RefConfig& config, const std::string& name) {
-  test::GgufWriter w;
-  test::SyntheticSpec spec;
-  spec.config = config;
-  spec.weight_type = test::GgmlType::kF16;
-  spec.seed = 11;
-  test::RefModel ref;
-  test::BuildSyntheticModel(spec, &w, &ref);
-  const std::string path = test::UniqueTempPath(::testing::TempDir(), "ondo_kv_shift_" + name);
-  EXPECT_TRUE(w.WriteFile(path));
-  std::unique_ptr<Model> model;
-  Status s = Model::Load(path, &model);
-  std::remove(path.c_str());  // the mapping stays valid after unlink
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return model;
+  return test::LoadSyntheticModel(config, 11, "ondo_kv_shift_" + name);
 }
 
 std::unique_ptr<Session> NewSession(const Model& model, int n_ctx, int n_batch, int n_threads = 2) {
@@ -81,11 +69,7 @@ std::unique_ptr<Session> NewSession(const Model& model, int n_ctx, int n_batch, 
   return s;
 }
 
-std::vector<int32_t> Tokens(int n, int salt) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) t[static_cast<size_t>(i)] = 3 + (i * 37 + salt * 11) % (test::kSyntheticVocab - 3);
-  return t;
-}
+std::vector<int32_t> Tokens(int n, int salt) { return test::SyntheticTokens(n, salt); }
 
 // Distance of one f16 step at |x| (the spacing of f16 values there; subnormal floor 2^-24).
 double F16Ulp(double x) {

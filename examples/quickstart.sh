@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start on Debian 12: installs the missing packages (as root, or through sudo), builds
-# ondo (Release) into build/, and runs ko-mini-a on a Korean prompt when
-# ../shared/models/ko-mini-a.f16.gguf exists; otherwise says how to get a model.
-# Environment: ONDO_BUILD_DIR (build), ONDO_JOBS (nproc), ONDO_MODEL (the model file).
+# ondo (Release) into build/, and answers a Korean prompt with the embedded demo model
+# (examples/demo/ondo-demo-ko.ondo, the default of `ondo run`), or with ONDO_MODEL when set.
+# Needs nothing outside the repository.
+# Environment: ONDO_BUILD_DIR (build), ONDO_JOBS (nproc), ONDO_MODEL (another model file).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../.ci/deps.sh
@@ -16,18 +17,10 @@ if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then ge
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
 
-model=${ONDO_MODEL:-../shared/models/ko-mini-a.f16.gguf}
-prompt="요즘 너무 피곤해"
-if [ -f "$model" ]; then
-  echo "+ $build/bin/ondo run -m $model -p \"$prompt\""
-  exec "$build/bin/ondo" run -m "$model" -p "$prompt"
+prompt="안녕하세요"
+if [ -n "${ONDO_MODEL:-}" ]; then
+  echo "+ $build/bin/ondo run -m $ONDO_MODEL -p \"$prompt\""
+  exec "$build/bin/ondo" run -m "$ONDO_MODEL" -p "$prompt"
 fi
-cat <<MSG
-
-ondo is built: $build/bin/ondo. No model at $model, so nothing was run.
-To run one, take a GGUF file whose architecture is llama, qwen2, qwen3 or gptneox with
-F32, F16, BF16 or Q8_0 weights (for example a Q8_0 GGUF of Qwen2.5-0.5B-Instruct from
-Hugging Face), then:
-  $build/bin/ondo run -m MODEL.gguf -p "$prompt"
-or run this script again with ONDO_MODEL=MODEL.gguf.
-MSG
+echo "+ $build/bin/ondo run -p \"$prompt\"   # the embedded demo model"
+exec "$build/bin/ondo" run -p "$prompt"

@@ -54,6 +54,7 @@ KernelSet MakeScalar() {
   s.add = ref::Add;
   s.rope = ref::Rope;
   s.attention_f16 = ref::AttentionF16;
+  s.attention_q8_0 = ref::AttentionQ8_0;
   return s;
 }
 
@@ -93,6 +94,7 @@ KernelSet MakeAvx2() {
   s.softmax = avx2::Softmax;
   s.swiglu = avx2::SwiGlu;
   s.attention_f16 = avx2::AttentionF16;
+  s.attention_q8_0 = avx2::AttentionQ8_0;
   return s;
 }
 
@@ -110,6 +112,7 @@ KernelSet MakeAvx512() {
   s.softmax = avx512::Softmax;
   s.swiglu = avx2::SwiGlu;  // bound by memory, not by vector width
   s.attention_f16 = avx512::AttentionF16;
+  s.attention_q8_0 = avx512::AttentionQ8_0;
   return s;
 }
 #undef ONDO_SET_SIMD_ALL
@@ -212,10 +215,10 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
 }
 void Gelu(const float* x, float* out, int64_t n) { ActiveKernels().gelu(x, out, n); }
 void Add(const float* x, float* y, int64_t n) { ActiveKernels().add(x, y, n); }
-void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
-          float freq_scale, RopeMode mode) {
-  ActiveKernels().rope(x, n_heads, head_dim, n_rot, pos, freq_base, freq_scale, mode);
+void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p) {
+  ActiveKernels().rope(x, n_heads, head_dim, pos, p);
 }
 void AttentionF16(const AttentionArgs& args) { ActiveKernels().attention_f16(args); }
+void AttentionQ8_0(const AttentionQ8Args& args) { ActiveKernels().attention_q8_0(args); }
 
 }  // namespace ondo::kernels

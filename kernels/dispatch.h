@@ -42,9 +42,9 @@ struct KernelSet {
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   void (*gelu)(const float* x, float* out, int64_t n);
   void (*add)(const float* x, float* y, int64_t n);
-  void (*rope)(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
-               float freq_scale, RopeMode mode);
+  void (*rope)(float* x, int n_heads, int head_dim, int pos, const RopeParams& p);
   void (*attention_f16)(const AttentionArgs& args);
+  void (*attention_q8_0)(const AttentionQ8Args& args);
 
   const TypeKernels& For(DType t) const { return types[static_cast<uint32_t>(t)]; }
 };

@@ -116,12 +116,31 @@ enum class RopeMode {
   kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]) -- llama
   kNeox,    // rotate (x[i], x[i + n_rot/2]) -- qwen2, qwen3, gptneox
 };
+// How a model rotates q and k: the parameters of llama.cpp's ggml_rope_ext, frequencies and
+// YaRN ramp resolved once at load (runtime/model.cc), so the kernel only evaluates them.
+struct RopeParams {
+  int n_rot = 0;                 // rotated dims per head (partial rotary when < head_dim)
+  RopeMode mode = RopeMode::kNormal;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;       // 1 / rope.scaling.factor (linear and YaRN interpolation)
+  // [n_rot / 2] divisors of each pair's frequency (llama3 rope_freqs.weight), or nullptr.
+  const float* freq_factors = nullptr;
+  // YaRN: ext_factor > 0 mixes extrapolated and interpolated angles along a ramp over the
+  // pair index from corr_low to corr_high; 0 disables it.
+  float ext_factor = 0.0f;
+  float corr_low = 0.0f;
+  float corr_high = 0.0f;
+  float mscale = 1.0f;           // cos and sin are multiplied by this (YaRN magnitude scaling)
+};
 // Rotates the first n_rot dims of each of n_heads heads (head_dim apart) in place for
-// position pos: theta_i = pos * freq_scale * base^(-2i/n_rot), computed as llama.cpp does
-// (theta multiplied by base^(-2/n_rot) pair after pair, cosf/sinf in float).
-// REQUIRES: n_rot even, n_rot <= head_dim.
-void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
-          float freq_scale, RopeMode mode);
+// position pos, as llama.cpp's CPU backend does (ggml_rope_cache_init + rope_yarn): for pair i,
+// theta_extrap = pos * base^(-2i/n_rot) / freq_factors[i] (theta multiplied by base^(-2/n_rot)
+// pair after pair, in float), theta_interp = freq_scale * theta_extrap,
+// theta = theta_interp * (1 - r_i) + theta_extrap * r_i with r_i = ext_factor *
+// (1 - clamp((i - corr_low) / max(0.001, corr_high - corr_low), 0, 1)), and the pair is rotated
+// by (mscale cos theta, mscale sin theta), cosf/sinf in float.
+// REQUIRES: p.n_rot even, p.n_rot <= head_dim.
+void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p);
 
 // --- attention ------------------------------------------------------------------------
 // Causal attention of `n_group` query heads sharing one KV head, for one query position,
@@ -144,6 +163,30 @@ struct AttentionArgs {
 // REQUIRES: n_group >= 1, head_dim >= 1, kv_row_stride >= head_dim, n_kv >= 0; rows
 // [0, n_kv) of k and v readable. Allocates nothing.
 void AttentionF16(const AttentionArgs& args);
+
+// The same attention over a Q8_0 cache (memory::KvType::kQ8_0): each K and V row is
+// head_dim / 32 llama.cpp block_q8_0 (f16 scale d, 32 int8 q), kv_row_bytes apart.
+// Numerics (ondo's, not llama.cpp's, which converts q to Q8_0 for an integer dot): rows are
+// read as the floats DequantizeRow gives (d * q, one f32 product per element); q stays f32;
+// scores are scale * sum_i q_i k_i (products in f32, summed in double in the reference);
+// softmax in f32 (sum in double) with the probabilities kept in f32 (no f16 rounding: V is
+// not f16); out = sum_j p_j * V[j] accumulated in f32. So the only loss against an exact
+// attention is the cache's own 8-bit storage.
+struct AttentionQ8Args {
+  const float* q;        // [n_group][head_dim]
+  const void* k;         // Q8_0 rows, (const char*)k + j * kv_row_bytes is row j
+  const void* v;         // Q8_0 rows, same stride
+  int64_t kv_row_bytes;  // bytes between consecutive rows (>= head_dim / 32 * 34)
+  int n_group;
+  int head_dim;
+  int n_kv;
+  float scale;
+  float* out;      // [n_group][head_dim]; may be the same buffer as q
+  float* scratch;  // >= n_group * n_kv floats, caller-owned
+};
+// REQUIRES: n_group >= 1, head_dim >= 32, head_dim % 32 == 0, kv_row_bytes >= head_dim / 32 *
+// 34, n_kv >= 0; rows [0, n_kv) of k and v readable. Allocates nothing.
+void AttentionQ8_0(const AttentionQ8Args& args);
 
 // Name of the kernel set chosen at start-up ("scalar", "avx2", "avx512").
 const char* ActiveIsa();

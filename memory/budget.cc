@@ -278,23 +278,32 @@ Status ParseMountInfo(std::string_view text, CgroupMounts* out) {
   return Status::Ok();
 }
 
-CgroupLimit ReadCgroupLimit(const CgroupFiles& files) {
-  CgroupLimit best;
+CgroupDirs OwnCgroupDirs(const CgroupFiles& files) {
+  CgroupDirs dirs;
   std::string cgroup_text, mount_text;
   if (!ReadWholeFile(files.proc_cgroup, &cgroup_text) || !ReadWholeFile(files.mountinfo, &mount_text)) {
-    return best;
+    return dirs;
   }
   ProcCgroup groups;
   CgroupMounts mounts;
-  if (!ParseProcCgroup(cgroup_text, &groups).ok() || !ParseMountInfo(mount_text, &mounts).ok()) return best;
+  if (!ParseProcCgroup(cgroup_text, &groups).ok() || !ParseMountInfo(mount_text, &mounts).ok()) return dirs;
   if (groups.has_v2 && !mounts.v2_mount.empty()) {
-    const std::string mount = files.mount_prefix + mounts.v2_mount;
-    WalkUp(GroupDir(mount, mounts.v2_root, groups.v2_path), mount, "memory.max", BudgetSource::kCgroupV2, &best);
+    dirs.v2_mount = files.mount_prefix + mounts.v2_mount;
+    dirs.v2 = GroupDir(dirs.v2_mount, mounts.v2_root, groups.v2_path);
   }
   if (groups.has_v1_memory && !mounts.v1_memory_mount.empty()) {
-    const std::string mount = files.mount_prefix + mounts.v1_memory_mount;
-    WalkUp(GroupDir(mount, mounts.v1_memory_root, groups.v1_memory_path), mount, "memory.limit_in_bytes",
-           BudgetSource::kCgroupV1, &best);
+    dirs.v1_memory_mount = files.mount_prefix + mounts.v1_memory_mount;
+    dirs.v1_memory = GroupDir(dirs.v1_memory_mount, mounts.v1_memory_root, groups.v1_memory_path);
+  }
+  return dirs;
+}
+
+CgroupLimit ReadCgroupLimit(const CgroupFiles& files) {
+  CgroupLimit best;
+  const CgroupDirs dirs = OwnCgroupDirs(files);
+  if (!dirs.v2.empty()) WalkUp(dirs.v2, dirs.v2_mount, "memory.max", BudgetSource::kCgroupV2, &best);
+  if (!dirs.v1_memory.empty()) {
+    WalkUp(dirs.v1_memory, dirs.v1_memory_mount, "memory.limit_in_bytes", BudgetSource::kCgroupV1, &best);
   }
   return best;
 }

@@ -93,6 +93,13 @@ struct CgroupFiles {
   std::string mountinfo = "/proc/self/mountinfo";
   std::string mount_prefix;  // prepended to the mount points found in mountinfo
 };
+// This process's cgroup folders and the mounts they are under: the v2 group and the v1
+// memory group (empty strings when absent).
+struct CgroupDirs {
+  std::string v2, v2_mount;
+  std::string v1_memory, v1_memory_mount;
+};
+CgroupDirs OwnCgroupDirs(const CgroupFiles& files = CgroupFiles());
 struct CgroupLimit {
   uint64_t bytes = 0;  // 0: no limit found
   BudgetSource source = BudgetSource::kNone;

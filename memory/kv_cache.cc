@@ -1,4 +1,4 @@
-// KvCache allocation.
+// KvCache allocation and the KV element types.
 #include "memory/kv_cache.h"
 
 #include <cstdlib>
@@ -6,20 +6,55 @@
 #include <new>
 
 namespace ondo::memory {
+namespace {
+
+constexpr int kQ8Block = 32;        // elements per block_q8_0
+constexpr int kQ8BlockBytes = 34;   // f16 scale + 32 int8
+
+}  // namespace
+
+const char* KvTypeName(KvType type) { return type == KvType::kQ8_0 ? "q8_0" : "f16"; }
+
+bool ParseKvType(std::string_view name, KvType* type) {
+  if (name == "f16") {
+    *type = KvType::kF16;
+  } else if (name == "q8" || name == "q8_0") {
+    *type = KvType::kQ8_0;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+uint64_t KvRowBytes(KvType type, int head_dim) {
+  const uint64_t n = static_cast<uint64_t>(head_dim);
+  return type == KvType::kQ8_0 ? n / kQ8Block * kQ8BlockBytes : n * sizeof(uint16_t);
+}
+
+Status CheckKvCacheShape(const KvCacheShape& s) {
+  if (s.n_layer <= 0 || s.n_kv_head <= 0 || s.head_dim <= 0 || s.n_ctx <= 0) {
+    return InvalidArgument("KV cache shape must be positive (layers {}, kv heads {}, head dim {}, ctx {})",
+                           s.n_layer, s.n_kv_head, s.head_dim, s.n_ctx);
+  }
+  if (s.type == KvType::kQ8_0 && s.head_dim % kQ8Block != 0) {
+    return InvalidArgument(
+        "the 8-bit KV cache (q8_0) stores rows in blocks of {} but this model's head_dim is {} "
+        "(use --kv-type f16)",
+        kQ8Block, s.head_dim);
+  }
+  return Status::Ok();
+}
 
 uint64_t KvCache::BytesFor(const KvCacheShape& s) {
   return 2ull * static_cast<uint64_t>(s.n_layer) * static_cast<uint64_t>(s.n_kv_head) *
-         static_cast<uint64_t>(s.n_ctx) * static_cast<uint64_t>(s.head_dim) * sizeof(uint16_t);
+         static_cast<uint64_t>(s.n_ctx) * KvRowBytes(s.type, s.head_dim);
 }
 
 Status KvCache::Create(const KvCacheShape& shape, std::unique_ptr<KvCache>* out) {
-  if (shape.n_layer <= 0 || shape.n_kv_head <= 0 || shape.head_dim <= 0 || shape.n_ctx <= 0) {
-    return InvalidArgument("KV cache shape must be positive (layers {}, kv heads {}, head dim {}, ctx {})",
-                           shape.n_layer, shape.n_kv_head, shape.head_dim, shape.n_ctx);
-  }
+  ONDO_RETURN_IF_ERROR(CheckKvCacheShape(shape));
   const uint64_t bytes = BytesFor(shape);
-  if (bytes / 2 / sizeof(uint16_t) / static_cast<uint64_t>(shape.n_layer) /
-          static_cast<uint64_t>(shape.n_kv_head) / static_cast<uint64_t>(shape.head_dim) !=
+  if (bytes / 2 / KvRowBytes(shape.type, shape.head_dim) / static_cast<uint64_t>(shape.n_layer) /
+          static_cast<uint64_t>(shape.n_kv_head) !=
       static_cast<uint64_t>(shape.n_ctx)) {
     return OutOfMemory("KV cache size overflows");
   }
@@ -27,7 +62,7 @@ Status KvCache::Create(const KvCacheShape& shape, std::unique_ptr<KvCache>* out)
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) return OutOfMemory("cannot allocate the KV cache ({} bytes)", bytes);
   std::memset(p, 0, rounded);
-  out->reset(new KvCache(shape, static_cast<uint16_t*>(p), bytes));
+  out->reset(new KvCache(shape, static_cast<uint8_t*>(p), bytes));
   return Status::Ok();
 }
 

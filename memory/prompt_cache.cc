@@ -17,7 +17,13 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "the prompt cache is written as the host's bytes");
 
 constexpr char kMagic[8] = {'O', 'N', 'D', 'O', 'P', 'C', '\0', '\0'};
+// KV element type codes in the file.
 constexpr uint32_t kKvTypeF16 = 1;
+constexpr uint32_t kKvTypeQ8_0 = 2;
+uint32_t KvTypeCode(KvType t) { return t == KvType::kQ8_0 ? kKvTypeQ8_0 : kKvTypeF16; }
+const char* KvCodeName(uint32_t code) {
+  return code == kKvTypeF16 ? "f16" : code == kKvTypeQ8_0 ? "q8_0" : "unknown";
+}
 // magic, version, model id, kv type, n_layer, n_kv_head, head_dim, n_tokens, compressed bytes.
 constexpr size_t kHeaderBytes = 8 + 4 + 8 + 4 + 4 * 4 + 8;
 constexpr int kZstdLevel = 3;
@@ -46,10 +52,10 @@ T Get(const uint8_t* p) {
   return v;
 }
 
-// Bytes of the rows of n tokens: 2 (K, V) x n_layer x n_kv_head x n x head_dim x f16.
+// Bytes of the rows of n tokens: 2 (K, V) x n_layer x n_kv_head x n x row bytes of the type.
 uint64_t RowBytes(const KvCacheShape& s, uint64_t n) {
   return 2ull * static_cast<uint64_t>(s.n_layer) * static_cast<uint64_t>(s.n_kv_head) * n *
-         static_cast<uint64_t>(s.head_dim) * sizeof(uint16_t);
+         KvRowBytes(s.type, s.head_dim);
 }
 
 // Calls f(dst_or_src_row_in_kv, index_in_file_order) for each row of positions [0, n) of a
@@ -82,9 +88,9 @@ Status SavePromptCache(const std::string& path, uint64_t model_id, const KvCache
     return InvalidArgument("{} tokens do not fit the KV cache ({} positions)", ids.size(), s.n_ctx);
   }
   const int n = static_cast<int>(ids.size());
-  const size_t head_bytes = static_cast<size_t>(s.head_dim) * sizeof(uint16_t);
+  const size_t head_bytes = static_cast<size_t>(kv.row_bytes());
   std::vector<uint8_t> raw(RowBytes(s, ids.size()));
-  ForRows(kv, n, n, [&](const uint16_t* row, size_t i) { std::memcpy(raw.data() + i * head_bytes, row, head_bytes); });
+  ForRows(kv, n, n, [&](const uint8_t* row, size_t i) { std::memcpy(raw.data() + i * head_bytes, row, head_bytes); });
 
   std::vector<uint8_t> b;
   const size_t bound = ZSTD_compressBound(raw.size());
@@ -92,7 +98,7 @@ Status SavePromptCache(const std::string& path, uint64_t model_id, const KvCache
   b.insert(b.end(), kMagic, kMagic + sizeof(kMagic));
   Put<uint32_t>(&b, kPromptCacheVersion);
   Put<uint64_t>(&b, model_id);
-  Put<uint32_t>(&b, kKvTypeF16);
+  Put<uint32_t>(&b, KvTypeCode(s.type));
   Put<uint32_t>(&b, static_cast<uint32_t>(s.n_layer));
   Put<uint32_t>(&b, static_cast<uint32_t>(s.n_kv_head));
   Put<uint32_t>(&b, static_cast<uint32_t>(s.head_dim));
@@ -167,8 +173,11 @@ Status LoadPromptCache(const std::string& path, uint64_t model_id, std::span<con
                        kPromptCacheVersion);
   }
   if (id != model_id) return InvalidArgument("prompt cache '{}' was made with another model", path);
-  if (kv_type != kKvTypeF16) return InvalidArgument("prompt cache '{}' holds KV type {}, not f16", path, kv_type);
   const KvCacheShape& s = kv->shape();
+  if (kv_type != KvTypeCode(s.type)) {
+    return InvalidArgument("prompt cache '{}' holds a KV cache of type {} (code {}), not {} (--kv-type)", path,
+                           KvCodeName(kv_type), kv_type, KvTypeName(s.type));
+  }
   if (n_layer != static_cast<uint32_t>(s.n_layer) || n_kv_head != static_cast<uint32_t>(s.n_kv_head) ||
       head_dim != static_cast<uint32_t>(s.head_dim)) {
     return InvalidArgument("prompt cache '{}' has KV geometry {}x{}x{} (layers x heads x dim), not {}x{}x{}", path,
@@ -201,9 +210,9 @@ Status LoadPromptCache(const std::string& path, uint64_t model_id, std::span<con
     return Corrupt("prompt cache '{}': the rows do not decompress{}{}", path, ZSTD_isError(got) ? ": " : "",
                    ZSTD_isError(got) ? ZSTD_getErrorName(got) : "");
   }
-  const size_t head_bytes = static_cast<size_t>(s.head_dim) * sizeof(uint16_t);
+  const size_t head_bytes = static_cast<size_t>(kv->row_bytes());
   ForRows(*kv, static_cast<int>(common), static_cast<int>(n_tokens),
-          [&](uint16_t* row, size_t i) { std::memcpy(row, raw.data() + i * head_bytes, head_bytes); });
+          [&](uint8_t* row, size_t i) { std::memcpy(row, raw.data() + i * head_bytes, head_bytes); });
   *n_reused = static_cast<int>(common);
   return Status::Ok();
 }

@@ -2,11 +2,12 @@
 // later run whose prompt starts with the same tokens prefills only the rest.
 //
 // File layout (little-endian):
-//   magic "ONDOPC\0\0", u32 version, u64 model identity, u32 KV type (1 = f16),
+//   magic "ONDOPC\0\0", u32 version, u64 model identity, u32 KV type (1 = f16, 2 = q8_0),
 //   u32 n_layer, u32 n_kv_head, u32 head_dim, u32 n_tokens, u64 compressed bytes,
 //   i32 ids[n_tokens], zstd frame of the rows, u32 CRC-32 (zlib) of everything before it.
 // Rows, uncompressed: for each layer, K then V, for each KV head, positions [0, n_tokens),
-// head_dim f16 values each.
+// one row of the KV type each (f16: head_dim values; q8_0: head_dim / 32 block_q8_0). A file
+// of another KV type than the session's is refused like one of another geometry.
 //
 // A file is trusted only after its length, CRC, magic, version, identity, KV type, geometry and
 // decompressed size all check out; anything else is an error status saying why (the caller

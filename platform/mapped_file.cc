@@ -44,13 +44,14 @@ Status MappedFile::Open(const std::string& path, std::unique_ptr<MappedFile>* ou
     }
     data = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);  // the mapping keeps the file alive
-  out->reset(new MappedFile(path, data, size));
+  // The descriptor stays open for FileReader (weight streaming), which reads through it.
+  out->reset(new MappedFile(path, data, size, fd));
   return Status::Ok();
 }
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void MappedFile::Advise(size_t offset, size_t bytes, Advice advice) const {

@@ -234,6 +234,7 @@ ondo_session_params ondo_session_params_default(void) {
   p.n_ctx = 0;
   p.n_threads = 0;
   p.budget_bytes = 0;
+  p.kv_type = ONDO_KV_F16;
   return p;
 }
 
@@ -255,6 +256,11 @@ ondo_status ondo_session_create(const ondo_model* model, const ondo_session_para
     options.n_threads = p.n_threads;
     // 0: the default budget (cgroup limit or physical RAM, minus the margin).
     options.budget = p.budget_bytes != 0 ? ondo::memory::GivenBudget(p.budget_bytes) : ondo::memory::DefaultBudget();
+    switch (p.kv_type) {
+      case ONDO_KV_F16: options.kv_type = ondo::memory::KvType::kF16; break;
+      case ONDO_KV_Q8_0: options.kv_type = ondo::memory::KvType::kQ8_0; break;
+      default: return SetError(ONDO_INVALID_ARGUMENT, "ondo_session_create: unknown kv_type value");
+    }
     auto handle = std::make_unique<ondo_session>();
     handle->model = model;
     ONDO_RETURN_IF_ERROR_C(

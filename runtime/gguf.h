@@ -2,6 +2,7 @@
 // the mapping, every offset and size checked against it at Open. Weights are never copied.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -78,12 +79,22 @@ class GgufFile {
   size_t file_size() const { return size_; }
   // Bytes of every file of the model: the file, or an .ondo folder's manifest and shards.
   uint64_t total_bytes() const {
-    uint64_t n = size_;
+    // A single-file .ondo parses only its manifest (size_) but maps the whole file.
+    uint64_t n = mapping_ != nullptr ? std::max<uint64_t>(size_, mapping_->size()) : size_;
     for (const auto& m : extra_mappings_) n += m->size();
     return n;
   }
   const uint8_t* file_data() const { return base_; }
   const platform::MappedFile* mapping() const { return mapping_.get(); }
+  // Every mapped file tensor data may lie in (the file; an .ondo folder's manifest and
+  // shards); empty for a parsed buffer. Tensors converted in memory (a Hugging Face folder's)
+  // lie in none of them.
+  std::vector<const platform::MappedFile*> mapped_files() const {
+    std::vector<const platform::MappedFile*> v;
+    if (mapping_ != nullptr) v.push_back(mapping_.get());
+    for (const auto& m : extra_mappings_) v.push_back(m.get());
+    return v;
+  }
 
   const std::vector<GgufKv>& kvs() const { return kvs_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }

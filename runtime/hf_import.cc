@@ -13,7 +13,9 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <initializer_list>
 #include <map>
+#include <numbers>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -182,11 +184,18 @@ struct HParams {
   bool head_dim_given = false;
   double rope_theta = 10000.0, rms_eps = 0.0;
   double rope_linear_factor = 0.0;  // > 0: linear rope scaling
+  // llama3 rope scaling (factor > 0): written as rope_freqs.weight, as convert_hf_to_gguf.py does.
+  double llama3_factor = 0.0, llama3_low_freq_factor = 1.0, llama3_high_freq_factor = 4.0;
+  double llama3_original_context = 8192.0;
+  // YaRN (factor > 0): rope.scaling.type yarn, factor, original_context_length.
+  double yarn_factor = 0.0;
+  int64_t yarn_original_context = 0;
   bool tied = false;
 };
 
-// rope_scaling (or transformers 5's rope_parameters): only none/default and linear are
-// modelled by ondo; llama3, yarn, dynamic, longrope, ... change the frequencies.
+// rope_scaling (or transformers 5's rope_parameters): none/default, linear, llama3 and yarn
+// (with Hugging Face's default beta_fast 32, beta_slow 1 and attention factor, which are what
+// llama.cpp applies) are modelled by ondo; dynamic, longrope, ... are refused.
 Status ReadRopeScaling(const json& cfg, HParams* hp) {
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
     const json* rs = Field(cfg, key);
@@ -208,7 +217,41 @@ Status ReadRopeScaling(const json& cfg, HParams* hp) {
       hp->rope_linear_factor = factor;
       continue;
     }
-    return Unsupported("config.json: {} of type '{}' is not supported (only linear rope scaling is)", key, type);
+    // Only the fields ondo models; any other (attention_factor, mscale, truncate, ...) would
+    // change the frequencies or magnitudes the converted file implies.
+    auto only_known = [&](std::initializer_list<std::string_view> known) -> Status {
+      for (auto it = rs->begin(); it != rs->end(); ++it) {
+        const std::string& f = it.key();
+        if (f == "type" || f == "rope_type" || f == "rope_theta") continue;
+        if (std::find(known.begin(), known.end(), f) != known.end()) continue;
+        if (f == "beta_fast" && it->is_number() && it->get<double>() == 32.0) continue;
+        if (f == "beta_slow" && it->is_number() && it->get<double>() == 1.0) continue;
+        if (it->is_null()) continue;
+        return Unsupported("config.json: {}.{} is not supported with rope type '{}'", key, f, type);
+      }
+      return Status::Ok();
+    };
+    if (type == "llama3") {
+      ONDO_RETURN_IF_ERROR(only_known({"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}));
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "factor", true, 1.0, &hp->llama3_factor));
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "low_freq_factor", false, 1.0, &hp->llama3_low_freq_factor));
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "high_freq_factor", false, 4.0, &hp->llama3_high_freq_factor));
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "original_max_position_embeddings", false, 8192.0, &hp->llama3_original_context));
+      if (!(hp->llama3_high_freq_factor > hp->llama3_low_freq_factor)) {
+        return Corrupt("config.json: {}.high_freq_factor must exceed low_freq_factor", key);
+      }
+      continue;
+    }
+    if (type == "yarn") {
+      ONDO_RETURN_IF_ERROR(only_known({"factor", "original_max_position_embeddings"}));
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "factor", true, 1.0, &hp->yarn_factor));
+      double orig = 0.0;
+      ONDO_RETURN_IF_ERROR(ConfigFloat(*rs, "original_max_position_embeddings", false, 0.0, &orig));
+      if (orig > 1e9) return Corrupt("config.json: {}.original_max_position_embeddings {} is out of range", key, orig);
+      hp->yarn_original_context = static_cast<int64_t>(orig);
+      continue;
+    }
+    return Unsupported("config.json: {} of type '{}' is not supported (linear, llama3 and yarn rope scaling are)", key, type);
   }
   return Status::Ok();
 }
@@ -803,6 +846,12 @@ Status HfImporter::Open(const std::string& folder_str, std::unique_ptr<GgufFile>
     mb.Str(key("rope.scaling.type"), "linear");
     mb.F32(key("rope.scaling.factor"), static_cast<float>(hp.rope_linear_factor));
   }
+  if (hp.yarn_factor > 0.0) {  // as convert_hf_to_gguf.py's Qwen2Model writes it
+    mb.Str(key("rope.scaling.type"), "yarn");
+    mb.F32(key("rope.scaling.factor"), static_cast<float>(hp.yarn_factor));
+    const int64_t orig = hp.yarn_original_context > 0 ? hp.yarn_original_context : hp.n_ctx;
+    mb.U32(key("rope.scaling.original_context_length"), static_cast<uint32_t>(orig));
+  }
   ONDO_RETURN_IF_ERROR(AddVocab(folder, cfg, hp, &mb));
 
   // Tensor infos, and each tensor's bytes: in place, or a converted copy the file owns.
@@ -844,12 +893,43 @@ Status HfImporter::Open(const std::string& folder_str, std::unique_ptr<GgufFile>
     }
     mb.Tensor(plan[i].m.gguf, n_dims, ne, type);
   }
+  // llama3 rope factors, computed as convert_hf_to_gguf.py's LlamaModel does: per rotated
+  // pair, 1 for wavelengths below original/high_freq_factor, factor above
+  // original/low_freq_factor, 1 / ((1 - smooth) / factor + smooth) between.
+  const uint8_t* rope_freqs = nullptr;
+  if (hp.llama3_factor > 0.0) {
+    const int64_t half = hp.head_dim / 2;
+    std::vector<uint8_t> buf(static_cast<size_t>(half) * 4);
+    const double factor = hp.llama3_factor, lo = hp.llama3_low_freq_factor, hi = hp.llama3_high_freq_factor;
+    const double old_ctx = hp.llama3_original_context;
+    for (int64_t i = 0; i < half; ++i) {
+      const double freq = std::pow(hp.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(hp.head_dim));
+      const double wavelen = 2.0 * std::numbers::pi / freq;
+      double r = 1.0;
+      if (wavelen < old_ctx / hi) {
+        r = 1.0;
+      } else if (wavelen > old_ctx / lo) {
+        r = factor;
+      } else {
+        const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+        r = 1.0 / ((1.0 - smooth) / factor + smooth);
+      }
+      const float v = static_cast<float>(r);
+      std::memcpy(buf.data() + 4 * i, &v, 4);
+    }
+    rope_freqs = buf.data();
+    f->owned_buffers_.push_back(std::move(buf));
+    const int64_t ne[kGgufMaxDims] = {half, 1, 1, 1};
+    mb.Tensor("rope_freqs.weight", 1, ne, kernels::DType::kF32);
+  }
 
   // Parse the metadata back: the same validation as any GGUF header, views into one buffer.
   std::vector<uint8_t> meta = mb.Finish();
   std::unique_ptr<GgufFile> parsed;
   ONDO_RETURN_IF_ERROR(GgufFile::ParseMetadata(meta.data(), meta.size(), &parsed));
-  if (parsed->tensors_.size() != plan.size()) return Status(StatusCode::kInternal, "tensor count changed in the metadata round trip");
+  if (parsed->tensors_.size() != plan.size() + (rope_freqs != nullptr ? 1 : 0)) {
+    return Status(StatusCode::kInternal, "tensor count changed in the metadata round trip");
+  }
   f->base_ = meta.data();
   f->size_ = meta.size();
   f->version_ = parsed->version_;
@@ -865,6 +945,7 @@ Status HfImporter::Open(const std::string& folder_str, std::unique_ptr<GgufFile>
     if (t.bytes != want) return Status(StatusCode::kInternal, fmt::format("tensor '{}': {} bytes, expected {}", t.name, t.bytes, want));
     t.data = data[i];
   }
+  if (rope_freqs != nullptr) f->tensors_.back().data = rope_freqs;
   *out = std::move(f);
   return Status::Ok();
 }

@@ -13,7 +13,7 @@
 // ("llama", scores from the merge ranks).
 //
 // Refused with a Status naming the cause: any other architecture; config keys that change the
-// math and are not modelled (rope_scaling, sliding window in use, attention/mlp bias on llama,
+// math and are not modelled (rope_scaling other than linear, llama3 and yarn, sliding window in use, attention/mlp bias on llama,
 // an activation other than silu, quantization_config, ...); a tensor name with no GGUF
 // counterpart; a tensor dtype other than F32/F16/BF16 (Unsupported). Every length and offset of
 // a safetensors header is checked against its file (Corrupt when truncated or inconsistent).

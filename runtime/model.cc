@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numbers>
 
 #include "runtime/ondo_format.h"
 #include "runtime/vocab_from_gguf.h"
@@ -19,6 +21,142 @@ const char* ArchName(Arch arch) {
   }
   return "?";
 }
+
+const char* RopeScalingName(RopeScaling s) {
+  switch (s) {
+    case RopeScaling::kNone: return "none";
+    case RopeScaling::kLinear: return "linear";
+    case RopeScaling::kYarn: return "yarn";
+  }
+  return "?";
+}
+
+namespace {
+
+// --- metadata keys ------------------------------------------------------------------------
+// Every key of the architecture's namespace ("<arch>.<suffix>") a file may carry and what ondo
+// does with it: ONE list, a reason per entry. A key not listed is refused, so an unknown or
+// future key (a multiplier, a window, a cap) cannot be silently ignored: a plausible wrong
+// answer is worse than a refusal. Keys outside the namespace: kOtherNamespaces below.
+enum class KeyUse {
+  kRead,         // read by Model::Init and implemented
+  kIgnored,      // known not to change the computation
+  kNeutralOnly,  // a no-op at its neutral value, accepted only with it
+  kUnsupported,  // changes the computation in a way ondo does not implement
+};
+struct KeyRule {
+  std::string_view suffix;
+  KeyUse use;
+  std::string_view reason;  // kUnsupported / kNeutralOnly: what the key does, for the message
+  double neutral = 0.0;     // kNeutralOnly
+};
+constexpr KeyRule kArchKeyRules[] = {
+    {"context_length", KeyUse::kRead, "n_ctx_train: the default context, YaRN's default original context"},
+    {"embedding_length", KeyUse::kRead, "n_embd"},
+    {"block_count", KeyUse::kRead, "n_layer"},
+    {"feed_forward_length", KeyUse::kRead, "n_ff"},
+    {"attention.head_count", KeyUse::kRead, "n_head"},
+    {"attention.head_count_kv", KeyUse::kRead, "n_head_kv (GQA)"},
+    {"attention.key_length", KeyUse::kRead, "head_dim"},
+    {"attention.value_length", KeyUse::kRead, "must equal key_length"},
+    {"attention.layer_norm_rms_epsilon", KeyUse::kRead, "RMSNorm epsilon (llama, qwen2, qwen3)"},
+    {"attention.layer_norm_epsilon", KeyUse::kRead, "LayerNorm epsilon (gptneox; llama.cpp ignores it elsewhere too)"},
+    {"use_parallel_residual", KeyUse::kRead, "gptneox residual form (llama.cpp ignores it elsewhere too)"},
+    {"rope.dimension_count", KeyUse::kRead, "n_rot (partial rotary)"},
+    {"rope.freq_base", KeyUse::kRead, "rope base"},
+    {"rope.scaling.type", KeyUse::kRead, "none, linear, yarn implemented; other types refused"},
+    {"rope.scaling.factor", KeyUse::kRead, "linear / YaRN factor"},
+    {"rope.scale_linear", KeyUse::kRead, "old name of rope.scaling.factor, read as llama.cpp does"},
+    {"rope.scaling.original_context_length", KeyUse::kRead, "YaRN's original context (unused by linear)"},
+    {"rope.scaling.yarn_ext_factor", KeyUse::kRead, "YaRN extrapolation mix"},
+    {"rope.scaling.yarn_attn_factor", KeyUse::kRead, "YaRN magnitude factor"},
+    {"rope.scaling.yarn_beta_fast", KeyUse::kRead, "YaRN ramp start"},
+    {"rope.scaling.yarn_beta_slow", KeyUse::kRead, "YaRN ramp end"},
+    {"vocab_size", KeyUse::kIgnored, "informational: n_vocab is token_embd's row count"},
+    {"rope.scaling.finetuned", KeyUse::kIgnored, "informational: llama.cpp reads it and never uses it"},
+    {"tensor_data_layout", KeyUse::kIgnored, "informational: the converter already laid q/k out as ggml rotates them"},
+    {"expert_count", KeyUse::kNeutralOnly, "mixture of experts", 0.0},
+    {"expert_used_count", KeyUse::kNeutralOnly, "mixture of experts", 0.0},
+    {"attention.causal", KeyUse::kNeutralOnly, "non-causal attention", 1.0},
+    {"attention.max_alibi_bias", KeyUse::kNeutralOnly, "ALiBi position bias", 0.0},
+    {"rope.scaling.attn_factor", KeyUse::kNeutralOnly, "rope magnitude scaling", 1.0},
+    {"embedding_scale", KeyUse::kNeutralOnly, "an embedding multiplier", 1.0},
+    {"residual_scale", KeyUse::kNeutralOnly, "a residual multiplier", 1.0},
+    {"logit_scale", KeyUse::kNeutralOnly, "a logit multiplier", 1.0},
+    {"attention.scale", KeyUse::kUnsupported, "an attention scale other than 1/sqrt(head_dim)"},
+    {"final_logit_softcapping", KeyUse::kUnsupported, "logit soft-capping"},
+    {"attn_logit_softcapping", KeyUse::kUnsupported, "attention logit soft-capping"},
+    {"attention.sliding_window", KeyUse::kUnsupported, "sliding-window attention"},
+    {"attention.sliding_window_pattern", KeyUse::kUnsupported, "sliding-window attention"},
+    {"rope.freq_base_swa", KeyUse::kUnsupported, "a rope base for sliding-window layers"},
+    {"rope.dimension_sections", KeyUse::kUnsupported, "multi-section rope (M-RoPE)"},
+    {"rope.scaling.yarn_log_multiplier", KeyUse::kUnsupported, "YaRN log multiplier"},
+    {"attention.clamp_kqv", KeyUse::kUnsupported, "clamping of q, k, v"},
+    {"expert_shared_count", KeyUse::kUnsupported, "mixture of experts"},
+    {"expert_feed_forward_length", KeyUse::kUnsupported, "mixture of experts"},
+};
+
+// Namespaces other than the architecture's. A key in none of them is refused like an unknown
+// architecture key.
+struct NamespaceRule {
+  std::string_view prefix;
+  std::string_view reason;
+};
+constexpr NamespaceRule kOtherNamespaces[] = {
+    {"general.", "architecture read here, alignment by the GGUF reader; name, license, file_type, ... describe the file"},
+    {"tokenizer.", "read by the tokenizer (runtime/vocab_from_gguf.cc)"},
+    {"quantize.", "llama-quantize's provenance (imatrix file, dataset, counts): informational"},
+    {"ondo.", "the .ondo manifest's shard tables (runtime/ondo_format.cc) and test keys: informational"},
+    {"split.", "gguf-split bookkeeping: ondo reads one file, a tensor in another split is missing and refused"},
+};
+
+bool IsNeutral(const GgufValue& v, double neutral) {
+  switch (v.type) {
+    case GgufType::kBool: return (v.scalar.b ? 1.0 : 0.0) == neutral;
+    case GgufType::kF32: case GgufType::kF64: return v.scalar.f64 == neutral;
+    case GgufType::kI8: case GgufType::kI16: case GgufType::kI32: case GgufType::kI64:
+      return static_cast<double>(v.scalar.i64) == neutral;
+    default: return v.IsInteger() && static_cast<double>(v.scalar.u64) == neutral;
+  }
+}
+
+Status CheckMetadataKeys(const GgufFile& g, std::string_view arch) {
+  for (const GgufKv& kv : g.kvs()) {
+    const std::string_view key = kv.key;
+    if (key.size() > arch.size() && key.starts_with(arch) && key[arch.size()] == '.') {
+      const std::string_view suffix = key.substr(arch.size() + 1);
+      const KeyRule* rule = nullptr;
+      for (const KeyRule& r : kArchKeyRules) {
+        if (r.suffix == suffix) rule = &r;
+      }
+      if (rule == nullptr) {
+        return Unsupported("metadata key '{}' is not known to ondo and may change what the model computes; refusing rather than ignoring it", key);
+      }
+      if (rule->use == KeyUse::kUnsupported ||
+          (rule->use == KeyUse::kNeutralOnly && !IsNeutral(kv.value, rule->neutral))) {
+        return Unsupported("metadata key '{}' = {} ({}) is not supported by ondo", key,
+                           GgufFile::ValueToString(kv.value), rule->reason);
+      }
+      continue;
+    }
+    bool known = false;
+    for (const NamespaceRule& n : kOtherNamespaces) known = known || key.starts_with(n.prefix);
+    if (!known) {
+      return Unsupported("metadata key '{}' is not known to ondo (neither '{}.*' nor general, tokenizer, quantize, ondo, split); refusing rather than ignoring it", key, arch);
+    }
+  }
+  return Status::Ok();
+}
+
+// YaRN's correction dimension for `n_rot_turns` rotations over the original context, as
+// ggml_rope_yarn_corr_dim (float).
+float YarnCorrDim(int n_dims, int n_ctx_orig, float n_rot_turns, float base) {
+  return static_cast<float>(n_dims) *
+         std::log(static_cast<float>(n_ctx_orig) / (n_rot_turns * 2.0f * std::numbers::pi_v<float>)) /
+         (2.0f * std::log(base));
+}
+
+}  // namespace
 
 Status Model::Load(const std::string& path, std::unique_ptr<Model>* out) {
   std::unique_ptr<GgufFile> gguf;
@@ -44,6 +182,8 @@ Status Model::View(const std::string& name, int64_t n_cols, int64_t n_rows, bool
     *out = WeightView{};
     return Status::Ok();
   }
+  const size_t index = static_cast<size_t>(t - gguf_->tensors().data());
+  if (index < tensor_used_.size()) tensor_used_[index] = true;
   const bool one_d = n_rows == 0;
   const int64_t want_rows = one_d ? 1 : n_rows;
   if (t->ne[0] != n_cols || t->ne[1] != want_rows || t->ne[2] != 1 || t->ne[3] != 1) {
@@ -87,6 +227,7 @@ Status Model::Init() {
   } else {
     return Unsupported("architecture '{}' is not supported (llama, qwen2, qwen3, gptneox are)", arch_name);
   }
+  ONDO_RETURN_IF_ERROR(CheckMetadataKeys(g, arch_name));
   const std::string a(arch_name);
   auto key = [&a](const char* k) { return a + "." + k; };
   uint32_t n_embd = 0, n_layer = 0, n_head = 0, n_ff = 0, n_ctx = 0;
@@ -116,16 +257,6 @@ Status Model::Init() {
   if (n_rot == 0 || n_rot > head_dim || n_rot % 2 != 0) return Corrupt("rope.dimension_count {} is invalid for head dimension {}", n_rot, head_dim);
   ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.freq_base"), &c.rope_freq_base));
   if (!(c.rope_freq_base > 0.0f) || !std::isfinite(c.rope_freq_base)) return Corrupt("rope.freq_base must be positive");
-  float rope_scale = 1.0f;
-  ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scaling.factor"), &rope_scale));
-  if (!(rope_scale > 0.0f) || !std::isfinite(rope_scale)) return Corrupt("rope.scaling.factor must be positive");
-  c.rope_freq_scale = 1.0f / rope_scale;
-  if (g.Find(key("rope.scaling.type")) != nullptr) {
-    std::string_view type;
-    ONDO_RETURN_IF_ERROR(g.GetString(key("rope.scaling.type"), &type));
-    if (type != "none" && type != "linear") return Unsupported("rope scaling '{}' is not supported", type);
-  }
-
   c.n_embd = static_cast<int>(n_embd);
   c.n_layer = static_cast<int>(n_layer);
   c.n_head = static_cast<int>(n_head);
@@ -146,6 +277,8 @@ Status Model::Init() {
     ONDO_RETURN_IF_ERROR(g.GetF32(key("attention.layer_norm_rms_epsilon"), &c.norm_eps));
   }
   if (!(c.norm_eps > 0.0f) || !(c.norm_eps < 1.0f)) return Corrupt("norm epsilon {} is out of range", c.norm_eps);
+  tensor_used_.assign(g.tensors().size(), false);
+  ONDO_RETURN_IF_ERROR(ReadRope());
 
   // Tokenizer.
   tokenizer::VocabSpec spec;
@@ -205,7 +338,98 @@ Status Model::Init() {
     ONDO_RETURN_IF_ERROR(View(name("ffn_up.weight"), E, F, true, &L.ffn_up));
     ONDO_RETURN_IF_ERROR(View(name("ffn_down.weight"), F, E, true, &L.ffn_down));
   }
+  // Every tensor must be one a view took: a weight the architecture does not use (llama3's
+  // rope factors on gptneox, a bias ondo does not add, an expert) means ondo would compute
+  // something else than the model. llama.cpp refuses such files too ("wrong number of
+  // tensors").
+  for (size_t i = 0; i < tensor_used_.size(); ++i) {
+    if (!tensor_used_[i]) {
+      return Unsupported("tensor '{}' is not used by ondo's {} architecture; refusing rather than running the model without it",
+                         g.tensors()[i].name, arch_name);
+    }
+  }
+  tensor_used_ = {};
   for (const auto& t : g.tensors()) weight_bytes_ += t.bytes;
+  return Status::Ok();
+}
+
+// Rope hyper-parameters as llama.cpp resolves them (llama_model::load_hparams, then the
+// context's cparams): the scaling type defaults to linear, a factor of 0 means 1, type none
+// forces scale 1, YaRN's ext_factor defaults to 1, and the correction dims and magnitude
+// scale are what ggml's rope computes from them.
+Status Model::ReadRope() {
+  const GgufFile& g = *gguf_;
+  ModelConfig& c = config_;
+  const std::string a = ArchName(c.arch);
+  auto key = [&a](const char* k) { return a + "." + k; };
+  std::string_view type = "linear";
+  if (g.Find(key("rope.scaling.type")) != nullptr) {
+    ONDO_RETURN_IF_ERROR(g.GetString(key("rope.scaling.type"), &type));
+  }
+  if (type == "none") {
+    c.rope_scaling = RopeScaling::kNone;
+  } else if (type == "linear") {
+    c.rope_scaling = RopeScaling::kLinear;
+  } else if (type == "yarn") {
+    c.rope_scaling = RopeScaling::kYarn;
+  } else {
+    return Unsupported("metadata key '{}' = '{}' is not supported by ondo (rope scaling none, linear and yarn are)", key("rope.scaling.type"), type);
+  }
+  float factor = 0.0f;
+  if (g.Find(key("rope.scaling.factor")) != nullptr) {
+    ONDO_RETURN_IF_ERROR(g.GetF32(key("rope.scaling.factor"), &factor));
+  } else {
+    ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scale_linear"), &factor));
+  }
+  if (!(factor >= 0.0f) || !std::isfinite(factor)) return Corrupt("rope.scaling.factor {} must be positive", factor);
+  c.rope_freq_scale = factor == 0.0f || c.rope_scaling == RopeScaling::kNone ? 1.0f : 1.0f / factor;
+
+  uint32_t n_ctx_orig = static_cast<uint32_t>(c.n_ctx_train);
+  ONDO_RETURN_IF_ERROR(g.GetU32Opt(key("rope.scaling.original_context_length"), &n_ctx_orig));
+  c.n_ctx_orig_yarn = static_cast<int>(std::min<uint32_t>(n_ctx_orig, 1u << 30));
+  if (c.n_ctx_orig_yarn == 0) c.n_ctx_orig_yarn = c.n_ctx_train;
+  c.yarn_ext_factor = c.rope_scaling == RopeScaling::kYarn ? 1.0f : 0.0f;
+  ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scaling.yarn_ext_factor"), &c.yarn_ext_factor));
+  ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scaling.yarn_attn_factor"), &c.yarn_attn_factor));
+  ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scaling.yarn_beta_fast"), &c.yarn_beta_fast));
+  ONDO_RETURN_IF_ERROR(g.GetF32Opt(key("rope.scaling.yarn_beta_slow"), &c.yarn_beta_slow));
+  for (float v : {c.yarn_ext_factor, c.yarn_attn_factor, c.yarn_beta_fast, c.yarn_beta_slow}) {
+    if (!std::isfinite(v) || v < 0.0f) return Corrupt("YaRN parameter {} is out of range", v);
+  }
+  if (c.rope_scaling != RopeScaling::kYarn && c.yarn_ext_factor != 0.0f) {
+    return Unsupported("rope.scaling.yarn_ext_factor {} without rope.scaling.type yarn is not supported", c.yarn_ext_factor);
+  }
+
+  kernels::RopeParams& r = rope_;
+  r.n_rot = c.n_rot;
+  r.mode = c.rope_mode;
+  r.freq_base = c.rope_freq_base;
+  r.freq_scale = c.rope_freq_scale;
+  r.ext_factor = c.yarn_ext_factor;
+  r.mscale = c.yarn_attn_factor;
+  if (r.ext_factor != 0.0f) {
+    // ggml_rope_yarn_corr_dims, and rope_yarn's magnitude scale (constant over the pairs).
+    const float start = std::floor(YarnCorrDim(c.n_rot, c.n_ctx_orig_yarn, c.yarn_beta_fast, c.rope_freq_base));
+    const float end = std::ceil(YarnCorrDim(c.n_rot, c.n_ctx_orig_yarn, c.yarn_beta_slow, c.rope_freq_base));
+    r.corr_low = std::max(0.0f, start);
+    r.corr_high = std::min(static_cast<float>(c.n_rot - 1), end);
+    r.mscale *= 1.0f + 0.1f * std::log(1.0f / r.freq_scale);
+  }
+
+  // llama3 rope factors (Llama 3.1/3.2, EXAONE 3.5): one divisor per rotated pair.
+  if (c.arch != Arch::kGptNeox) {
+    WeightView rf;
+    ONDO_RETURN_IF_ERROR(View("rope_freqs.weight", c.n_rot / 2, 0, false, &rf));
+    if (rf.present()) {
+      rope_freq_factors_.resize(static_cast<size_t>(c.n_rot / 2));
+      std::memcpy(rope_freq_factors_.data(), rf.data, rope_freq_factors_.size() * sizeof(float));
+      for (float f : rope_freq_factors_) {
+        if (!(f > 0.0f) || !std::isfinite(f)) return Corrupt("tensor 'rope_freqs.weight' holds {}; rope frequency factors must be positive", f);
+      }
+      c.rope_freq_factors = true;
+      r.freq_factors = rope_freq_factors_.data();
+    }
+  }
   return Status::Ok();
 }
 
@@ -237,6 +461,10 @@ uint64_t ModelIdentity(const Model& model) {
   }
   for (float v : {c.rope_freq_base, c.rope_freq_scale, c.norm_eps}) f.Value(v);
   f.Value(static_cast<int>(c.rope_mode));
+  if (c.rope_scaling == RopeScaling::kYarn) {  // only then, so other models keep their identity
+    f.Value(c.n_ctx_orig_yarn);
+    for (float v : {c.yarn_ext_factor, c.yarn_attn_factor, c.yarn_beta_fast, c.yarn_beta_slow}) f.Value(v);
+  }
   for (bool v : {c.layer_norm, c.parallel_residual, c.gelu_ffn, c.tied_output}) f.Value(v);
   for (const GgufTensorInfo& t : model.gguf().tensors()) {
     f.Text(t.name);

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/kernels.h"
 #include "platform/status.h"
@@ -16,6 +18,11 @@ namespace ondo::runtime {
 
 enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox };
 const char* ArchName(Arch arch);
+
+// rope.scaling.type: how positions beyond the training context are mapped (llama.cpp's
+// llama_rope_scaling_type). Absent means linear, as in llama.cpp.
+enum class RopeScaling { kNone, kLinear, kYarn };
+const char* RopeScalingName(RopeScaling s);
 
 struct ModelConfig {
   Arch arch = Arch::kLlama;
@@ -29,8 +36,16 @@ struct ModelConfig {
   int n_ctx_train = 0;
   int n_rot = 0;         // rotated dims per head (partial rotary when < head_dim)
   float rope_freq_base = 10000.0f;
-  float rope_freq_scale = 1.0f;
+  float rope_freq_scale = 1.0f;    // 1 / rope.scaling.factor; 1 when the type is none
   kernels::RopeMode rope_mode = kernels::RopeMode::kNormal;
+  RopeScaling rope_scaling = RopeScaling::kLinear;
+  bool rope_freq_factors = false;  // rope_freqs.weight: per-pair frequency divisors (llama3)
+  // YaRN (rope_scaling kYarn): llama.cpp's defaults unless the file sets them.
+  int n_ctx_orig_yarn = 0;         // rope.scaling.original_context_length, else n_ctx_train
+  float yarn_ext_factor = 0.0f;    // 1 for YaRN, 0 otherwise (rope.scaling.yarn_ext_factor)
+  float yarn_attn_factor = 1.0f;
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
   float norm_eps = 1e-5f;
   bool layer_norm = false;         // LayerNorm with bias (gptneox) instead of RMSNorm
   bool parallel_residual = false;  // gptneox: x + attn(ln1(x)) + ffn(ln2(x))
@@ -62,6 +77,17 @@ struct LayerWeights {
   WeightView ffn_gate, ffn_up, ffn_down;
   WeightView ffn_up_b, ffn_down_b;
 };
+// Every view of a layer, for code that walks them all (weight streaming rebases them).
+inline constexpr WeightView LayerWeights::*kLayerWeightViews[] = {
+    &LayerWeights::attn_norm, &LayerWeights::attn_norm_b, &LayerWeights::wq,       &LayerWeights::wk,
+    &LayerWeights::wv,        &LayerWeights::wqkv,        &LayerWeights::wo,       &LayerWeights::bq,
+    &LayerWeights::bk,        &LayerWeights::bv,          &LayerWeights::bqkv,     &LayerWeights::bo,
+    &LayerWeights::q_norm,    &LayerWeights::k_norm,      &LayerWeights::ffn_norm, &LayerWeights::ffn_norm_b,
+    &LayerWeights::ffn_gate,  &LayerWeights::ffn_up,      &LayerWeights::ffn_down, &LayerWeights::ffn_up_b,
+    &LayerWeights::ffn_down_b};
+inline constexpr size_t kNumLayerWeightViews = std::size(kLayerWeightViews);
+static_assert(sizeof(LayerWeights) == kNumLayerWeightViews * sizeof(WeightView),
+              "a view was added to LayerWeights: list it in kLayerWeightViews");
 
 class Model {
  public:
@@ -82,12 +108,16 @@ class Model {
   const LayerWeights& layer(int i) const { return layers_[static_cast<size_t>(i)]; }
   // Bytes of all tensors (what full residency needs).
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // How q and k rotate (frequencies, factors, YaRN ramp), resolved at load; freq_factors
+  // points into this Model.
+  const kernels::RopeParams& rope() const { return rope_; }
 
  private:
   Model() = default;
   Status Init();
   Status View(const std::string& name, int64_t n_cols, int64_t n_rows, bool required,
               WeightView* out);
+  Status ReadRope();
 
   std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
@@ -95,6 +125,9 @@ class Model {
   WeightView tok_embd_, output_norm_, output_norm_b_, output_, output_b_;
   std::unique_ptr<LayerWeights[]> layers_;
   uint64_t weight_bytes_ = 0;
+  kernels::RopeParams rope_;
+  std::vector<float> rope_freq_factors_;  // [n_rot / 2], copied at load (streaming-proof)
+  std::vector<bool> tensor_used_;         // during Init: which file tensors a view took
 };
 
 // A 64-bit identity of the model for caches that hold its activations (the prompt cache):

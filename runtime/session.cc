@@ -13,10 +13,16 @@
 #include <fmt/format.h>
 
 #include "memory/prompt_cache.h"
+#include "platform/file_reader.h"
 #include "runtime/sampler.h"
 
 namespace ondo::runtime {
 namespace {
+
+// The kernels' row type of a KV cache element type.
+kernels::DType KvDType(memory::KvType t) {
+  return t == memory::KvType::kQ8_0 ? kernels::DType::kQ8_0 : kernels::DType::kF16;
+}
 
 int DefaultThreads() {
   unsigned n = std::thread::hardware_concurrency();
@@ -39,7 +45,10 @@ Status PlanSession(const Model& model, const SessionOptions& options, SessionPla
   plan->n_ctx = n_ctx;
   plan->n_batch = n_batch;
   plan->n_threads = n_threads;
-  plan->kv_bytes = memory::KvCache::BytesFor({c.n_layer, c.n_head_kv, c.head_dim, n_ctx});
+  const memory::KvCacheShape kv_shape{c.n_layer, c.n_head_kv, c.head_dim, n_ctx, options.kv_type};
+  ONDO_RETURN_IF_ERROR(memory::CheckKvCacheShape(kv_shape));
+  plan->kv_type = options.kv_type;
+  plan->kv_bytes = memory::KvCache::BytesFor(kv_shape);
   // Mirrors the buffers Session::Create sizes (x_ .. ffn_b_, act_).
   const uint64_t B = static_cast<uint64_t>(n_batch);
   const uint64_t widest = static_cast<uint64_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
@@ -56,8 +65,27 @@ Status PlanSession(const Model& model, const SessionOptions& options, SessionPla
                         static_cast<uint64_t>(c.n_vocab) * sizeof(int32_t);
   plan->scratch_bytes = plan->activation_bytes + plan->attention_bytes + plan->logits_bytes + plan->sampler_bytes;
   plan->weight_bytes = model.weight_bytes();
-  plan->weight_resident_bytes = plan->weight_bytes;  // no streaming yet: all resident
+  plan->weight_resident_bytes = plan->weight_bytes;
+  plan->n_layer = c.n_layer;
+  plan->n_layer_resident = c.n_layer;
+  plan->stream_buffer_bytes = 0;
+  plan->stream_read_bytes = 0;
+  plan->process_bytes = options.process_bytes;
   plan->budget = options.budget;
+  // Over the budget with every weight resident: keep what fits and stream the rest.
+  if (options.stream_weights && !plan->fits()) {
+    LayerStreamLayout layout;
+    if (BuildLayerStreamLayout(model, &layout).ok()) {
+      const uint64_t others = plan->kv_bytes + plan->scratch_bytes + plan->process_bytes;
+      const uint64_t available = plan->budget.bytes > others ? plan->budget.bytes - others : 0;
+      const memory::ResidencyPlan r =
+          memory::PlanResidency(layout.layer_bytes, layout.layer_read_bytes, layout.fixed_bytes, available);
+      plan->n_layer_resident = r.n_resident;
+      plan->weight_resident_bytes = r.resident_bytes;
+      plan->stream_buffer_bytes = r.buffer_bytes;
+      plan->stream_read_bytes = r.streamed_bytes;
+    }
+  }
   return Status::Ok();
 }
 
@@ -69,15 +97,33 @@ std::string Figure(uint64_t bytes) { return fmt::format("{} bytes ({})", bytes, 
 
 std::string DescribePlan(const SessionPlan& p, const ModelConfig& c) {
   std::string s;
-  s += fmt::format("  weights   {:>12} bytes  {:>11}  resident, of {} mapped from the file\n", p.weight_resident_bytes,
-                   memory::FormatBytes(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes));
-  s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} layers x {} kv heads x {} dims x {} tokens x f16\n",
-                   p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, p.n_ctx);
+  if (p.streamed()) {
+    const std::string layers =
+        p.n_layer_resident > 0 ? fmt::format("layers 0..{} of {}", p.n_layer_resident - 1, p.n_layer) : "no layer";
+    s += fmt::format("  weights   {:>12} bytes  {:>11}  resident: {} and the tensors outside the layers, of {} "
+                     "mapped from the file\n",
+                     p.weight_resident_bytes, memory::FormatBytes(p.weight_resident_bytes), layers,
+                     memory::FormatBytes(p.weight_bytes));
+    s += fmt::format("  streamed  {:>12} bytes  {:>11}  two buffers; layers {}..{} read every forward pass ({} per "
+                     "pass)\n",
+                     p.stream_buffer_bytes, memory::FormatBytes(p.stream_buffer_bytes), p.n_layer_resident,
+                     p.n_layer - 1, memory::FormatBytes(p.stream_read_bytes));
+  } else {
+    s += fmt::format("  weights   {:>12} bytes  {:>11}  resident, of {} mapped from the file\n", p.weight_resident_bytes,
+                     memory::FormatBytes(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes));
+  }
+  s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} layers x {} kv heads x {} dims x {} tokens x {}\n",
+                   p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, p.n_ctx,
+                   p.kv_type == memory::KvType::kQ8_0 ? "q8_0 (34 bytes per 32)" : "f16");
   s += fmt::format("  scratch   {:>12} bytes  {:>11}  activations {} ({} tokens), attention {} ({} threads), "
                    "logits {}, sampler {}\n",
                    p.scratch_bytes, memory::FormatBytes(p.scratch_bytes), memory::FormatBytes(p.activation_bytes),
                    p.n_batch, memory::FormatBytes(p.attention_bytes), p.n_threads,
                    memory::FormatBytes(p.logits_bytes), memory::FormatBytes(p.sampler_bytes));
+  if (p.process_bytes > 0) {
+    s += fmt::format("  process   {:>12} bytes  {:>11}  already used by the process (code, tokenizer, tables)\n",
+                     p.process_bytes, memory::FormatBytes(p.process_bytes));
+  }
   s += fmt::format("  total     {:>12} bytes  {:>11}\n", p.total(), memory::FormatBytes(p.total()));
   if (p.budget.enforced()) {
     s += fmt::format("  budget    {:>12} bytes  {:>11}  {}; {}\n", p.budget.bytes, memory::FormatBytes(p.budget.bytes),
@@ -92,11 +138,17 @@ std::string DescribePlan(const SessionPlan& p, const ModelConfig& c) {
 
 Status CheckPlanFitsBudget(const SessionPlan& p) {
   if (p.fits()) return Status::Ok();
+  const std::string streamed =
+      p.streamed() ? fmt::format(", stream buffers {} (layers {}..{} streamed)", Figure(p.stream_buffer_bytes),
+                                 p.n_layer_resident, p.n_layer - 1)
+                   : std::string();
+  const std::string process =
+      p.process_bytes > 0 ? fmt::format(", used by the process {}", Figure(p.process_bytes)) : std::string();
   return OutOfMemory(
-      "the session does not fit in the memory budget: weights {} resident (of {} mapped), KV cache {} "
-      "(n_ctx {}), scratch {} (prefill chunk {} tokens), total {} > budget {} from {}",
-      Figure(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes), Figure(p.kv_bytes), p.n_ctx,
-      Figure(p.scratch_bytes), p.n_batch, Figure(p.total()), Figure(p.budget.bytes), p.budget.Describe());
+      "the session does not fit in the memory budget: weights {} resident (of {} mapped){}, KV cache {} "
+      "(n_ctx {}), scratch {} (prefill chunk {} tokens){}, total {} > budget {} from {}",
+      Figure(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes), streamed, Figure(p.kv_bytes), p.n_ctx,
+      Figure(p.scratch_bytes), p.n_batch, process, Figure(p.total()), Figure(p.budget.bytes), p.budget.Describe());
 }
 
 Session::Session(const Model& model, const SessionPlan& plan, int n_threads)
@@ -112,7 +164,8 @@ Status Session::Create(const Model& model, const SessionOptions& options,
   const ModelConfig& c = model.config();
   const int n_threads = plan.n_threads;
   std::unique_ptr<Session> s(new Session(model, plan, n_threads));
-  ONDO_RETURN_IF_ERROR(memory::KvCache::Create({c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx}, &s->kv_));
+  ONDO_RETURN_IF_ERROR(
+      memory::KvCache::Create({c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx, plan.kv_type}, &s->kv_));
   const size_t B = static_cast<size_t>(plan.n_batch);
   s->x_.resize(B * c.n_embd);
   s->xb_.resize(B * c.n_embd);
@@ -128,6 +181,7 @@ Status Session::Create(const Model& model, const SessionOptions& options,
   s->att_scratch_.resize(static_cast<size_t>(n_threads) * c.n_group() * plan.n_ctx);
   const size_t widest = static_cast<size_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
   s->act_.resize(B * widest * sizeof(float) + 64);
+  if (plan.streamed()) ONDO_RETURN_IF_ERROR(s->StartStreaming(options.stream_direct_io));
   *out = std::move(s);
   return Status::Ok();
 }
@@ -168,20 +222,26 @@ Status Session::Shift(int keep, int discard) {
   // so a chunk of rows is converted, rotated (Rope treats the rows as heads at one position)
   // and written back at once. Chunks go upwards and each is read whole before it is written
   // `discard` rows lower, so an overlap of source and destination is harmless.
+  // Rows of either KV type are whole blocks, so a run of rows converts as one longer row.
   const int chunk = plan_.n_batch;
+  const kernels::DType kv_type = KvDType(kv_->type());
+  // The same frequencies (factors, YaRN mix) as the forward pass: angles are linear in the
+  // position, so rotating by -discard moves a key exactly. Without YaRN's magnitude scale,
+  // which the keys already carry.
+  kernels::RopeParams shift_rope = model_.rope();
+  shift_rope.mscale = 1.0f;
   pool_.ParallelFor(c.n_head_kv, [&](int h, int) {
     float* buf = k_.data() + static_cast<size_t>(h) * chunk * hd;
     for (int il = 0; il < c.n_layer; ++il) {
       for (int j = 0; j < n_move; j += chunk) {
         const int n = std::min(chunk, n_move - j);
         const int64_t len = static_cast<int64_t>(n) * hd;
-        kernels::DequantizeRow(kernels::DType::kF16, kv_->K(il, h, first + j), buf, len);
-        kernels::Rope(buf, n, hd, c.n_rot, -discard, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
-        kernels::QuantizeRow(kernels::DType::kF16, buf, kv_->K(il, h, keep + j), len);
+        kernels::DequantizeRow(kv_type, kv_->K(il, h, first + j), buf, len);
+        kernels::Rope(buf, n, hd, -discard, shift_rope);
+        kernels::QuantizeRow(kv_type, buf, kv_->K(il, h, keep + j), len);
       }
       if (n_move > 0) {
-        std::memmove(kv_->V(il, h, keep), kv_->V(il, h, first),
-                     static_cast<size_t>(n_move) * hd * sizeof(uint16_t));
+        std::memmove(kv_->V(il, h, keep), kv_->V(il, h, first), static_cast<size_t>(n_move) * kv_->row_bytes());
       }
     }
   });
@@ -274,21 +334,39 @@ void Session::Attention(int layer, int n_tokens) {
   const int hd = c.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int n_tasks = n_tokens * c.n_head_kv;
+  const bool q8 = kv_->type() == memory::KvType::kQ8_0;
   pool_.ParallelFor(n_tasks, [&](int task, int thread) {
     const int t = task / c.n_head_kv;
     const int h = task % c.n_head_kv;
-    kernels::AttentionArgs a;
-    a.q = q_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
-    a.k = kv_->K(layer, h, 0);
-    a.v = kv_->V(layer, h, 0);
-    a.kv_row_stride = kv_->row_stride();
-    a.n_group = n_group;
-    a.head_dim = hd;
-    a.n_kv = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
-    a.scale = scale;
-    a.out = att_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
-    a.scratch = att_scratch_.data() + static_cast<size_t>(thread) * n_group * plan_.n_ctx;
-    kernels::AttentionF16(a);
+    const float* q = q_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
+    const int n_kv = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
+    float* out = att_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
+    float* scratch = att_scratch_.data() + static_cast<size_t>(thread) * n_group * plan_.n_ctx;
+    // The fields both argument types share.
+    auto common = [&](auto& a) {
+      a.q = q;
+      a.n_group = n_group;
+      a.head_dim = hd;
+      a.n_kv = n_kv;
+      a.scale = scale;
+      a.out = out;
+      a.scratch = scratch;
+    };
+    if (q8) {
+      kernels::AttentionQ8Args a;
+      common(a);
+      a.k = kv_->K(layer, h, 0);
+      a.v = kv_->V(layer, h, 0);
+      a.kv_row_bytes = kv_->row_bytes();
+      kernels::AttentionQ8_0(a);
+    } else {
+      kernels::AttentionArgs a;
+      common(a);
+      a.k = reinterpret_cast<const uint16_t*>(kv_->K(layer, h, 0));
+      a.v = reinterpret_cast<const uint16_t*>(kv_->V(layer, h, 0));
+      a.kv_row_stride = kv_->row_bytes() / static_cast<int64_t>(sizeof(uint16_t));
+      kernels::AttentionF16(a);
+    }
   });
 }
 
@@ -305,7 +383,9 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
   }
 
   for (int il = 0; il < c.n_layer; ++il) {
-    const LayerWeights& L = model_.layer(il);
+    const bool streamed = il >= plan_.n_layer_resident;
+    if (streamed) ONDO_RETURN_IF_ERROR(AcquireStreamedLayer(il));
+    const LayerWeights& L = streamed ? streamed_layer_ : model_.layer(il);
     Norm(L.attn_norm, L.attn_norm_b, x, xb, n, E);
 
     if (c.arch == Arch::kGptNeox) {
@@ -331,12 +411,13 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
         for (int h = 0; h < c.n_head_kv; ++h) kernels::RmsNorm(kt + h * hd, L.k_norm.f32(), kt + h * hd, hd, c.norm_eps);
       }
       const int pos = n_past_ + t;
-      kernels::Rope(qt, c.n_head, hd, c.n_rot, pos, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
-      kernels::Rope(kt, c.n_head_kv, hd, c.n_rot, pos, c.rope_freq_base, c.rope_freq_scale, c.rope_mode);
+      kernels::Rope(qt, c.n_head, hd, pos, model_.rope());
+      kernels::Rope(kt, c.n_head_kv, hd, pos, model_.rope());
       const float* vt = v_.data() + t * KV;
+      const kernels::DType kv_type = KvDType(kv_->type());
       for (int h = 0; h < c.n_head_kv; ++h) {
-        kernels::QuantizeRow(kernels::DType::kF16, kt + h * hd, kv_->K(il, h, pos), hd);
-        kernels::QuantizeRow(kernels::DType::kF16, vt + h * hd, kv_->V(il, h, pos), hd);
+        kernels::QuantizeRow(kv_type, kt + h * hd, kv_->K(il, h, pos), hd);
+        kernels::QuantizeRow(kv_type, vt + h * hd, kv_->V(il, h, pos), hd);
       }
     });
     Attention(il, n);
@@ -367,6 +448,7 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
       kernels::Add(xb + t * E, x + t * E, E);
       if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);
     });
+    if (streamed) streamer_->Release();
   }
 
   // Logits for the last token, or for every token when all_logits is given.
@@ -392,17 +474,65 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
   return Status::Ok();
 }
 
+Status Session::StartStreaming(bool direct_io) {
+  stream_layout_ = std::make_unique<LayerStreamLayout>();
+  ONDO_RETURN_IF_ERROR(BuildLayerStreamLayout(model_, stream_layout_.get()));
+  const int first = plan_.n_layer_resident;
+  std::vector<memory::StreamedLayer> layers(stream_layout_->layers.begin() + first, stream_layout_->layers.end());
+  // Readers for the files the streamed layers are in (the others stay nullptr).
+  std::vector<std::unique_ptr<platform::FileReader>> readers(stream_layout_->files.size());
+  for (const memory::StreamedLayer& l : layers) {
+    for (const memory::StreamExtent& e : l.extents) {
+      auto& r = readers[static_cast<size_t>(e.file)];
+      if (r == nullptr) {
+        ONDO_RETURN_IF_ERROR(platform::FileReader::Open(*stream_layout_->files[static_cast<size_t>(e.file)], direct_io, &r));
+      }
+    }
+  }
+  return memory::WeightStreamer::Create(std::move(readers), std::move(layers), &streamer_);
+}
+
+void Session::UnmapStreamedPages() const {
+  if (stream_layout_ == nullptr) return;
+  for (size_t il = static_cast<size_t>(plan_.n_layer_resident); il < stream_layout_->layers.size(); ++il) {
+    for (const memory::StreamExtent& e : stream_layout_->layers[il].extents) {
+      stream_layout_->files[static_cast<size_t>(e.file)]->Advise(e.offset, e.bytes, platform::Advice::kDontNeed);
+    }
+  }
+}
+
+Status Session::AcquireStreamedLayer(int il) {
+  const int first = plan_.n_layer_resident;
+  const uint8_t* data = nullptr;
+  Status s = streamer_->Acquire(il - first, &data);
+  if (s.ok()) {
+    RebaseLayer(*stream_layout_, model_, il, data, &streamed_layer_);
+    return s;
+  }
+  // Keep the streamer's cycle in step with the layers: consume the rest of this pass.
+  streamer_->Release();
+  for (int j = il + 1; j < plan_.n_layer; ++j) {
+    (void)streamer_->Acquire(j - first, &data);  // the first error is the one reported
+    streamer_->Release();
+  }
+  return s;
+}
+
 Status Session::SavePromptCache(const std::string& path, std::span<const int32_t> ids) const {
   if (ids.size() > static_cast<size_t>(n_past_)) {
     return InvalidArgument("the prompt cache would hold {} tokens but the session has {}", ids.size(), n_past_);
   }
-  return memory::SavePromptCache(path, ModelIdentity(model_), *kv_, ids);
+  const uint64_t identity = ModelIdentity(model_);
+  UnmapStreamedPages();
+  return memory::SavePromptCache(path, identity, *kv_, ids);
 }
 
 Status Session::LoadPromptCache(const std::string& path, std::span<const int32_t> prompt, int* n_reused) {
   // Rows [0, n) are overwritten, so whatever the session held is gone either way.
   n_past_ = 0;
-  ONDO_RETURN_IF_ERROR(memory::LoadPromptCache(path, ModelIdentity(model_), prompt, kv_.get(), n_reused));
+  const uint64_t identity = ModelIdentity(model_);
+  UnmapStreamedPages();
+  ONDO_RETURN_IF_ERROR(memory::LoadPromptCache(path, identity, prompt, kv_.get(), n_reused));
   n_past_ = *n_reused;
   return Status::Ok();
 }

@@ -10,9 +10,11 @@
 
 #include "memory/budget.h"
 #include "memory/kv_cache.h"
+#include "memory/residency.h"
 #include "platform/status.h"
 #include "platform/thread_pool.h"
 #include "runtime/model.h"
+#include "runtime/weight_stream.h"
 
 namespace ondo::runtime {
 
@@ -20,10 +22,23 @@ struct SessionOptions {
   int n_ctx = 0;      // KV capacity in tokens; 0 = min(training context, 4096)
   int n_threads = 0;  // 0 = all online cores
   int n_batch = 64;   // largest prefill chunk (tokens per forward pass)
+  // KV cache element type: f16, or q8_0 (8.5 bits per element, REQUIRES head_dim % 32 == 0;
+  // Create and PlanSession fail with InvalidArgument otherwise).
+  memory::KvType kv_type = memory::KvType::kF16;
   // What the session may use (resident weights + KV cache + scratch). Create fails with
   // OutOfMemory, naming every figure, when the plan's minimum exceeds it. Default: not
   // enforced; `ondo run`/`bench` and the C API pass memory::DefaultBudget() unless given one.
   memory::Budget budget;
+  // When the weights do not fit in the budget, keep the first layers that do resident and
+  // stream the others from the file each forward pass (memory/residency.h). Off: a plan over
+  // the budget fails instead.
+  bool stream_weights = true;
+  // Streamed reads bypass the page cache (O_DIRECT) where the filesystem allows.
+  bool stream_direct_io = true;
+  // Memory the process already uses outside the session (code, tokenizer and analyzer tables:
+  // `ondo run` passes its resident set before creating the session), counted against the
+  // budget so that the whole process stays under it.
+  uint64_t process_bytes = 0;
 };
 
 // Byte figures a session will use, known before allocating anything (for the budget,
@@ -32,21 +47,32 @@ struct SessionPlan {
   int n_ctx = 0;
   int n_batch = 0;    // largest prefill chunk
   int n_threads = 0;
-  uint64_t kv_bytes = 0;  // exact: 2 x n_layer x n_kv_head x head_dim x n_ctx x f16
+  memory::KvType kv_type = memory::KvType::kF16;
+  uint64_t kv_bytes = 0;  // exact: 2 x n_layer x n_kv_head x n_ctx x row bytes (f16: head_dim x 2,
+                          // q8_0: head_dim / 32 x 34)
   // Scratch, by part; scratch_bytes is their sum.
   uint64_t activation_bytes = 0;  // activations of the largest prefill chunk (n_batch tokens)
   uint64_t attention_bytes = 0;   // attention scores, n_threads x n_group x n_ctx floats
   uint64_t logits_bytes = 0;      // n_vocab floats
   uint64_t sampler_bytes = 0;     // sampler candidates and script-guard mask (per n_vocab)
   uint64_t scratch_bytes = 0;
-  // Weights: all tensors, mapped from the file, and the part that must stay resident. They
-  // are equal until weights can be streamed; then the resident part may be lowered to what
-  // the budget leaves and the rest read per token.
+  // Weights: all tensors, mapped from the file, and the part that stays resident: all of
+  // them when they fit in the budget; otherwise the tensors outside the layers and the first
+  // n_layer_resident layers, and the other layers are streamed: read, every forward pass,
+  // stream_read_bytes in all, into two buffers of the largest streamed layer.
   uint64_t weight_bytes = 0;
   uint64_t weight_resident_bytes = 0;
+  int n_layer = 0;
+  int n_layer_resident = 0;
+  uint64_t stream_buffer_bytes = 0;  // both buffers; 0 when nothing is streamed
+  uint64_t stream_read_bytes = 0;    // per forward pass
+  uint64_t process_bytes = 0;        // copied from SessionOptions
   memory::Budget budget;  // copied from SessionOptions
+  bool streamed() const { return n_layer_resident < n_layer; }
   // The least the session needs resident.
-  uint64_t total() const { return weight_resident_bytes + kv_bytes + scratch_bytes; }
+  uint64_t total() const {
+    return weight_resident_bytes + stream_buffer_bytes + kv_bytes + scratch_bytes + process_bytes;
+  }
   bool fits() const { return !budget.enforced() || total() <= budget.bytes; }
 };
 Status PlanSession(const Model& model, const SessionOptions& options, SessionPlan* plan);
@@ -92,7 +118,8 @@ class Session {
   // and moves the later ones down by `discard`, so n_past() drops by `discard` and the freed
   // positions are at the end. The first `keep` rows (attention sinks) are untouched. Moved K
   // rows are re-rotated in place by -discard positions (RoPE in the model's mode, in float,
-  // rounded back to f16); V rows are moved as they are. Allocates nothing.
+  // rounded back to f16, or quantized back to q8_0 for an 8-bit cache); V rows are moved as
+  // they are. Allocates nothing.
   // Re-rotation composes two rotations, R(-discard) * f16(R(p) k), where a fresh session
   // computes f16(R(p - discard) k): the extra f16 rounding of the stored row and the float
   // angles (theta computed from p and from -discard instead of from p - discard) can make a
@@ -144,8 +171,22 @@ class Session {
     }
   }
 
+  // Streamed layer `il` (>= plan_.n_layer_resident) into streamed_layer_; on a read error the
+  // rest of the pass is skipped so that the streamer's cycle stays in step.
+  Status AcquireStreamedLayer(int il);
+  // Builds the layer layout and starts the reader of the layers past plan_.n_layer_resident.
+  Status StartStreaming(bool direct_io);
+  // Drops the mapping's pages of the streamed layers from this process (ModelIdentity reads
+  // the first bytes of every tensor through the mapping), so the resident set stays at the
+  // plan. No-op unless streaming.
+  void UnmapStreamedPages() const;
+
   const Model& model_;
   SessionPlan plan_;
+  // Weight streaming (plan_.streamed()): the layout of the layers and their reader.
+  std::unique_ptr<LayerStreamLayout> stream_layout_;
+  std::unique_ptr<memory::WeightStreamer> streamer_;
+  LayerWeights streamed_layer_;
   platform::ThreadPool pool_;
   std::unique_ptr<memory::KvCache> kv_;
   int n_past_ = 0;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <string>
 
+#include "tokenizer/bpe_trainer.h"
+
 namespace ondo::runtime {
 namespace {
 
@@ -31,6 +33,43 @@ Status ReadId(const GgufFile& gguf, const char* key, int32_t n_vocab, int32_t* i
     return st;
   }
   if (v < static_cast<uint32_t>(n_vocab)) *id = static_cast<int32_t>(v);
+  return Status::Ok();
+}
+
+// A tokenizer trained by `ondo tokenizer train`, stored as SentencePiece metadata (so llama.cpp
+// loads it, without the morpheme cuts) plus tokenizer.ondo.pre_tokenizer and the merges as id
+// pairs, tokenizer.ondo.merges = [left0, right0, left1, right1, ...] in rank order. The leading
+// control tokens are its special tokens; then come the 256 byte tokens.
+Status OndoTrainedSpec(const GgufFile& gguf, const VocabSpec& read, VocabSpec* spec) {
+  std::string_view pre;
+  ONDO_RETURN_IF_ERROR(gguf.GetString("tokenizer.ondo.pre_tokenizer", &pre));
+  tokenizer::TrainedBpe bpe;
+  ONDO_RETURN_IF_ERROR(tokenizer::ParseOndoPreTokenizer(pre, &bpe.pre));
+  std::vector<int32_t> pairs;
+  ONDO_RETURN_IF_ERROR(gguf.GetI32Array("tokenizer.ondo.merges", &pairs));
+  if (pairs.size() % 2 != 0) {
+    return Corrupt("tokenizer.ondo.merges has an odd number of ids ({})", pairs.size());
+  }
+  const auto n_vocab = static_cast<int32_t>(read.tokens.size());
+  for (size_t i = 0; i < pairs.size(); i += 2) {
+    if (pairs[i] < 0 || pairs[i] >= n_vocab || pairs[i + 1] < 0 || pairs[i + 1] >= n_vocab) {
+      return Corrupt("tokenizer.ondo.merges: merge {} names a token outside the {} of the vocabulary",
+                     i / 2, n_vocab);
+    }
+    bpe.merges.emplace_back(pairs[i], pairs[i + 1]);
+  }
+  while (bpe.n_special < n_vocab &&
+         read.token_types[static_cast<size_t>(bpe.n_special)] ==
+             static_cast<int32_t>(TokenType::kControl)) {
+    ++bpe.n_special;
+  }
+  if (n_vocab - bpe.n_special < 256) {
+    return Corrupt("tokenizer.ondo: {} tokens after the special ones, fewer than the 256 byte tokens",
+                   n_vocab - bpe.n_special);
+  }
+  bpe.tokens = read.tokens;
+  tokenizer::TrainedBpeToVocabSpec(bpe, /*with_ondo_key=*/true, spec);
+  spec->scores = read.scores;
   return Status::Ok();
 }
 
@@ -76,7 +115,11 @@ Status VocabSpecFromGguf(const GgufFile& gguf, VocabSpec* out) {
     spec.token_types.assign(tokens.size(), static_cast<int32_t>(TokenType::kNormal));
   }
 
-  if (model == "llama") {
+  if (model == "llama" && gguf.Find("tokenizer.ondo.pre_tokenizer") != nullptr) {
+    VocabSpec ondo;
+    ONDO_RETURN_IF_ERROR(OndoTrainedSpec(gguf, spec, &ondo));
+    spec = std::move(ondo);
+  } else if (model == "llama") {
     spec.kind = VocabKind::kSpm;
     spec.bos_id = 1;
     spec.eos_id = 2;

@@ -1,6 +1,6 @@
 // bench_kernels: MatMul of every weight type (decode = 1 token, prefill = 64 tokens) and
-// AttentionF16 for every kernel set this CPU runs (scalar = the reference, avx2, avx512),
-// single thread.
+// AttentionF16 and AttentionQ8_0 (the 8-bit KV cache) for every kernel set this CPU runs
+// (scalar = the reference, avx2, avx512), single thread.
 // Each workload is named kind/type/isa/rows x k/tokens; 5 repetitions after a warm-up,
 // median reported; bytes_per_second counts the weight (or K+V) bytes read per call.
 //
@@ -86,6 +86,38 @@ void BenchAttention(benchmark::State& state, const KernelSet* set, int n_group, 
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * 2 * n_kv * head_dim);
 }
 
+// The same attention over an 8-bit (Q8_0) cache: 34 bytes per 32 elements instead of 64.
+void BenchAttentionQ8(benchmark::State& state, const KernelSet* set, int n_group, int head_dim,
+                      int n_kv) {
+  const std::vector<float> qf = Random(static_cast<size_t>(n_group * head_dim), 3);
+  const std::vector<float> kf = Random(static_cast<size_t>(n_kv * head_dim), 4);
+  const std::vector<float> vf = Random(static_cast<size_t>(n_kv * head_dim), 5);
+  const size_t row = RowBytes(DType::kQ8_0, head_dim);
+  std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+  for (int j = 0; j < n_kv; ++j) {
+    QuantizeRow(DType::kQ8_0, kf.data() + static_cast<size_t>(j) * head_dim, k.data() + j * row, head_dim);
+    QuantizeRow(DType::kQ8_0, vf.data() + static_cast<size_t>(j) * head_dim, v.data() + j * row, head_dim);
+  }
+  std::vector<float> out(qf.size()), scratch(static_cast<size_t>(n_group * n_kv));
+  AttentionQ8Args a{};
+  a.q = qf.data();
+  a.k = k.data();
+  a.v = v.data();
+  a.kv_row_bytes = static_cast<int64_t>(row);
+  a.n_group = n_group;
+  a.head_dim = head_dim;
+  a.n_kv = n_kv;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  a.out = out.data();
+  a.scratch = scratch.data();
+  for (auto _ : state) {
+    set->attention_q8_0(a);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * n_kv * static_cast<int64_t>(row));
+}
+
 void Register() {
   struct Shape {
     int64_t rows, k;
@@ -117,6 +149,13 @@ void Register() {
       const std::string name =
           std::string("AttentionF16/") + set->name + "/group6_hd128/" + std::to_string(n_kv);
       benchmark::RegisterBenchmark(name.c_str(), BenchAttention, set, 6, 128, n_kv)
+          ->Unit(benchmark::kMicrosecond)
+          ->MinWarmUpTime(0.05)
+          ->Repetitions(5)
+          ->ReportAggregatesOnly(true);
+      const std::string q8_name =
+          std::string("AttentionQ8_0/") + set->name + "/group6_hd128/" + std::to_string(n_kv);
+      benchmark::RegisterBenchmark(q8_name.c_str(), BenchAttentionQ8, set, 6, 128, n_kv)
           ->Unit(benchmark::kMicrosecond)
           ->MinWarmUpTime(0.05)
           ->Repetitions(5)

@@ -1,7 +1,9 @@
 /* A firmware-style use of ondo through its C API only: load a model, create a session with a
    fixed context and memory budget, stream one reply through a callback, free everything.
 
-   usage: c_example MODEL.gguf [PROMPT]
+   usage: c_example [MODEL.gguf [PROMPT]]
+   Without arguments it runs the embedded demo model when the build says where it is
+   (ONDO_DEMO_MODEL: examples/CMakeLists.txt, the installed CMake package or ondo.pc).
 */
 #include <stdio.h>
 #include <string.h>
@@ -31,14 +33,19 @@ static int fail(const char* what, ondo_status status) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
+#ifdef ONDO_DEMO_MODEL
+  const char* model_path = argc >= 2 ? argv[1] : ONDO_DEMO_MODEL;
+#else
+  const char* model_path = argc >= 2 ? argv[1] : NULL;
+#endif
+  if (model_path == NULL || argc > 3) {
     fprintf(stderr, "usage: %s MODEL.gguf [PROMPT]\n", argv[0]);
     return 2;
   }
   const char* prompt = argc == 3 ? argv[2] : "\xec\x95\x88\xeb\x85\x95\xed\x95\x98\xec\x84\xb8\xec\x9a\x94"; /* 안녕하세요 */
 
   ondo_model* model = NULL;
-  ondo_status st = ondo_model_load(argv[1], &model);
+  ondo_status st = ondo_model_load(model_path, &model);
   if (st != ONDO_OK) return fail("load", st);
 
   ondo_session_params sp = ondo_session_params_default();

@@ -92,7 +92,7 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
-  std::string model_path, mem_budget;
+  std::string model_path, mem_budget, kv_type;
   int n_threads = 0, n_prompt = 0, n_gen = 0, reps = 0, n_ctx = 0;
   po::options_description options("options");
   options.add_options()
@@ -107,6 +107,7 @@ int BenchCommand(const std::vector<std::string>& args) {
        "timed repetitions after one warm-up; the median is reported")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
        "context size in tokens (0: prompt + gen)")
+      ("kv-type", po::value(&kv_type)->value_name("f16|q8")->default_value("f16"), kKvTypeHelp)
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
       ("json", "print one JSON object instead of the table");
   po::variables_map vm;
@@ -120,6 +121,8 @@ int BenchCommand(const std::vector<std::string>& args) {
   if (n_ctx < 0) return UsageError("bench", fmt::format("--ctx {} is negative", n_ctx));
   memory::Budget budget;
   if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("bench", s.message());
+  memory::KvType kv_element = memory::KvType::kF16;
+  if (Status s = ResolveKvType(kv_type, &kv_element); !s.ok()) return UsageError("bench", s.message());
   if (n_ctx == 0) n_ctx = n_prompt + n_gen;
   if (n_prompt + n_gen > n_ctx) {
     return Error(fmt::format("--prompt {} and --gen {} need {} tokens of context but --ctx is {} "
@@ -133,6 +136,8 @@ int BenchCommand(const std::vector<std::string>& args) {
   session_options.n_threads = n_threads;
   session_options.n_batch = std::max(n_prompt, 1);  // the whole prompt in one batch (capped at n_ctx)
   session_options.budget = budget;
+  session_options.process_bytes = ProcessBytesForBudget();
+  session_options.kv_type = kv_element;
   std::unique_ptr<runtime::Session> session;
   if (Status s = runtime::Session::Create(*model, session_options, &session); !s.ok()) return Error(s);
   const std::vector<int32_t> prompt = BenchPrompt(model->tokenizer(), n_prompt);
@@ -165,6 +170,7 @@ int BenchCommand(const std::vector<std::string>& args) {
     j["model"] = model_path;
     j["model_bytes"] = model_bytes;
     j["isa"] = kernels::ActiveIsa();
+    j["kv_type"] = memory::KvTypeName(session->kv_cache().type());
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     // Rows as llama-bench prints them; the spread is the fastest and slowest repetition.
@@ -178,8 +184,8 @@ int BenchCommand(const std::vector<std::string>& args) {
     fmt::print("|---|---:|---:|---|---|---:|---:|\n");
     if (n_prompt > 0) row(fmt::format("pp{}", n_prompt), pp, prompt_tok_s);
     if (n_gen > 0) row(fmt::format("tg{}", n_gen), tg, decode_tok_s);
-    fmt::print("\nmedian of {} repetition{} after 1 warm-up; peak RSS {}\n", reps, reps == 1 ? "" : "s",
-               HumanBytes(peak_rss));
+    fmt::print("\nmedian of {} repetition{} after 1 warm-up; peak RSS {}; KV cache {}\n", reps,
+               reps == 1 ? "" : "s", HumanBytes(peak_rss), memory::KvTypeName(session->kv_cache().type()));
   }
   return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
 }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "platform/sys_info.h"
+
 namespace ondo::cli {
 
 int Error(std::string_view message) {
@@ -54,6 +56,13 @@ Status ResolveMemBudget(const std::string& text, memory::Budget* budget) {
   if (Status s = memory::ParseByteSize(text, &bytes); !s.ok()) return InvalidArgument("--mem-budget {}", s.message());
   if (bytes == 0) return InvalidArgument("--mem-budget {} is zero", text);
   *budget = memory::GivenBudget(bytes);
+  return Status::Ok();
+}
+
+uint64_t ProcessBytesForBudget() { return platform::CurrentRssBytes() + kProcessSlackBytes; }
+
+Status ResolveKvType(const std::string& text, memory::KvType* type) {
+  if (!memory::ParseKvType(text, type)) return InvalidArgument("--kv-type {} is not one of f16, q8", text);
   return Status::Ok();
 }
 

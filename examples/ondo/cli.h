@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include "memory/budget.h"
+#include "memory/kv_cache.h"
 #include "platform/status.h"
 
 namespace ondo::cli {
@@ -35,11 +36,24 @@ int ParseArgs(std::string_view command, std::string_view synopsis, std::string_v
 
 // The --mem-budget option text, declared once for run, bench and inspect.
 inline constexpr const char* kMemBudgetHelp =
-    "memory the session may use (weights + KV cache + scratch), e.g. 512M, 2G; default: the "
-    "cgroup memory limit if set, else physical RAM, minus 64 MiB + 5%";
+    "memory the run may use (resident weights + KV cache + scratch + what the process holds), "
+    "e.g. 512M, 2G; weights that do not fit are streamed from the file; default: the cgroup "
+    "memory limit if set, else physical RAM, minus 64 MiB + 5%";
 // --mem-budget BYTES (K/M/G/T suffixes) or, when `text` is empty, the default budget.
 // InvalidArgument for an unparsable or zero size.
 Status ResolveMemBudget(const std::string& text, memory::Budget* budget);
+// What this process already uses, counted against the budget (SessionOptions::process_bytes):
+// its resident set now (code, tokenizer and analyzer tables) plus kProcessSlackBytes for what
+// grows after the session is planned (output buffers, thread stacks, allocator slack).
+inline constexpr uint64_t kProcessSlackBytes = 8ull << 20;
+uint64_t ProcessBytesForBudget();
+
+// The --kv-type option text, declared once for run, bench, inspect, perplexity and kld.
+inline constexpr const char* kKvTypeHelp =
+    "KV cache element type: f16, or q8 (llama.cpp's q8_0: 8.5 bits per element, about half "
+    "the cache; needs head_dim % 32 == 0)";
+// --kv-type f16|q8|q8_0. InvalidArgument for anything else.
+Status ResolveKvType(const std::string& text, memory::KvType* type);
 
 // "12.3 MiB".
 std::string HumanBytes(unsigned long long bytes);

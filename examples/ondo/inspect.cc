@@ -18,7 +18,7 @@
 namespace ondo::cli {
 namespace {
 
-constexpr std::string_view kSynopsis = "ondo inspect -m MODEL [--ctx N] [--mem-budget BYTES]";
+constexpr std::string_view kSynopsis = "ondo inspect -m MODEL [--ctx N] [--kv-type f16|q8] [--mem-budget BYTES]";
 constexpr std::string_view kSummary =
     "Prints the metadata keys and values, the tensor table (name, type, shape, bytes), the\n"
     "model configuration, its chat template, and the memory a session with --ctx tokens of\n"
@@ -51,19 +51,22 @@ std::string Shape(const runtime::GgufTensorInfo& t) {
 }  // namespace
 
 int InspectCommand(const std::vector<std::string>& args) {
-  std::string model_path, mem_budget;
+  std::string model_path, mem_budget, kv_type;
   int n_ctx = 0;
   po::options_description options("options");
   options.add_options()
       ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF file or .ondo model")
       ("ctx", po::value(&n_ctx)->value_name("N")->default_value(0),
        "context size for the memory estimate (0: min(training context, 4096))")
+      ("kv-type", po::value(&kv_type)->value_name("f16|q8")->default_value("f16"), kKvTypeHelp)
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp);
   po::variables_map vm;
   if (int rc = ParseArgs("inspect", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   if (n_ctx < 0) return UsageError("inspect", fmt::format("--ctx {} is negative", n_ctx));
   memory::Budget budget;
   if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("inspect", s.message());
+  memory::KvType kv_element = memory::KvType::kF16;
+  if (Status s = ResolveKvType(kv_type, &kv_element); !s.ok()) return UsageError("inspect", s.message());
 
   std::unique_ptr<runtime::GgufFile> gguf;
   if (Status s = runtime::OpenModelFile(model_path, &gguf); !s.ok()) return Error(s);
@@ -127,6 +130,8 @@ int InspectCommand(const std::vector<std::string>& args) {
   runtime::SessionOptions session_options;
   session_options.n_ctx = n_ctx;
   session_options.budget = budget;
+  session_options.process_bytes = ProcessBytesForBudget();
+  session_options.kv_type = kv_element;
   runtime::SessionPlan plan;
   if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
   fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n{}", plan.n_ctx, plan.n_batch,

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,7 +66,8 @@ constexpr std::string_view kImatrixSummary =
 constexpr int kMinCtx = 4;
 
 struct EvalArgs {
-  std::string model_path, ref_path, text_path;
+  std::string model_path, ref_path, text_path, kv_type_name;
+  memory::KvType kv_type = memory::KvType::kF16;  // of MODEL's session (kld's reference: f16)
   int n_ctx = 256;
   int n_threads = 0;
   int max_chunks = 0;  // 0: all
@@ -83,6 +85,9 @@ void AddEvalOptions(po::options_description* options, EvalArgs* a) {
        "worker threads (0: all online cores)")
       ("chunks", po::value(&a->max_chunks)->value_name("N")->default_value(0),
        "evaluate at most the first N chunks (0: all)")
+      ("kv-type", po::value(&a->kv_type_name)->value_name("f16|q8")->default_value("f16"),
+       "KV cache element type of MODEL's session (kld: the reference's stays f16, so -m X "
+       "--ref X --kv-type q8 measures the 8-bit cache alone): f16 or q8 (q8_0)")
       ("json", "print one JSON object instead of the summary");
 }
 
@@ -93,6 +98,7 @@ int CheckEvalArgs(std::string_view command, const po::variables_map& vm, EvalArg
   }
   if (a->n_threads < 0) return UsageError(command, fmt::format("--threads {} is negative", a->n_threads));
   if (a->max_chunks < 0) return UsageError(command, fmt::format("--chunks {} is negative", a->max_chunks));
+  if (Status s = ResolveKvType(a->kv_type_name, &a->kv_type); !s.ok()) return UsageError(command, s.message());
   return -1;
 }
 
@@ -116,7 +122,8 @@ struct Evaluator {
   int n_vocab() const { return model->config().n_vocab; }
 };
 
-Status OpenEvaluator(const std::string& path, const EvalArgs& a, Evaluator* e) {
+// kv_type: the session's KV cache element type.
+Status OpenEvaluator(const std::string& path, const EvalArgs& a, memory::KvType kv_type, Evaluator* e) {
   ONDO_RETURN_IF_ERROR(runtime::Model::Load(path, &e->model));
   const int n_ctx_train = e->model->config().n_ctx_train;
   if (n_ctx_train > 0 && a.n_ctx > n_ctx_train) {
@@ -127,6 +134,7 @@ Status OpenEvaluator(const std::string& path, const EvalArgs& a, Evaluator* e) {
   options.n_ctx = a.n_ctx;
   options.n_threads = a.n_threads;
   options.n_batch = a.n_ctx;  // one forward pass per chunk, as llama-perplexity does
+  options.kv_type = kv_type;
   ONDO_RETURN_IF_ERROR(runtime::Session::Create(*e->model, options, &e->session));
   e->logits.assign(static_cast<size_t>(a.n_ctx) * static_cast<size_t>(e->n_vocab()), 0.0f);
   e->chunk.assign(static_cast<size_t>(a.n_ctx), 0);
@@ -171,7 +179,7 @@ Status EvalChunk(const std::vector<int32_t>& tokens, int index, Evaluator* e) {
 Status OpenOneModelEval(const EvalArgs& a, Evaluator* e, std::vector<int32_t>* tokens, int* n_chunks) {
   std::string text;
   ONDO_RETURN_IF_ERROR(ReadText(a.text_path, &text));
-  ONDO_RETURN_IF_ERROR(OpenEvaluator(a.model_path, a, e));
+  ONDO_RETURN_IF_ERROR(OpenEvaluator(a.model_path, a, a.kv_type, e));
   ONDO_RETURN_IF_ERROR(TokenizeText(*e->model, text, tokens));
   return CountChunks(a.text_path, tokens->size(), a, n_chunks);
 }
@@ -256,8 +264,14 @@ void PrintPlan(std::string_view command, size_t n_tokens, int n_chunks, int n_ct
 
 int PerplexityCommand(const std::vector<std::string>& args) {
   EvalArgs a;
+  int slide_keep = 0;
   po::options_description options("options");
   AddEvalOptions(&options, &a);
+  options.add_options()
+      ("slide-keep", po::value(&slide_keep)->value_name("N"),
+       "instead of fresh chunks, run the whole text through one context of --ctx tokens that "
+       "slides when full (keeps the first N tokens, drops half of the rest, as `ondo run "
+       "--ctx-full slide --keep N`), scoring the same predictions as the chunked evaluation");
   po::variables_map vm;
   if (int rc = ParseArgs("perplexity", kPerplexitySynopsis, kPerplexitySummary, options, args, &vm);
       rc >= 0) {
@@ -271,21 +285,59 @@ int PerplexityCommand(const std::vector<std::string>& args) {
   if (Status s = OpenOneModelEval(a, &e, &tokens, &n_chunks); !s.ok()) return Error(s);
 
   const int n_ctx = a.n_ctx, first = n_ctx / 2, n_vocab = e.n_vocab();
+  const bool slide = vm.count("slide-keep") != 0;
+  if (slide && (slide_keep < 0 || slide_keep >= first)) {
+    return UsageError("perplexity", fmt::format("--slide-keep {} must be in [0, --ctx / 2)", slide_keep));
+  }
   PrintPlan("perplexity", tokens.size(), n_chunks, n_ctx);
   Progress progress("perplexity", n_chunks);
   double nll = 0.0, nll2 = 0.0;
   size_t count = 0;
-  for (int c = 0; c < n_chunks; ++c) {
-    if (Status s = EvalChunk(tokens, c, &e); !s.ok()) return Error(s);
-    for (int j = first; j < n_ctx - 1; ++j) {
-      const float* row = e.logits.data() + static_cast<size_t>(j) * n_vocab;
-      const int32_t next = e.chunk[static_cast<size_t>(j) + 1];
-      const double v = LogSumExp(row, n_vocab) - row[next];
-      nll += v;
-      nll2 += v * v;
-      ++count;
+  auto score = [&](const float* row, int32_t next) {
+    const double v = LogSumExp(row, n_vocab) - row[next];
+    nll += v;
+    nll2 += v * v;
+    ++count;
+  };
+  if (!slide) {
+    for (int c = 0; c < n_chunks; ++c) {
+      if (Status s = EvalChunk(tokens, c, &e); !s.ok()) return Error(s);
+      for (int j = first; j < n_ctx - 1; ++j) {
+        score(e.logits.data() + static_cast<size_t>(j) * n_vocab, e.chunk[static_cast<size_t>(j) + 1]);
+      }
+      progress.Update(c + 1, fmt::format("ppl {:.4f}", std::exp(nll / static_cast<double>(count))));
     }
-    progress.Update(c + 1, fmt::format("ppl {:.4f}", std::exp(nll / static_cast<double>(count))));
+  } else {
+    // One session over the whole text (BOS first), sliding as generation does: when the
+    // context is full, keep the first slide_keep tokens and drop half of the rest. The same
+    // predictions as the chunked evaluation are scored (token j + 1 of chunk c from the
+    // logits after token j, j in [n_ctx/2, n_ctx - 1)), but from the sliding context.
+    std::vector<int32_t> ids(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(n_chunks) * n_ctx);
+    const tokenizer::VocabSpec& v = e.model->tokenizer().spec();
+    if (v.add_bos && v.bos_id >= 0) ids[0] = v.bos_id;
+    runtime::Session& session = *e.session;
+    session.Reset();
+    size_t done = 0;
+    while (done + 1 < ids.size()) {
+      if (session.n_past() == session.n_ctx()) {
+        if (Status s = session.Shift(slide_keep, (session.n_past() - slide_keep) / 2); !s.ok()) return Error(s);
+      }
+      const size_t n = std::min(ids.size() - 1 - done, static_cast<size_t>(session.n_ctx() - session.n_past()));
+      if (Status s = session.Prefill(std::span<const int32_t>(ids.data() + done, n), e.logits.data()); !s.ok()) {
+        return Error(s);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const size_t pos = done + i;  // the logits after token pos predict token pos + 1
+        const int j = static_cast<int>(pos % static_cast<size_t>(n_ctx));
+        if (j >= first && j < n_ctx - 1) score(e.logits.data() + i * static_cast<size_t>(n_vocab), ids[pos + 1]);
+      }
+      done += n;
+      const int c = static_cast<int>(done / static_cast<size_t>(n_ctx));
+      if (c > 0 && count > 0 && done % static_cast<size_t>(n_ctx) < n) {
+        progress.Update(std::min(c, n_chunks), fmt::format("ppl {:.4f}", std::exp(nll / static_cast<double>(count))));
+      }
+    }
+    progress.Update(n_chunks, fmt::format("ppl {:.4f}", std::exp(nll / static_cast<double>(std::max<size_t>(count, 1)))));
   }
   const MeanErr m = MeanAndError(nll, nll2, count);
   const double ppl = std::exp(m.mean), ppl_err = ppl * m.err;
@@ -361,8 +413,8 @@ int KldCommand(const std::vector<std::string>& args) {
   std::string text;
   if (Status s = ReadText(a.text_path, &text); !s.ok()) return Error(s);
   Evaluator e, r;  // the model under test and the reference
-  if (Status s = OpenEvaluator(a.model_path, a, &e); !s.ok()) return Error(s);
-  if (Status s = OpenEvaluator(a.ref_path, a, &r); !s.ok()) return Error(s);
+  if (Status s = OpenEvaluator(a.model_path, a, a.kv_type, &e); !s.ok()) return Error(s);
+  if (Status s = OpenEvaluator(a.ref_path, a, memory::KvType::kF16, &r); !s.ok()) return Error(s);
   if (e.n_vocab() != r.n_vocab()) {
     return Error(fmt::format("the models have different vocabularies: '{}' has {} tokens, '{}' has "
                              "{} (KL divergence needs the same vocabulary)",
@@ -454,6 +506,7 @@ int KldCommand(const std::vector<std::string>& args) {
     j["top1_agree"] = top1;
     j["n_tokens"] = count;
     j["n_chunks"] = n_chunks;
+    j["kv_type"] = memory::KvTypeName(a.kv_type);
     fmt::print("{}\n", j.dump());
     return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "examples/ondo/cli.h"
+#include "examples/ondo/demo_model.h"
 #include "platform/sys_info.h"
 #include "runtime/chat_template.h"
 #include "runtime/generate.h"
@@ -21,7 +22,7 @@
 namespace ondo::cli {
 namespace {
 
-constexpr std::string_view kSynopsis = "ondo run -m MODEL -p TEXT [options]";
+constexpr std::string_view kSynopsis = "ondo run [-m MODEL] -p TEXT [options]";
 constexpr std::string_view kSummary =
     "Generates a reply to TEXT and streams it to stdout. Without --raw, the model's chat\n"
     "template (ChatML, Llama 3 or ko-mini) is applied when it has one, and with it the Korean\n"
@@ -85,12 +86,13 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop, post, mem_budget, ctx_full, prompt_cache;
+  std::string script, loop_stop, post, mem_budget, ctx_full, prompt_cache, kv_type;
   int keep = 0;
 
   po::options_description options("options");
   options.add_options()
-      ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF model file")
+      ("model,m", po::value(&model_path)->value_name("FILE"),
+       "GGUF or .ondo model (default: the embedded demo model, ondo-demo-ko)")
       ("prompt,p", po::value(&prompt)->value_name("TEXT")->required(), "prompt (UTF-8)")
       ("n-predict,n", po::value(&n_predict)->value_name("N")->default_value(defaults.max_tokens),
        "tokens to generate at most (< 0: until the end token or a full context)")
@@ -103,10 +105,13 @@ int RunCommand(const std::vector<std::string>& args) {
       ("keep", po::value(&keep)->value_name("N")->default_value(0),
        "with --ctx-full slide: tokens at the start of the context that are never dropped "
        "(0 <= N < --ctx)")
+      ("kv-type", po::value(&kv_type)->value_name("f16|q8")->default_value("f16"), kKvTypeHelp)
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
        "worker threads (0: all online cores)")
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
       ("verbose,v", "print the memory plan on stderr before generating")
+      ("ignore-eos", "never sample an end-of-generation token: exactly -n tokens (benchmarks, "
+       "long-generation tests)")
       ("prompt-cache", po::value(&prompt_cache)->value_name("FILE"),
        "prefix cache: if FILE holds the KV of a prompt this one starts with (same model), "
        "restore it and prefill only the rest; then save this prompt's KV to FILE (replaced "
@@ -172,9 +177,15 @@ int RunCommand(const std::vector<std::string>& args) {
   }
   memory::Budget budget;
   if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("run", s.message());
+  memory::KvType kv_element = memory::KvType::kF16;
+  if (Status s = ResolveKvType(kv_type, &kv_element); !s.ok()) return UsageError("run", s.message());
   if (Status s = runtime::CheckUtf8(prompt, "the prompt"); !s.ok()) return Error(s);
   if (Status s = runtime::CheckUtf8(system, "the system message"); !s.ok()) return Error(s);
 
+  if (model_path.empty()) {
+    model_path = FindDemoModel();
+    if (model_path.empty()) return Error(DemoModelSearchDescription());
+  }
   std::unique_ptr<runtime::Model> model;
   const uint64_t load_start = platform::NowNs();
   if (Status s = runtime::Model::Load(model_path, &model); !s.ok()) return Error(s);
@@ -193,6 +204,8 @@ int RunCommand(const std::vector<std::string>& args) {
   session_options.n_ctx = n_ctx;
   session_options.n_threads = n_threads;
   session_options.budget = budget;
+  session_options.process_bytes = ProcessBytesForBudget();
+  session_options.kv_type = kv_element;
   if (vm.count("verbose") != 0) {
     runtime::SessionPlan plan;
     if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
@@ -217,6 +230,7 @@ int RunCommand(const std::vector<std::string>& args) {
   gen.max_tokens = n_predict;
   gen.ctx_full = ctx_full_mode;
   gen.keep = keep;
+  gen.ignore_eog = vm.count("ignore-eos") != 0;
   gen.sampler.temperature = temp;
   gen.sampler.top_k = top_k;
   gen.sampler.top_p = top_p;

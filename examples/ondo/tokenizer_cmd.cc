@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -48,7 +49,7 @@ Status ReadFile(const std::string& path, std::string* out) {
 }
 
 int TrainCommand(const std::vector<std::string>& args) {
-  std::vector<std::string> corpus;
+  std::vector<std::string> corpus, special;
   std::string output, hangul = "all";
   int32_t vocab = 0;
   int64_t min_pair = 2;
@@ -62,6 +63,9 @@ int TrainCommand(const std::vector<std::string>& args) {
       "all: every Hangul syllable in the base alphabet (default); seen: only the corpus's "
       "(needed below ~12,000 tokens; unseen syllables fall back to bytes)")(
       "min-pair-count", po::value(&min_pair)->value_name("N"), "stop below this pair count (2)")(
+      "special", po::value(&special)->value_name("TEXT"),
+      "one more special token after <pad> <s> </s> (repeatable, in order; e.g. a chat "
+      "template's \"<|user|>\")")(
       "no-ondo-key",
       "write a plain Hugging Face file (no \"ondo\" key: Hugging Face and ondo "
       "then split text the same way, without morpheme cuts)");
@@ -80,6 +84,13 @@ int TrainCommand(const std::vector<std::string>& args) {
   opt.morph = vm.count("morph") != 0;
   opt.full_hangul = hangul == "all";
   opt.min_pair_count = min_pair;
+  for (const std::string& t : special) {
+    if (t.empty() || std::find(opt.special_tokens.begin(), opt.special_tokens.end(), t) !=
+                         opt.special_tokens.end()) {
+      return UsageError("tokenizer train", fmt::format("--special '{}' is empty or repeated", t));
+    }
+    opt.special_tokens.push_back(t);
+  }
   std::unique_ptr<tokenizer::BpeTrainer> trainer;
   if (Status s = tokenizer::BpeTrainer::Create(opt, &trainer); !s.ok()) return Error(s);
   std::string text;

@@ -1,11 +1,23 @@
 // Scalar reference: normalisation, activations, rope and attention, following ggml's CPU ops.
+#include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 
+#include "kernels/blocks.h"
 #include "kernels/ref/fp16.h"
 #include "kernels/ref/ref.h"
 
 namespace ondo::kernels::ref {
+namespace {
+
+block_q8_0 LoadBlockQ8_0(const unsigned char* row, int64_t ib) {
+  block_q8_0 b;
+  std::memcpy(&b, row + ib * sizeof(block_q8_0), sizeof b);
+  return b;
+}
+
+}  // namespace
 
 void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
   // ggml_compute_forward_rms_norm_f32, then ggml_mul by the weight.
@@ -75,20 +87,28 @@ void Add(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
-          float freq_scale, RopeMode mode) {
+void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p) {
+  const int n_rot = p.n_rot;
   assert(n_rot % 2 == 0 && n_rot <= head_dim);
-  // ggml_rope_cache_init + rope_yarn with ext_factor = 0, mscale = 1: theta_extrap starts at
-  // pos and is multiplied by theta_scale pair after pair; theta = freq_scale * theta_extrap.
-  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  // ggml_rope_cache_init + rope_yarn: theta_extrap starts at pos and is multiplied by
+  // theta_scale pair after pair; each pair's angle is divided by its frequency factor.
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
   const int half = n_rot / 2;
-  float theta_extrap = static_cast<float>(pos);
+  float theta_base = static_cast<float>(pos);
   for (int i0 = 0; i0 < n_rot; i0 += 2) {
-    const float theta = freq_scale * theta_extrap;
-    const float c = std::cos(theta);
-    const float s = std::sin(theta);
-    const int a = mode == RopeMode::kNormal ? i0 : i0 / 2;
-    const int b = mode == RopeMode::kNormal ? i0 + 1 : i0 / 2 + half;
+    const float ff = p.freq_factors != nullptr ? p.freq_factors[i0 / 2] : 1.0f;
+    const float theta_extrap = theta_base / ff;
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    if (p.ext_factor != 0.0f) {
+      const float y = (static_cast<float>(i0 / 2) - p.corr_low) / std::max(0.001f, p.corr_high - p.corr_low);
+      const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+      theta = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+    }
+    const float c = std::cos(theta) * p.mscale;
+    const float s = std::sin(theta) * p.mscale;
+    const int a = p.mode == RopeMode::kNormal ? i0 : i0 / 2;
+    const int b = p.mode == RopeMode::kNormal ? i0 + 1 : i0 / 2 + half;
     for (int h = 0; h < n_heads; ++h) {
       float* xh = x + static_cast<int64_t>(h) * head_dim;
       const float x0 = xh[a];
@@ -96,7 +116,7 @@ void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_ba
       xh[a] = x0 * c - x1 * s;
       xh[b] = x0 * s + x1 * c;
     }
-    theta_extrap *= theta_scale;
+    theta_base *= theta_scale;
   }
 }
 
@@ -135,6 +155,50 @@ void AttentionF16(const AttentionArgs& args) {
       const float p = scores[static_cast<int64_t>(g) * n_kv + j];
       float* og = out + static_cast<int64_t>(g) * hd;
       for (int i = 0; i < hd; ++i) og[i] += p * HalfBitsToFloat(vj[i]);
+    }
+  }
+}
+
+void AttentionQ8_0(const AttentionQ8Args& args) {
+  assert(args.head_dim % kQK8_0 == 0);
+  const int ng = args.n_group;
+  const int hd = args.head_dim;
+  const int n_kv = args.n_kv;
+  const int nb = hd / kQK8_0;
+  const auto* kb = static_cast<const unsigned char*>(args.k);
+  const auto* vb = static_cast<const unsigned char*>(args.v);
+  float* out = args.out;
+  float* scores = args.scratch;  // [n_group][n_kv]
+  // Phase 1: scores from q as given (read before `out`, which may alias q, is written).
+  for (int j = 0; j < n_kv; ++j) {
+    const unsigned char* kj = kb + static_cast<int64_t>(j) * args.kv_row_bytes;
+    for (int g = 0; g < ng; ++g) {
+      const float* qg = args.q + static_cast<int64_t>(g) * hd;
+      double sum = 0.0;
+      for (int ib = 0; ib < nb; ++ib) {
+        const block_q8_0 b = LoadBlockQ8_0(kj, ib);
+        const float d = HalfBitsToFloat(b.d);
+        for (int i = 0; i < kQK8_0; ++i) {
+          sum += static_cast<double>(qg[ib * kQK8_0 + i] * (static_cast<float>(b.qs[i]) * d));
+        }
+      }
+      scores[static_cast<int64_t>(g) * n_kv + j] = static_cast<float>(sum) * args.scale;
+    }
+  }
+  // Phase 2: softmax per head; the probabilities stay f32.
+  for (int g = 0; g < ng; ++g) Softmax(scores + static_cast<int64_t>(g) * n_kv, n_kv);
+  // Phase 3: out = sum_j p_j V_j in f32, rows outer, heads inner.
+  for (int64_t i = 0; i < static_cast<int64_t>(ng) * hd; ++i) out[i] = 0.0f;
+  for (int j = 0; j < n_kv; ++j) {
+    const unsigned char* vj = vb + static_cast<int64_t>(j) * args.kv_row_bytes;
+    for (int g = 0; g < ng; ++g) {
+      const float p = scores[static_cast<int64_t>(g) * n_kv + j];
+      float* og = out + static_cast<int64_t>(g) * hd;
+      for (int ib = 0; ib < nb; ++ib) {
+        const block_q8_0 b = LoadBlockQ8_0(vj, ib);
+        const float d = HalfBitsToFloat(b.d);
+        for (int i = 0; i < kQK8_0; ++i) og[ib * kQK8_0 + i] += p * (static_cast<float>(b.qs[i]) * d);
+      }
     }
   }
 }

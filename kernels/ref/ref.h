@@ -106,10 +106,11 @@ void Softmax(float* x, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 void Gelu(const float* x, float* out, int64_t n);
 void Add(const float* x, float* y, int64_t n);
-void Rope(float* x, int n_heads, int head_dim, int n_rot, int pos, float freq_base,
-          float freq_scale, RopeMode mode);
+void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p);
 // q.k: products of f16-rounded q and f16 k in f32, summed in double (as VecDotF16).
 // args.out may alias args.q.
 void AttentionF16(const AttentionArgs& args);
+// K and V rows dequantized element by element (d * q), q in f32; args.out may alias args.q.
+void AttentionQ8_0(const AttentionQ8Args& args);
 
 }  // namespace ondo::kernels::ref

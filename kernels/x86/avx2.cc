@@ -120,6 +120,20 @@ struct Bf16Load {
   }
 };
 
+// Q8_0 rows (the 8-bit KV cache) read as floats: element i is d * q, the f32 product
+// DequantizeRow forms. Load8 REQUIRES i % 8 == 0 (8 lanes never straddle a block).
+struct Q8Load {
+  static __m256 Load8(const Byte* p, int64_t i) {
+    const Byte* b = p + (i / kQK8_0) * sizeof(block_q8_0);
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + i % kQK8_0));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_set1_ps(H2F(LoadU16(b))));
+  }
+  static float Scalar(const Byte* p, int64_t i) {
+    const Byte* b = p + (i / kQK8_0) * sizeof(block_q8_0);
+    return static_cast<float>(static_cast<int8_t>(b[2 + i % kQK8_0])) * H2F(LoadU16(b));
+  }
+};
+
 // A tile computes y[t * ys + r] for R weight rows (wrb bytes apart) and T activation rows
 // (xrb bytes apart) over k elements, each loaded vector of W used T times and of x R times.
 template <class WL, class XL>
@@ -206,6 +220,45 @@ using F32K = FloatKernel<F32Load, F32Load>;
 using F16K = FloatKernel<F16Load, F16Load>;
 using Bf16K = FloatKernel<Bf16Load, Bf16Load>;
 using KqK = FloatKernel<F16Load, F32Load>;  // f16 K rows x f16-rounded q held as f32
+// Q8_0 K rows x f32 q: FloatKernel<Q8Load, F32Load>'s arithmetic (the same products in the
+// same order, so the same bits), with each block's scale converted once per row instead of
+// once per 8 elements. REQUIRES: k % 32 == 0.
+struct KqQ8 {
+  template <int R, int T>
+  static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
+                   int64_t ys) {
+    constexpr size_t kB = sizeof(block_q8_0);
+    __m256 acc[R][T];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    }
+    for (int64_t ib = 0; ib < k / kQK8_0; ++ib) {
+      __m256 d[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) d[r] = _mm256_set1_ps(H2F(LoadU16(w + r * wrb + ib * kB)));
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        __m256 wv[R];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + r * wrb + ib * kB + 2 + 8 * q));
+          wv[r] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), d[r]);
+        }
+#pragma GCC unroll 16
+        for (int t = 0; t < T; ++t) {
+          const __m256 xv = _mm256_loadu_ps(reinterpret_cast<const float*>(x + t * xrb) + ib * kQK8_0 + 8 * q);
+#pragma GCC unroll 16
+          for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
+    }
+  }
+};
 
 // Softmax over n scores after multiplying them by `scale`; with `round_f16` the
 // probabilities are rounded to f16 (kept as f32).
@@ -255,9 +308,10 @@ void ScaledSoftmax(float* x, int64_t n, float scale, bool round_f16) {
   }
 }
 
-// out[g][d0 .. d0 + 8D) = sum_j p[g][j] * V[j][d0 ..] for G heads, rows outer, heads inner.
-template <int G, int D>
-void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, float* out,
+// out[g][c0 .. c0 + 8D) = sum_j p[g][j] * V[j][c0 ..] for G heads, rows outer, heads inner.
+// V rows are vrb bytes apart, read through the loader VL (F16Load, Q8Load).
+template <class VL, int G, int D>
+void VTile(const Byte* v, size_t vrb, int64_t c0, const float* p, int64_t n_kv, float* out,
            int64_t hd) {
   __m256 acc[G][D];
 #pragma GCC unroll 16
@@ -266,12 +320,10 @@ void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, floa
     for (int d = 0; d < D; ++d) acc[g][d] = _mm256_setzero_ps();
   }
   for (int64_t j = 0; j < n_kv; ++j) {
-    const uint16_t* vj = v + j * stride;
+    const Byte* vj = v + j * vrb;
     __m256 vv[D];
 #pragma GCC unroll 16
-    for (int d = 0; d < D; ++d) {
-      vv[d] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * d)));
-    }
+    for (int d = 0; d < D; ++d) vv[d] = VL::Load8(vj, c0 + 8 * d);
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       const __m256 pg = _mm256_broadcast_ss(p + g * n_kv + j);
@@ -280,25 +332,60 @@ void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, floa
     }
   }
   for (int g = 0; g < G; ++g) {
-    for (int d = 0; d < D; ++d) _mm256_storeu_ps(out + g * hd + 8 * d, acc[g][d]);
+    for (int d = 0; d < D; ++d) _mm256_storeu_ps(out + g * hd + c0 + 8 * d, acc[g][d]);
   }
 }
 
 // All head_dim columns for G heads: wide chunks, then 8-wide ones, then a scalar remainder.
-template <int G>
-void VHeads(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, float* out,
-            int64_t hd) {
+template <class VL, int G>
+void VHeads(const Byte* v, size_t vrb, const float* p, int64_t n_kv, float* out, int64_t hd) {
   constexpr int D = G <= 2 ? 4 : (G <= 4 ? 2 : 1);
-  int64_t d0 = 0;
-  for (; d0 + 8 * D <= hd; d0 += 8 * D) VTile<G, D>(v + d0, stride, p, n_kv, out + d0, hd);
+  int64_t c0 = 0;
+  for (; c0 + 8 * D <= hd; c0 += 8 * D) VTile<VL, G, D>(v, vrb, c0, p, n_kv, out, hd);
   if constexpr (D > 1) {
-    for (; d0 + 8 <= hd; d0 += 8) VTile<G, 1>(v + d0, stride, p, n_kv, out + d0, hd);
+    for (; c0 + 8 <= hd; c0 += 8) VTile<VL, G, 1>(v, vrb, c0, p, n_kv, out, hd);
   }
-  for (; d0 < hd; ++d0) {
+  for (; c0 < hd; ++c0) {
     for (int g = 0; g < G; ++g) {
       float s = 0.0f;
-      for (int64_t j = 0; j < n_kv; ++j) s += p[g * n_kv + j] * H2F(v[j * stride + d0]);
-      out[g * hd + d0] = s;
+      for (int64_t j = 0; j < n_kv; ++j) s += p[g * n_kv + j] * VL::Scalar(v + j * vrb, c0);
+      out[g * hd + c0] = s;
+    }
+  }
+}
+
+// out = P V for ng heads, up to 8 heads per pass over V.
+template <class VL>
+void PV(const Byte* v, size_t vrb, const float* scores, int ng, int64_t n_kv, float* out,
+        int64_t hd) {
+  for (int g0 = 0; g0 < ng; g0 += 8) {
+    const float* p = scores + g0 * n_kv;
+    float* o = out + g0 * hd;
+    switch (ng - g0 < 8 ? ng - g0 : 8) {
+      case 1:
+        VHeads<VL, 1>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 2:
+        VHeads<VL, 2>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 3:
+        VHeads<VL, 3>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 4:
+        VHeads<VL, 4>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 5:
+        VHeads<VL, 5>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 6:
+        VHeads<VL, 6>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 7:
+        VHeads<VL, 7>(v, vrb, p, n_kv, o, hd);
+        break;
+      default:
+        VHeads<VL, 8>(v, vrb, p, n_kv, o, hd);
+        break;
     }
   }
 }
@@ -452,37 +539,24 @@ void AttentionF16(const AttentionArgs& a) {
     Drive<KqK, 4, 2>(kb, krb, 0, n_kv, hd, qb, hd * 4, ng, scores, n_kv);
   }
   for (int g = 0; g < ng; ++g) ScaledSoftmax(scores + g * n_kv, n_kv, a.scale, true);
-  // out = P V, up to 8 heads per pass over V.
-  for (int g0 = 0; g0 < ng; g0 += 8) {
-    const float* p = scores + g0 * n_kv;
-    float* o = out + g0 * hd;
-    switch (ng - g0 < 8 ? ng - g0 : 8) {
-      case 1:
-        VHeads<1>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 2:
-        VHeads<2>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 3:
-        VHeads<3>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 4:
-        VHeads<4>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 5:
-        VHeads<5>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 6:
-        VHeads<6>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 7:
-        VHeads<7>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      default:
-        VHeads<8>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-    }
+  PV<F16Load>(reinterpret_cast<const Byte*>(a.v), krb, scores, ng, n_kv, out, hd);
+}
+
+void AttentionQ8_0(const AttentionQ8Args& a) {
+  const int ng = a.n_group;
+  const int64_t hd = a.head_dim;
+  const int64_t n_kv = a.n_kv;
+  const Byte* kb = static_cast<const Byte*>(a.k);
+  const size_t rb = static_cast<size_t>(a.kv_row_bytes);
+  // q is read only here, before `out` (which may alias it) is written.
+  const Byte* qb = reinterpret_cast<const Byte*>(a.q);
+  if (ng == 1) {
+    Drive<KqQ8, 8, 1>(kb, rb, 0, n_kv, hd, qb, hd * 4, 1, a.scratch, n_kv);
+  } else {
+    Drive<KqQ8, 4, 2>(kb, rb, 0, n_kv, hd, qb, hd * 4, ng, a.scratch, n_kv);
   }
+  for (int g = 0; g < ng; ++g) ScaledSoftmax(a.scratch + g * n_kv, n_kv, a.scale, false);
+  PV<Q8Load>(static_cast<const Byte*>(a.v), rb, a.scratch, ng, n_kv, a.out, hd);
 }
 
 }  // namespace ondo::kernels::avx2

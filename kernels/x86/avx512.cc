@@ -94,6 +94,21 @@ struct F16Load {
   }
 };
 
+// Q8_0 rows (the 8-bit KV cache) read as floats, d * q as DequantizeRow forms it.
+// REQUIRES i % 16 == 0 (16 lanes never straddle a block); masked-off lanes are not read.
+struct Q8Load {
+  static __m512 Load16(const Byte* p, int64_t i) {
+    const Byte* b = p + (i / kQK8_0) * sizeof(block_q8_0);
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 + i % kQK8_0));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(H2F(LoadU16(b))));
+  }
+  static __m512 Load16Masked(const Byte* p, int64_t i, __mmask16 m) {
+    const Byte* b = p + (i / kQK8_0) * sizeof(block_q8_0);
+    const __m128i q = _mm_maskz_loadu_epi8(m, b + 2 + i % kQK8_0);
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(H2F(LoadU16(b))));
+  }
+};
+
 // As avx2::FloatKernel with 16 lanes; the k % 16 tail is one masked step (masked-off lanes
 // are not read, so nothing past the row is touched).
 template <class WL, class XL>
@@ -396,6 +411,7 @@ struct Q8Block32 {
 using F32K = FloatKernel<F32Load, F32Load>;
 using F16K = FloatKernel<F16Load, F16Load>;
 using KqK = FloatKernel<F16Load, F32Load>;  // f16 K rows x f16-rounded q held as f32
+using KqQ8 = FloatKernel<Q8Load, F32Load>;  // Q8_0 K rows x f32 q
 
 void ScaledSoftmax(float* x, int64_t n, float scale, bool round_f16) {
   if (n <= 0) return;
@@ -429,11 +445,12 @@ void ScaledSoftmax(float* x, int64_t n, float scale, bool round_f16) {
   }
 }
 
-// out[g][0 .. 16D) = sum_j p[g][j] * V[j][0 ..] for G heads, rows outer, heads inner. With
-// D == 1 and a partial mask, only the masked columns are read and written.
-template <int G, int D>
-void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, float* out, int64_t hd,
-           __mmask16 m) {
+// out[g][c0 .. c0 + 16D) = sum_j p[g][j] * V[j][c0 ..] for G heads, rows outer, heads
+// inner; V rows vrb bytes apart, read through the loader VL (F16Load, Q8Load). With D == 1
+// and a partial mask, only the masked columns are read and written.
+template <class VL, int G, int D>
+void VTile(const Byte* v, size_t vrb, int64_t c0, const float* p, int64_t n_kv, float* out,
+           int64_t hd, __mmask16 m) {
   __m512 acc[G][D];
 #pragma GCC unroll 16
   for (int g = 0; g < G; ++g) {
@@ -441,12 +458,10 @@ void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, floa
     for (int d = 0; d < D; ++d) acc[g][d] = _mm512_setzero_ps();
   }
   for (int64_t j = 0; j < n_kv; ++j) {
-    const uint16_t* vj = v + j * stride;
+    const Byte* vj = v + j * vrb;
     __m512 vv[D];
 #pragma GCC unroll 16
-    for (int d = 0; d < D; ++d) {
-      vv[d] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, vj + 16 * d));
-    }
+    for (int d = 0; d < D; ++d) vv[d] = VL::Load16Masked(vj, c0 + 16 * d, m);
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       const __m512 pg = _mm512_set1_ps(p[g * n_kv + j]);
@@ -455,20 +470,51 @@ void VTile(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, floa
     }
   }
   for (int g = 0; g < G; ++g) {
-    for (int d = 0; d < D; ++d) _mm512_mask_storeu_ps(out + g * hd + 16 * d, m, acc[g][d]);
+    for (int d = 0; d < D; ++d) _mm512_mask_storeu_ps(out + g * hd + c0 + 16 * d, m, acc[g][d]);
   }
 }
 
-template <int G>
-void VHeads(const uint16_t* v, int64_t stride, const float* p, int64_t n_kv, float* out,
-            int64_t hd) {
+template <class VL, int G>
+void VHeads(const Byte* v, size_t vrb, const float* p, int64_t n_kv, float* out, int64_t hd) {
   constexpr int D = G <= 2 ? 8 : (G <= 4 ? 4 : 2);
-  int64_t d0 = 0;
-  for (; d0 + 16 * D <= hd; d0 += 16 * D) {
-    VTile<G, D>(v + d0, stride, p, n_kv, out + d0, hd, 0xffff);
-  }
-  for (; d0 < hd; d0 += 16) {
-    VTile<G, 1>(v + d0, stride, p, n_kv, out + d0, hd, Mask16(hd - d0));
+  int64_t c0 = 0;
+  for (; c0 + 16 * D <= hd; c0 += 16 * D) VTile<VL, G, D>(v, vrb, c0, p, n_kv, out, hd, 0xffff);
+  for (; c0 < hd; c0 += 16) VTile<VL, G, 1>(v, vrb, c0, p, n_kv, out, hd, Mask16(hd - c0));
+}
+
+// out = P V for ng heads, up to 8 heads per pass over V.
+template <class VL>
+void PV(const Byte* v, size_t vrb, const float* scores, int ng, int64_t n_kv, float* out,
+        int64_t hd) {
+  for (int g0 = 0; g0 < ng; g0 += 8) {
+    const float* p = scores + g0 * n_kv;
+    float* o = out + g0 * hd;
+    switch (ng - g0 < 8 ? ng - g0 : 8) {
+      case 1:
+        VHeads<VL, 1>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 2:
+        VHeads<VL, 2>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 3:
+        VHeads<VL, 3>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 4:
+        VHeads<VL, 4>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 5:
+        VHeads<VL, 5>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 6:
+        VHeads<VL, 6>(v, vrb, p, n_kv, o, hd);
+        break;
+      case 7:
+        VHeads<VL, 7>(v, vrb, p, n_kv, o, hd);
+        break;
+      default:
+        VHeads<VL, 8>(v, vrb, p, n_kv, o, hd);
+        break;
+    }
   }
 }
 
@@ -571,36 +617,24 @@ void AttentionF16(const AttentionArgs& a) {
     Drive<KqK, 4, 4>(kb, krb, 0, n_kv, hd, qb, hd * 4, ng, scores, n_kv);
   }
   for (int g = 0; g < ng; ++g) ScaledSoftmax(scores + g * n_kv, n_kv, a.scale, true);
-  for (int g0 = 0; g0 < ng; g0 += 8) {
-    const float* p = scores + g0 * n_kv;
-    float* o = out + g0 * hd;
-    switch (ng - g0 < 8 ? ng - g0 : 8) {
-      case 1:
-        VHeads<1>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 2:
-        VHeads<2>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 3:
-        VHeads<3>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 4:
-        VHeads<4>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 5:
-        VHeads<5>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 6:
-        VHeads<6>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      case 7:
-        VHeads<7>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-      default:
-        VHeads<8>(a.v, a.kv_row_stride, p, n_kv, o, hd);
-        break;
-    }
+  PV<F16Load>(reinterpret_cast<const Byte*>(a.v), krb, scores, ng, n_kv, out, hd);
+}
+
+void AttentionQ8_0(const AttentionQ8Args& a) {
+  const int ng = a.n_group;
+  const int64_t hd = a.head_dim;
+  const int64_t n_kv = a.n_kv;
+  const Byte* kb = static_cast<const Byte*>(a.k);
+  const size_t rb = static_cast<size_t>(a.kv_row_bytes);
+  // q is read only here, before `out` (which may alias it) is written.
+  const Byte* qb = reinterpret_cast<const Byte*>(a.q);
+  if (ng == 1) {
+    Drive<KqQ8, 8, 1>(kb, rb, 0, n_kv, hd, qb, hd * 4, 1, a.scratch, n_kv);
+  } else {
+    Drive<KqQ8, 4, 4>(kb, rb, 0, n_kv, hd, qb, hd * 4, ng, a.scratch, n_kv);
   }
+  for (int g = 0; g < ng; ++g) ScaledSoftmax(a.scratch + g * n_kv, n_kv, a.scale, false);
+  PV<Q8Load>(static_cast<const Byte*>(a.v), rb, a.scratch, ng, n_kv, a.out, hd);
 }
 
 }  // namespace ondo::kernels::avx512

@@ -66,6 +66,7 @@ void Softmax(float* x, int64_t n);
 // ref::SwiGlu with the vectorised exp below (<= 2 ulp): results within a few ulp of it.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
+void AttentionQ8_0(const AttentionQ8Args& args);  // args.out may alias args.q
 
 // y[i] = e^x[i] by a vectorised polynomial (< 1 ulp measured, tested <= 2 ulp; subnormal
 // results within 2^-149; NaN stays NaN); what Softmax and AttentionF16 use. In-place allowed.
@@ -97,6 +98,7 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
 
 void Softmax(float* x, int64_t n);
 void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
+void AttentionQ8_0(const AttentionQ8Args& args);  // args.out may alias args.q
 void ExpF32(const float* x, float* y, int64_t n);
 
 }  // namespace ondo::kernels::avx512

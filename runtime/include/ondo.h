@@ -87,15 +87,28 @@ ONDO_EXPORT ondo_status ondo_tokenize(const ondo_model* model, const char* text,
 
 typedef struct ondo_session ondo_session;
 
+/* Element type of the KV cache. */
+typedef enum ondo_kv_type {
+  ONDO_KV_F16 = 0,  /* 16-bit floats (default) */
+  ONDO_KV_Q8_0 = 1, /* llama.cpp's q8_0: 32 int8 and one f16 scale per 34 bytes, about half
+                       the f16 cache; the model's head_dim must be a multiple of 32
+                       (ONDO_INVALID_ARGUMENT otherwise) */
+  ONDO_KV_MAX_ENUM_ = 0x7fffffff /* not a value: keeps the enum int-sized */
+} ondo_kv_type;
+
 typedef struct ondo_session_params {
   int32_t n_ctx;         /* context (KV cache) in tokens; 0 = min(training context, 4096) */
   int32_t n_threads;     /* worker threads; 0 = all online cores */
   uint64_t budget_bytes; /* memory the session may use: resident weights + KV cache + scratch.
                             0 (default) = the cgroup memory limit if one is set, else physical
                             RAM, minus a margin of 64 MiB + 5%; UINT64_MAX = no limit in effect.
-                            Creation fails with ONDO_OUT_OF_MEMORY, before allocating, when the
-                            session's plan exceeds it; ondo_last_error() names every figure
-                            (weights are not streamed yet: all of them count). */
+                            When the weights do not fit, the first layers that do stay resident
+                            and the others are streamed from the file every token into two
+                            buffers of one layer (counted in the plan). Creation fails with
+                            ONDO_OUT_OF_MEMORY, before allocating, when even that exceeds it;
+                            ondo_last_error() names every figure. The rest of the calling
+                            process's memory is not counted. */
+  ondo_kv_type kv_type;  /* KV cache element type; default ONDO_KV_F16 */
 } ondo_session_params;
 
 ONDO_EXPORT ondo_session_params ondo_session_params_default(void);

@@ -104,6 +104,7 @@ static void test_without_model(void) {
 
   ondo_session_params sp = ondo_session_params_default();
   CHECK(sp.n_ctx == 0 && sp.n_threads == 0 && sp.budget_bytes == 0);
+  CHECK(sp.kv_type == ONDO_KV_F16);
   ondo_generate_params gp = ondo_generate_params_default();
   CHECK(gp.max_tokens > 0 && gp.temperature > 0.0f && gp.chat == 0 && gp.raw == 0 && gp.system == NULL);
   CHECK(gp.ctx_full == ONDO_CTX_FULL_STOP && gp.keep == 0);
@@ -162,6 +163,16 @@ static void test_with_model(const char* model_path) {
   CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OK);
   ondo_session_free(session);
   session = NULL;
+  /* The 8-bit KV cache; an unknown element type is refused. */
+  sp.kv_type = ONDO_KV_Q8_0;
+  CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_OK);
+  CHECK(session != NULL);
+  ondo_session_free(session);
+  session = NULL;
+  sp.kv_type = (ondo_kv_type)9;
+  CHECK_STATUS(ondo_session_create(model, &sp, &session), ONDO_INVALID_ARGUMENT);
+  CHECK(session == NULL);
+  sp.kv_type = ONDO_KV_F16;
 
   /* 0: the default budget (cgroup limit or physical RAM, minus the margin). */
   sp.budget_bytes = 0;
@@ -188,6 +199,18 @@ static void test_with_model(const char* model_path) {
   CHECK(stats.finish_reason == ONDO_FINISH_STOP);
   CHECK(stats.n_prompt_tokens == n_prompt);
   CHECK(stats.n_generated_tokens == n_greedy);
+
+  /* With the 8-bit KV cache: the same greedy answer on this prompt. */
+  sp.kv_type = ONDO_KV_Q8_0;
+  ondo_session* q8_session = NULL;
+  CHECK_STATUS(ondo_session_create(model, &sp, &q8_session), ONDO_OK);
+  sp.kv_type = ONDO_KV_F16;
+  if (q8_session != NULL) {
+    memset(c, 0, sizeof(*c));
+    CHECK_STATUS(ondo_generate(q8_session, kRawPrompt, &gp, collect, c), ONDO_OK);
+    CHECK(same_ids(c->ids, c->n_ids, kGreedyIds, n_greedy));
+    ondo_session_free(q8_session);
+  }
 
   /* The same question through the detected ko-mini chat template (each call starts afresh). */
   memset(c, 0, sizeof(*c));

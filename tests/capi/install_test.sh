@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs ondo from BUILD_DIR into a temporary prefix, builds examples/c_example against it
 # with find_package(ondo) and with pkg-config, checks what libondo exports, and runs both
-# builds (on MODEL when it exists).
+# builds: without arguments (the installed demo model, also `ondo run` without -m) and on MODEL
+# when it exists.
 # usage: install_test.sh BUILD_DIR SOURCE_DIR [MODEL]
 set -eu
 build=$1
@@ -44,15 +45,29 @@ cflags=$(pkg-config --cflags ondo)
 libs=$(pkg-config --libs ondo)
 echo "cflags: $cflags  libs: $libs  version: $(pkg-config --modversion ondo)"
 # shellcheck disable=SC2086
-cc -std=c99 -Wall -Wextra -Werror $cflags "$src/examples/c_example/main.c" -o "$tmp/c_example_pc" $libs ||
-  die "build with pkg-config"
+demo=$(pkg-config --variable=demo_model ondo)
+[ -f "$demo" ] || die "demo model not installed at '$demo' (pkg-config --variable=demo_model ondo)"
+# shellcheck disable=SC2086
+cc -std=c99 -Wall -Wextra -Werror $cflags "-DONDO_DEMO_MODEL=\"$demo\"" "$src/examples/c_example/main.c" \
+  -o "$tmp/c_example_pc" $libs || die "build with pkg-config"
+cc -std=c99 -Wall -Wextra -Werror $cflags "$src/examples/c_example/main.c" -o "$tmp/c_example_nodemo" $libs ||
+  die "build with pkg-config, no demo model"
 
 step "run"
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+rc=0
+"$tmp/c_example_nodemo" >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || die "c_example built without a demo model exited $rc without arguments, want 2 (usage)"
+# The installed `ondo run` finds the demo model beside itself (share/ondo), and so does
+# c_example built against the installed package (find_package or pkg-config).
+"$prefix/bin/ondo" run -p "안녕하세요" --temp 0 -n 32 >"$tmp/out.txt" 2>"$tmp/err.txt" ||
+  { cat "$tmp/err.txt"; die "installed ondo run without -m"; }
+[ -s "$tmp/out.txt" ] || die "installed ondo run without -m printed nothing"
+echo "ondo run (demo model): $(head -c 200 "$tmp/out.txt")"
 for exe in "$tmp/cmake-build/c_example" "$tmp/c_example_pc"; do
-  rc=0
-  "$exe" >/dev/null 2>&1 || rc=$?
-  [ "$rc" -eq 2 ] || die "$exe without arguments exited $rc, want 2 (usage)"
+  "$exe" >"$tmp/out.txt" 2>"$tmp/err.txt" || { cat "$tmp/err.txt"; die "$exe without arguments (demo model)"; }
+  [ -s "$tmp/out.txt" ] || die "$exe without arguments printed nothing"
+  echo "$(basename "$exe") (demo model): $(head -c 200 "$tmp/out.txt")"
   if [ -n "$model" ] && [ -f "$model" ]; then
     "$exe" "$model" "요즘 너무 피곤해" >"$tmp/out.txt" || die "$exe $model"
     [ -s "$tmp/out.txt" ] || die "$exe printed nothing"

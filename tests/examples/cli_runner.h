@@ -39,8 +39,10 @@ inline std::string CliTempPath(const std::string& name) {
       .string();
 }
 
-// Runs build/bin/ondo with `args`, stdout and stderr captured (no shell involved).
-inline CliResult Ondo(const std::vector<std::string>& args) {
+// Runs build/bin/ondo with `args`, stdout and stderr captured (no shell involved). With
+// `cgroup_procs` (a cgroup's cgroup.procs file), the child moves itself into that cgroup
+// before it executes ondo (exit code 126 if it cannot).
+inline CliResult Ondo(const std::vector<std::string>& args, const std::string& cgroup_procs = "") {
   const std::string out_path = CliTempPath("stdout"), err_path = CliTempPath("stderr");
   std::vector<std::string> all = {ONDO_CLI_PATH};
   all.insert(all.end(), args.begin(), args.end());
@@ -48,18 +50,34 @@ inline CliResult Ondo(const std::vector<std::string>& args) {
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
   CliResult r;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
+  pid_t pid = -1;
+  if (cgroup_procs.empty()) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  } else {
+    pid = fork();
+    if (pid == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      const int fd = open(cgroup_procs.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);  // "0": the writing process
+      close(fd);
+      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(126);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  if (pid > 0) {
     int status = 0;
     waitpid(pid, &status, 0);
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  posix_spawn_file_actions_destroy(&actions);
   r.out = ReadWholeFile(out_path);
   r.err = ReadWholeFile(err_path);
   std::filesystem::remove(out_path);

@@ -52,7 +52,6 @@ TEST(Cli, UsageErrorsExitTwo) {
            {"frobnicate"},
            {"--bogus"},
            {"run", "--bogus", "-m", "x", "-p", "y"},
-           {"run", "-p", "hello"},                                 // no --model
            {"run", "-m", "x.gguf"},                                // no --prompt
            {"run", "-m", "x.gguf", "-p", "y", "--chat", "--raw"},  // exclusive
            {"run", "-m", "x.gguf", "-p", "y", "--ctx", "abc"},
@@ -61,6 +60,11 @@ TEST(Cli, UsageErrorsExitTwo) {
            {"run", "-m", "x.gguf", "-p", "y", "--ctx-full", "slide", "--keep", "-1"},
            {"run", "-m", "x.gguf", "-p", "y", "--keep", "4"},     // --keep without slide
            {"run", "-m", "x.gguf", "-p", "y", "--ctx", "8", "--ctx-full", "slide", "--keep", "8"},
+           {"run", "-m", "x.gguf", "-p", "y", "--kv-type", "q4"},
+           {"bench", "-m", "x.gguf", "--kv-type", "f32"},
+           {"inspect", "-m", "x.gguf", "--kv-type", "q8_1"},
+           {"kld", "-m", "x.gguf", "--ref", "x.gguf", "-f", "t", "--kv-type", "bf16"},
+           {"perplexity", "-m", "x.gguf", "-f", "t", "--kv-type", ""},
            {"tokenize", "-p", "y"},                                // no vocabulary
            {"tokenize", "-m", "x", "--tokenizer", "y", "-p", "z"},
            {"inspect"},

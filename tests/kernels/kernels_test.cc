@@ -427,55 +427,108 @@ TEST(RefActivations, MatchDouble) {
 
 // --- rope --------------------------------------------------------------------------------------
 
-// Truth: theta_i = pos * freq_scale * base^(-2i/n_rot) and the rotation, in double.
-// Error of the kernel's angle: powf (<= 1 ulp = 2u), i products by theta_scale (u each,
-// plus i times the 2u of theta_scale), * freq_scale (u): |dtheta| <= theta (3i + 4) u.
-// cosf/sinf (<= 1 ulp each) and the rotation's two products and sum (3u) add
-// (|x0| + |x1|)(|dtheta| + 5u).
+// Truth, in double: theta_e = pos * base^(-2i/n_rot) / ff_i, theta_i = freq_scale * theta_e,
+// theta = theta_i (1 - r) + theta_e r with the YaRN ramp r, and the rotation scaled by mscale.
+// Error of the kernel's angle: powf (<= 1 ulp = 2u), i products by theta_scale (u each, plus
+// i times the 2u of theta_scale), / ff (u), * freq_scale (u), the ramp mix (3u): with
+// theta_e >= theta_i, |dtheta| <= theta_e (3i + 8) u. cosf/sinf (<= 1 ulp each), * mscale (u)
+// and the rotation's two products and sum (3u) add mscale (|x0| + |x1|)(|dtheta| + 6u).
+struct RopeCase {
+  const char* name;
+  bool factors;
+  float ext_factor, corr_low, corr_high, mscale;
+};
 TEST(RefRope, MatchesDoubleFormula) {
   std::mt19937 rng(9);
-  for (RopeMode mode : {RopeMode::kNormal, RopeMode::kNeox}) {
-    for (int pos : {0, 1, 17, 1000, 32000}) {
-      for (float freq_scale : {1.0f, 0.25f}) {
-        const int n_heads = 3, head_dim = 64, n_rot = 48;
-        const float base = 10000.0f;
-        std::vector<float> x = RandomFloats(rng, n_heads * head_dim);
-        const std::vector<float> x0 = x;
-        ref::Rope(x.data(), n_heads, head_dim, n_rot, pos, base, freq_scale, mode);
-        for (int h = 0; h < n_heads; ++h) {
-          const float* in = x0.data() + h * head_dim;
-          const float* got = x.data() + h * head_dim;
-          for (int i = 0; i < n_rot / 2; ++i) {
-            const int a = mode == RopeMode::kNormal ? 2 * i : i;
-            const int b = mode == RopeMode::kNormal ? 2 * i + 1 : i + n_rot / 2;
-            const double theta =
-                pos * static_cast<double>(freq_scale) * std::pow(10000.0, -2.0 * i / n_rot);
-            const double c = std::cos(theta), s = std::sin(theta);
-            const double want_a = in[a] * c - in[b] * s;
-            const double want_b = in[a] * s + in[b] * c;
-            const double tol =
-                (std::fabs(in[a]) + std::fabs(in[b])) * (theta * (3 * i + 4) * kU + 5 * kU);
-            ASSERT_NEAR(got[a], want_a, tol) << "pos " << pos << " i " << i;
-            ASSERT_NEAR(got[b], want_b, tol) << "pos " << pos << " i " << i;
+  const int n_heads = 3, head_dim = 64, n_rot = 48;
+  // llama3-like divisors: 1 for high frequencies, up to 8 for low ones, smooth in between.
+  std::vector<float> ff(n_rot / 2);
+  for (int i = 0; i < n_rot / 2; ++i) ff[static_cast<size_t>(i)] = 1.0f + 7.0f * static_cast<float>(i * i) / (23.0f * 23.0f);
+  const RopeCase cases[] = {
+      {"plain", false, 0.0f, 0.0f, 0.0f, 1.0f},
+      {"freq_factors", true, 0.0f, 0.0f, 0.0f, 1.0f},
+      {"yarn", false, 1.0f, 5.0f, 17.0f, 1.1386f},
+      {"yarn narrow ramp", false, 0.5f, 9.0f, 9.0f, 1.0f},
+  };
+  for (const RopeCase& rc : cases) {
+    for (RopeMode mode : {RopeMode::kNormal, RopeMode::kNeox}) {
+      for (int pos : {0, 1, 17, 1000, 32000, -45}) {
+        for (float freq_scale : {1.0f, 0.25f}) {
+          RopeParams p;
+          p.n_rot = n_rot;
+          p.mode = mode;
+          p.freq_base = 10000.0f;
+          p.freq_scale = freq_scale;
+          p.freq_factors = rc.factors ? ff.data() : nullptr;
+          p.ext_factor = rc.ext_factor;
+          p.corr_low = rc.corr_low;
+          p.corr_high = rc.corr_high;
+          p.mscale = rc.mscale;
+          std::vector<float> x = RandomFloats(rng, n_heads * head_dim);
+          const std::vector<float> x0 = x;
+          ref::Rope(x.data(), n_heads, head_dim, pos, p);
+          for (int h = 0; h < n_heads; ++h) {
+            const float* in = x0.data() + h * head_dim;
+            const float* got = x.data() + h * head_dim;
+            for (int i = 0; i < n_rot / 2; ++i) {
+              const int a = mode == RopeMode::kNormal ? 2 * i : i;
+              const int b = mode == RopeMode::kNormal ? 2 * i + 1 : i + n_rot / 2;
+              const double f = rc.factors ? ff[static_cast<size_t>(i)] : 1.0;
+              const double theta_e = pos * std::pow(10000.0, -2.0 * i / n_rot) / f;
+              const double theta_i = freq_scale * theta_e;
+              double theta = theta_i;
+              if (rc.ext_factor != 0.0f) {
+                const double y = (i - rc.corr_low) / std::max(0.001, static_cast<double>(rc.corr_high - rc.corr_low));
+                const double r = rc.ext_factor * (1.0 - std::clamp(y, 0.0, 1.0));
+                theta = theta_i * (1.0 - r) + theta_e * r;
+              }
+              const double c = rc.mscale * std::cos(theta), s = rc.mscale * std::sin(theta);
+              const double want_a = in[a] * c - in[b] * s;
+              const double want_b = in[a] * s + in[b] * c;
+              const double tol = rc.mscale * (std::fabs(in[a]) + std::fabs(in[b])) *
+                                 (std::fabs(theta_e) * (3 * i + 8) * kU + 6 * kU);
+              ASSERT_NEAR(got[a], want_a, tol) << rc.name << " pos " << pos << " i " << i;
+              ASSERT_NEAR(got[b], want_b, tol) << rc.name << " pos " << pos << " i " << i;
+            }
+            for (int d = n_rot; d < head_dim; ++d) ASSERT_EQ(got[d], in[d]);  // untouched
           }
-          for (int d = n_rot; d < head_dim; ++d) ASSERT_EQ(got[d], in[d]);  // untouched
         }
       }
     }
   }
 }
 
+// Rotating by pos and then by -pos is the identity (what Session::Shift relies on), with
+// frequency factors too.
+TEST(RefRope, InverseRotation) {
+  std::mt19937 rng(10);
+  std::vector<float> ff(16);
+  for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + static_cast<float>(i) * 0.5f;
+  RopeParams p;
+  p.n_rot = 32;
+  p.freq_factors = ff.data();
+  std::vector<float> x = RandomFloats(rng, 2 * 32);
+  const std::vector<float> x0 = x;
+  ref::Rope(x.data(), 2, 32, 123, p);
+  ref::Rope(x.data(), 2, 32, -123, p);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], x0[i], 1e-4) << i;
+}
+
 TEST(RefRope, PairingOfTheTwoModes) {
   // pos 1, n_rot 4, base 1: every pair rotates by theta = 1 rad.
   const float c = std::cos(1.0f), s = std::sin(1.0f);
   float normal[4] = {1, 2, 3, 4};
-  ref::Rope(normal, 1, 4, 4, 1, 1.0f, 1.0f, RopeMode::kNormal);  // pairs (0,1), (2,3)
+  RopeParams p;
+  p.n_rot = 4;
+  p.freq_base = 1.0f;
+  ref::Rope(normal, 1, 4, 1, p);  // pairs (0,1), (2,3)
   EXPECT_FLOAT_EQ(normal[0], 1 * c - 2 * s);
   EXPECT_FLOAT_EQ(normal[1], 1 * s + 2 * c);
   EXPECT_FLOAT_EQ(normal[2], 3 * c - 4 * s);
   EXPECT_FLOAT_EQ(normal[3], 3 * s + 4 * c);
   float neox[4] = {1, 2, 3, 4};
-  ref::Rope(neox, 1, 4, 4, 1, 1.0f, 1.0f, RopeMode::kNeox);  // pairs (0,2), (1,3)
+  p.mode = RopeMode::kNeox;
+  ref::Rope(neox, 1, 4, 1, p);  // pairs (0,2), (1,3)
   EXPECT_FLOAT_EQ(neox[0], 1 * c - 3 * s);
   EXPECT_FLOAT_EQ(neox[2], 1 * s + 3 * c);
   EXPECT_FLOAT_EQ(neox[1], 2 * c - 4 * s);
@@ -619,6 +672,139 @@ TEST(Attention, OneRowReturnsItsValueAndOutMayAliasQ) {
       for (int k = 0; k < c.head_dim; ++k) {
         ASSERT_EQ(q[g * c.head_dim + k], HalfToFloat(d.v[k])) << set->name;
       }
+    }
+  }
+}
+
+// --- attention over an 8-bit (Q8_0) cache ------------------------------------------------
+
+struct AttnQ8Data {
+  std::vector<float> q;
+  std::vector<uint8_t> k, v;        // rows of c.stride bytes; padding and row n_kv: 0x7E
+  std::vector<float> k_val, v_val;  // the rows as DequantizeRow gives them, [n_kv][head_dim]
+};
+
+// c.stride is in bytes here. 0x7E7E is an f16 NaN: reading a scale outside the rows poisons
+// the result.
+AttnQ8Data MakeAttnQ8(std::mt19937& rng, const AttnCase& c, float q_scale) {
+  AttnQ8Data d;
+  d.q = RandomFloats(rng, int64_t{c.n_group} * c.head_dim, -q_scale, q_scale);
+  const size_t rows = static_cast<size_t>(c.n_kv) + 1;
+  d.k.assign(rows * c.stride, 0x7E);
+  d.v.assign(rows * c.stride, 0x7E);
+  d.k_val.resize(static_cast<size_t>(c.n_kv) * c.head_dim);
+  d.v_val.resize(static_cast<size_t>(c.n_kv) * c.head_dim);
+  for (int j = 0; j < c.n_kv; ++j) {
+    for (auto [bytes, vals] : {std::pair{&d.k, &d.k_val}, std::pair{&d.v, &d.v_val}}) {
+      const std::vector<float> x = RandomFloats(rng, c.head_dim, -1.0f - j % 3, 1.0f + j % 3);
+      ref::QuantizeRowQ8_0(x.data(), bytes->data() + j * c.stride, c.head_dim);
+      ref::DequantizeRowQ8_0(bytes->data() + j * c.stride, vals->data() + j * c.head_dim, c.head_dim);
+    }
+  }
+  return d;
+}
+
+AttentionQ8Args ArgsForQ8(const AttnCase& c, const AttnQ8Data& d, float* out, float* scratch) {
+  AttentionQ8Args a{};
+  a.q = d.q.data();
+  a.k = d.k.data();
+  a.v = d.v.data();
+  a.kv_row_bytes = c.stride;
+  a.n_group = c.n_group;
+  a.head_dim = c.head_dim;
+  a.n_kv = c.n_kv;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  a.out = out;
+  a.scratch = scratch;
+  return a;
+}
+
+// Truth in double over the dequantized rows, q as given, no f16 rounding anywhere. Bound for
+// the reference: each q * k product rounded to f32 (u sum |q k|), the double sum rounded to
+// f32 and times scale (2u |s|); softmax moves p by <= p (2 max|ds| + 6u + u |s - max|); the
+// f32 sum of n_kv rounded products adds (n_kv + 1) u sum |p v|.
+TEST(RefAttentionQ8, MatchesNaiveDouble) {
+  std::mt19937 rng(13);
+  const AttnCase cases[] = {{1, 32, 1, 34},    {2, 64, 37, 68},  {4, 128, 200, 136},
+                            {7, 32, 5, 40},    {3, 96, 300, 102}, {1, 256, 3, 272}};
+  for (const AttnCase& c : cases) {
+    for (float q_scale : {1.0f, 8.0f}) {
+      const AttnQ8Data d = MakeAttnQ8(rng, c, q_scale);
+      std::vector<float> out(c.n_group * c.head_dim), scratch(c.n_group * c.n_kv);
+      ref::AttentionQ8_0(ArgsForQ8(c, d, out.data(), scratch.data()));
+      const double scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+      for (int g = 0; g < c.n_group; ++g) {
+        std::vector<double> s(c.n_kv), p(c.n_kv), tol_p(c.n_kv);
+        double max = -INFINITY, max_ds = 0;
+        for (int j = 0; j < c.n_kv; ++j) {
+          double dot = 0, mag = 0;
+          for (int i = 0; i < c.head_dim; ++i) {
+            const double t = static_cast<double>(d.q[g * c.head_dim + i]) * d.k_val[j * c.head_dim + i];
+            dot += t;
+            mag += std::fabs(t);
+          }
+          s[j] = dot * scale;
+          max = std::max(max, s[j]);
+          max_ds = std::max(max_ds, 2.01 * kU * std::fabs(s[j]) + 1.01 * kU * mag * scale);
+        }
+        double z = 0;
+        for (int j = 0; j < c.n_kv; ++j) z += std::exp(s[j] - max);
+        for (int j = 0; j < c.n_kv; ++j) {
+          p[j] = std::exp(s[j] - max) / z;
+          tol_p[j] = p[j] * (2.01 * max_ds + (6 + std::fabs(s[j] - max)) * kU);
+        }
+        for (int i = 0; i < c.head_dim; ++i) {
+          double truth = 0, mag = 0, tol = 1e-37;
+          for (int j = 0; j < c.n_kv; ++j) {
+            const double vj = d.v_val[j * c.head_dim + i];
+            truth += p[j] * vj;
+            mag += std::fabs(p[j] * vj);
+            tol += tol_p[j] * std::fabs(vj);
+          }
+          tol += 1.01 * (c.n_kv + 1) * kU * mag;
+          ASSERT_NEAR(out[g * c.head_dim + i], truth, tol) << "g " << g << " i " << i << " n_kv " << c.n_kv;
+        }
+      }
+    }
+  }
+}
+
+TEST(AttentionQ8, GroupEqualsHeadsOneByOne) {
+  std::mt19937 rng(14);
+  const AttnCase c{5, 64, 77, 70};
+  const AttnQ8Data d = MakeAttnQ8(rng, c, 2.0f);
+  for (int i = 0; i < kNumIsas; ++i) {
+    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
+    if (!set) continue;
+    std::vector<float> out(c.n_group * c.head_dim), scratch(c.n_group * c.n_kv);
+    set->attention_q8_0(ArgsForQ8(c, d, out.data(), scratch.data()));
+    for (int g = 0; g < c.n_group; ++g) {
+      const AttnCase one{1, c.head_dim, c.n_kv, c.stride};
+      AttnQ8Data dg = d;
+      dg.q.assign(d.q.begin() + g * c.head_dim, d.q.begin() + (g + 1) * c.head_dim);
+      std::vector<float> o1(c.head_dim), s1(c.n_kv);
+      set->attention_q8_0(ArgsForQ8(one, dg, o1.data(), s1.data()));
+      for (int k = 0; k < c.head_dim; ++k) {
+        ASSERT_EQ(out[g * c.head_dim + k], o1[k]) << set->name << " g " << g << " d " << k;
+      }
+    }
+  }
+}
+
+// One row: p = 1 exactly, so out is the dequantized V row exactly, in place over q too.
+TEST(AttentionQ8, OneRowReturnsItsValueAndOutMayAliasQ) {
+  std::mt19937 rng(15);
+  const AttnCase c{3, 96, 1, 102};
+  const AttnQ8Data d = MakeAttnQ8(rng, c, 1.0f);
+  for (int i = 0; i < kNumIsas; ++i) {
+    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
+    if (!set) continue;
+    std::vector<float> q = d.q, scratch(c.n_group);
+    AttentionQ8Args a = ArgsForQ8(c, d, q.data(), scratch.data());
+    a.q = q.data();  // in place
+    set->attention_q8_0(a);
+    for (int g = 0; g < c.n_group; ++g) {
+      for (int k = 0; k < c.head_dim; ++k) ASSERT_EQ(q[g * c.head_dim + k], d.v_val[k]) << set->name;
     }
   }
 }

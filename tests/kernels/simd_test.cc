@@ -528,6 +528,110 @@ TEST_P(SimdTest, AttentionMatchesReference) {
   }
 }
 
+// The 8-bit cache: rows of block_q8_0, `stride` bytes apart from `offset` bytes into the
+// buffer; padding and one row past n_kv are 0x7E bytes, whose scale 0x7E7E is an f16 NaN, so
+// a stray read poisons the result. values: the rows as DequantizeRow gives them.
+struct Q8Rows {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // [n_kv][head_dim]
+  size_t offset;
+  int64_t stride;
+  const void* data() const { return bytes.data() + offset; }
+};
+Q8Rows MakeQ8Rows(std::mt19937& rng, int n_kv, int head_dim, int64_t stride, size_t offset) {
+  Q8Rows r{std::vector<uint8_t>(offset + (n_kv + 1) * stride, 0x7E),
+           std::vector<float>(static_cast<size_t>(n_kv) * head_dim), offset, stride};
+  for (int j = 0; j < n_kv; ++j) {
+    // A spread of row magnitudes, so the block scales differ.
+    const float mag = 0.25f + static_cast<float>(j % 5);
+    const std::vector<float> x = RandomFloats(rng, head_dim, -mag, mag);
+    ref::QuantizeRowQ8_0(x.data(), r.bytes.data() + offset + j * stride, head_dim);
+    ref::DequantizeRowQ8_0(r.bytes.data() + offset + j * stride, r.values.data() + j * head_dim, head_dim);
+  }
+  return r;
+}
+
+// As AttnTolerance, for AttentionQ8_0: q is not rounded, the K and V elements are the exact
+// floats d * q of both kernels, and the probabilities are not rounded to f16. The reference
+// rounds each q * k product to f32 (<= u sum |q k|) where the SIMD kernels fuse it; the V
+// products likewise, inside the (n_kv + 4) u sum |p v| already allowed for the sums.
+std::vector<double> AttnToleranceQ8(const AttnShape& c, const std::vector<float>& q, const Q8Rows& k,
+                                    const Q8Rows& v, float scale) {
+  std::vector<double> tol(static_cast<size_t>(c.n_group) * c.head_dim, 0.0);
+  for (int g = 0; g < c.n_group; ++g) {
+    std::vector<double> s(c.n_kv);
+    double max = -INFINITY, delta = 0;
+    for (int j = 0; j < c.n_kv; ++j) {
+      double dot = 0, mag = 0;
+      for (int i = 0; i < c.head_dim; ++i) {
+        const double p = static_cast<double>(q[g * c.head_dim + i]) * k.values[j * c.head_dim + i];
+        dot += p;
+        mag += std::fabs(p);
+      }
+      s[j] = dot * scale;
+      max = std::max(max, s[j]);
+      delta = std::max(delta, 2.01 * kU * std::fabs(s[j]) + 1.01 * (c.head_dim + 21) * kU * mag * scale);
+    }
+    double z = 0;
+    for (int j = 0; j < c.n_kv; ++j) z += std::exp(s[j] - max);
+    for (int j = 0; j < c.n_kv; ++j) {
+      const double p = std::exp(s[j] - max) / z;
+      const double dp = p * (2.02 * delta + 16 * kU + 2 * kU * std::fabs(s[j] - max));
+      for (int i = 0; i < c.head_dim; ++i) {
+        const double vj = std::fabs(v.values[j * c.head_dim + i]);
+        tol[g * c.head_dim + i] += dp * vj + 2.02 * (c.n_kv + 4) * kU * (p + dp) * vj;
+      }
+    }
+  }
+  for (double& t : tol) t += 1e-37;
+  return tol;
+}
+
+TEST_P(SimdTest, AttentionQ8MatchesReference) {
+  std::mt19937 rng(28);
+  int case_no = 0;
+  for (int n_group : {1, 2, 3, 4, 5, 8, 9, 12}) {
+    for (int head_dim : {32, 64, 96, 128, 256}) {
+      for (int n_kv : {0, 1, 2, 7, 33, 300}) {
+        ++case_no;
+        const int64_t row = head_dim / 32 * 34;
+        const AttnShape c{n_group, head_dim, n_kv, row + (case_no % 2) * 5};
+        const size_t kv_off = case_no % 7, q_off = case_no % 16;  // misaligned rows
+        const Q8Rows k = MakeQ8Rows(rng, n_kv, head_dim, c.stride, kv_off);
+        const Q8Rows v = MakeQ8Rows(rng, n_kv, head_dim, c.stride, kv_off);
+        const float q_scale = case_no % 3 == 0 ? 6.0f : 1.0f;
+        const std::vector<float> q = RandomFloats(rng, int64_t{n_group} * head_dim, -q_scale, q_scale);
+        std::vector<float> qbuf(q_off + q.size()), want(q_off + q.size(), -5.0f),
+            got(q_off + q.size() + 1, -5.0f);
+        std::copy(q.begin(), q.end(), qbuf.begin() + q_off);
+        std::vector<float> s_want(n_group * n_kv + 1), s_got(n_group * n_kv + 1);
+        AttentionQ8Args a{};
+        a.q = qbuf.data() + q_off;
+        a.k = k.data();
+        a.v = v.data();
+        a.kv_row_bytes = c.stride;
+        a.n_group = n_group;
+        a.head_dim = head_dim;
+        a.n_kv = n_kv;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        a.out = want.data() + q_off;
+        a.scratch = s_want.data();
+        Ref().attention_q8_0(a);
+        a.out = got.data() + q_off;
+        a.scratch = s_got.data();
+        set_->attention_q8_0(a);
+        ASSERT_EQ(got.back(), -5.0f) << "wrote past out";
+        const std::vector<double> tol = AttnToleranceQ8(c, q, k, v, a.scale);
+        for (size_t i = 0; i < q.size(); ++i) {
+          ASSERT_FALSE(std::isnan(got[q_off + i])) << "read outside the rows";
+          ASSERT_NEAR(got[q_off + i], want[q_off + i], tol[i])
+              << "group " << n_group << " head_dim " << head_dim << " n_kv " << n_kv << " i " << i;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, SimdTest, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
 
 #if ONDO_KERNELS_X86
@@ -536,12 +640,14 @@ TEST(SimdTable, SetsUseTheirOwnKernels) {
     EXPECT_EQ(s->For(DType::kF16).mat_mul, &avx2::MatMulF16);
     EXPECT_EQ(s->For(DType::kQ8_0).mat_mul, &avx2::MatMulQ8_0);
     EXPECT_EQ(s->attention_f16, &avx2::AttentionF16);
+    EXPECT_EQ(s->attention_q8_0, &avx2::AttentionQ8_0);
   }
   if (const KernelSet* s = GetKernelSet(Isa::kAvx512)) {
     EXPECT_EQ(s->For(DType::kF16).mat_mul, &avx512::MatMulF16);
     EXPECT_EQ(s->For(DType::kQ8_0).mat_mul, &avx512::MatMulQ8_0);
     EXPECT_EQ(s->For(DType::kBF16).mat_mul, &avx2::MatMulBf16);
     EXPECT_EQ(s->attention_f16, &avx512::AttentionF16);
+    EXPECT_EQ(s->attention_q8_0, &avx512::AttentionQ8_0);
   }
 }
 #endif

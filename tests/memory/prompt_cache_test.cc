@@ -28,9 +28,11 @@ std::unique_ptr<Model> LoadModel(const test::RefConfig& config, uint64_t seed, c
   return test::LoadSyntheticModel(config, seed, "ondo_prompt_cache_" + name);
 }
 
-std::unique_ptr<Session> NewSession(const Model& model, int n_ctx = 96) {
+std::unique_ptr<Session> NewSession(const Model& model, int n_ctx = 96,
+                                    memory::KvType kv_type = memory::KvType::kF16) {
   SessionOptions o;
   o.n_ctx = n_ctx;
+  o.kv_type = kv_type;
   o.n_batch = 16;
   o.n_threads = 2;
   std::unique_ptr<Session> s;
@@ -57,7 +59,8 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 // Rows [0, n) of every layer and head, K and V, bitwise.
 bool SameRows(const memory::KvCache& a, const memory::KvCache& b, int n) {
   const memory::KvCacheShape& s = a.shape();
-  const size_t bytes = static_cast<size_t>(s.head_dim) * sizeof(uint16_t);
+  const size_t bytes = static_cast<size_t>(a.row_bytes());
+  if (b.row_bytes() != a.row_bytes() || b.type() != a.type()) return false;
   for (int l = 0; l < s.n_layer; ++l) {
     for (int h = 0; h < s.n_kv_head; ++h) {
       for (int p = 0; p < n; ++p) {
@@ -256,6 +259,52 @@ TEST_F(PromptCacheTest, RejectsOtherModelAndGeometry) {
   st = memory::LoadPromptCache(path_, id, prompt, kv.get(), &n_reused);
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(n_reused, 4);
+}
+
+// An 8-bit (q8_0) cache round-trips bitwise as the f16 one does, and a file of one KV
+// type is refused by a session of the other, naming both (the caller warns and prefills).
+TEST_F(PromptCacheTest, Q8CacheRoundTripsAndTypeMismatchIsRefused) {
+  std::unique_ptr<Model> model = LoadModel(test::SmallLlama(128, 192, 2), 12, "q8");  // head_dim 32
+  ASSERT_NE(model, nullptr);
+  const std::vector<int32_t> prompt = Tokens(30, 10), more = Tokens(4, 11);
+  std::unique_ptr<Session> a = NewSession(*model, 64, memory::KvType::kQ8_0);
+  ASSERT_TRUE(a->Prefill(prompt).ok());
+  ASSERT_TRUE(a->SavePromptCache(path_, prompt).ok());
+
+  std::unique_ptr<Session> b = NewSession(*model, 64, memory::KvType::kQ8_0);
+  int n_reused = -1;
+  Status st = b->LoadPromptCache(path_, prompt, &n_reused);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(n_reused, 29);
+  EXPECT_TRUE(SameRows(a->kv_cache(), b->kv_cache(), 29));
+  ASSERT_TRUE(b->Prefill(std::span<const int32_t>(prompt).subspan(29)).ok());
+  std::unique_ptr<Session> r = NewSession(*model, 64, memory::KvType::kQ8_0);
+  ASSERT_TRUE(r->Prefill(std::span<const int32_t>(prompt).first(29)).ok());
+  ASSERT_TRUE(r->Prefill(std::span<const int32_t>(prompt).subspan(29)).ok());
+  EXPECT_EQ(Logits(*b), Logits(*r));
+  for (int32_t id : more) {
+    ASSERT_TRUE(b->Decode(id).ok());
+    ASSERT_TRUE(r->Decode(id).ok());
+    EXPECT_EQ(Logits(*b), Logits(*r));
+  }
+
+  // The q8_0 file into an f16 session, and an f16 file into a q8_0 session.
+  std::unique_ptr<Session> f = NewSession(*model, 64, memory::KvType::kF16);
+  ASSERT_TRUE(f->Prefill(prompt).ok());
+  st = f->LoadPromptCache(path_, prompt, &n_reused);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("type q8_0"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("not f16"), std::string::npos) << st.message();
+  EXPECT_EQ(n_reused, 0);
+  EXPECT_EQ(f->n_past(), 0);
+  ASSERT_TRUE(f->Prefill(prompt).ok());
+  ASSERT_TRUE(f->SavePromptCache(path_, prompt).ok());
+  st = b->LoadPromptCache(path_, prompt, &n_reused);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("type f16"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("not q8_0"), std::string::npos) << st.message();
+  EXPECT_EQ(n_reused, 0);
+  EXPECT_EQ(b->n_past(), 0);
 }
 
 // (d) The write is atomic: no temporary left behind, and a failed write leaves the old file

@@ -19,8 +19,9 @@ using ondo::alloc_count::g_counting;
 namespace ondo::runtime {
 namespace {
 
-// Every weight-type family: F16, Q8_0 and the K-quant mixes (Q4_K + Q6_K, Q2_K + Q3_K + ...);
-// prefill with all-position logits (what perplexity uses) allocates nothing either.
+// Every weight-type family: F16, Q8_0 and the K-quant mixes (Q4_K + Q6_K, Q2_K + Q3_K + ...),
+// with an f16 and an 8-bit (q8_0) KV cache; prefill with all-position logits (what perplexity
+// uses) allocates nothing either.
 TEST(Allocations, DecodeAllocatesNothing) {
   int tested = 0;
   for (const char* type : {"f16", "Q8_0", "Q4_K_M", "Q2_K"}) {
@@ -30,25 +31,29 @@ TEST(Allocations, DecodeAllocatesNothing) {
     std::unique_ptr<Model> model;
     ASSERT_TRUE(Model::Load(path, &model).ok());
     for (int threads : {1, 2}) {
-      SessionOptions so;
-      so.n_ctx = 128;
-      so.n_threads = threads;
-      std::unique_ptr<Session> session;
-      ASSERT_TRUE(Session::Create(*model, so, &session).ok());
-      std::vector<int32_t> prompt = {1, 3, 1156, 327, 1617, 2919, 4};
-      std::vector<float> all(prompt.size() * static_cast<size_t>(session->n_vocab()));
-      g_allocations = 0;
-      g_counting = true;
-      Status prefill = session->Prefill(prompt, all.data());
-      int32_t id = 100;
-      for (int i = 0; i < 32; ++i) {
-        Status s = session->Decode(id);
-        if (!s.ok()) break;
-        id = (id * 31 + 7) % 4000 + 5;
+      for (memory::KvType kv_type : {memory::KvType::kF16, memory::KvType::kQ8_0}) {
+        SessionOptions so;
+        so.n_ctx = 128;
+        so.n_threads = threads;
+        so.kv_type = kv_type;
+        std::unique_ptr<Session> session;
+        ASSERT_TRUE(Session::Create(*model, so, &session).ok());
+        std::vector<int32_t> prompt = {1, 3, 1156, 327, 1617, 2919, 4};
+        std::vector<float> all(prompt.size() * static_cast<size_t>(session->n_vocab()));
+        g_allocations = 0;
+        g_counting = true;
+        Status prefill = session->Prefill(prompt, all.data());
+        int32_t id = 100;
+        for (int i = 0; i < 32; ++i) {
+          Status s = session->Decode(id);
+          if (!s.ok()) break;
+          id = (id * 31 + 7) % 4000 + 5;
+        }
+        g_counting = false;
+        ASSERT_TRUE(prefill.ok());
+        EXPECT_EQ(g_allocations.load(), 0) << type << ", threads " << threads << ", KV "
+                                           << memory::KvTypeName(kv_type);
       }
-      g_counting = false;
-      ASSERT_TRUE(prefill.ok());
-      EXPECT_EQ(g_allocations.load(), 0) << type << ", threads " << threads;
     }
   }
   if (tested == 0) GTEST_SKIP() << "no ko-mini-a models in " << ONDO_SHARED_DIR;

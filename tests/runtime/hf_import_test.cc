@@ -15,6 +15,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -175,7 +176,15 @@ json ConfigJson(const RefConfig& c) {
           {"rope_theta", c.rope_base},
           {"hidden_act", "silu"},
           {"tie_word_embeddings", c.tied_output},
-          {"rope_scaling", nullptr},
+          {"rope_scaling", c.llama3_factor > 0.0 ? json{{"rope_type", "llama3"},
+                                                        {"factor", c.llama3_factor},
+                                                        {"low_freq_factor", c.llama3_low_freq_factor},
+                                                        {"high_freq_factor", c.llama3_high_freq_factor},
+                                                        {"original_max_position_embeddings", c.llama3_original_context}}
+                           : c.yarn_factor > 0.0 ? json{{"rope_type", "yarn"},
+                                                       {"factor", c.yarn_factor},
+                                                       {"original_max_position_embeddings", c.yarn_original_context}}
+                                                 : json(nullptr)},
           {"torch_dtype", "float32"},
           {"bos_token_id", kEndOfText},
           {"eos_token_id", kEndOfText}};
@@ -250,17 +259,25 @@ struct HfCase {
   std::string dtype = "F32";      // matrices
   std::string vec_dtype = "F32";  // norms and biases
   int shards = 1;                 // > 1: model.safetensors.index.json
+  const char* rope = "";          // rope_scaling: "" none, "llama3" or "yarn"
 };
 
 void PrintTo(const HfCase& c, std::ostream* os) {
   *os << (c.arch == RefArch::kLlama ? "llama " : "qwen2 ") << c.dtype << "/" << c.vec_dtype
-      << (c.tied ? " tied" : "") << " shards=" << c.shards;
+      << (c.tied ? " tied" : "") << " shards=" << c.shards << " " << c.rope;
 }
 
 RefConfig CaseConfig(const HfCase& c) {
   RefConfig cfg = test::SmallLlama(32, 64, 2);
   if (c.arch == RefArch::kQwen2) cfg.arch = RefArch::kQwen2;
   cfg.tied_output = c.tied;
+  if (std::string_view(c.rope) == "llama3") {  // scaled within the test's positions
+    cfg.llama3_factor = 8.0;
+    cfg.llama3_original_context = 32;
+  } else if (std::string_view(c.rope) == "yarn") {
+    cfg.yarn_factor = 4.0;
+    cfg.yarn_original_context = 64;
+  }
   return cfg;
 }
 
@@ -357,8 +374,9 @@ Status LoadHf(const std::string& folder, std::unique_ptr<Model>* model) {
 
 std::string CaseName(const ::testing::TestParamInfo<HfCase>& info) {
   const HfCase& c = info.param;
-  return fmt::format("{}_{}_{}{}{}", c.arch == RefArch::kLlama ? "llama" : "qwen2", c.dtype, c.vec_dtype,
-                     c.tied ? "_tied" : "", c.shards > 1 ? fmt::format("_{}shards", c.shards) : "");
+  return fmt::format("{}_{}_{}{}{}{}{}", c.arch == RefArch::kLlama ? "llama" : "qwen2", c.dtype, c.vec_dtype,
+                     c.tied ? "_tied" : "", c.shards > 1 ? fmt::format("_{}shards", c.shards) : "",
+                     *c.rope != '\0' ? "_" : "", c.rope);
 }
 
 class HfImportTest : public ::testing::TestWithParam<HfCase> {};
@@ -379,6 +397,8 @@ TEST_P(HfImportTest, MatchesReferenceAndGgufRoute) {
   EXPECT_EQ(mc.n_head_kv, ref.config.n_head_kv);
   EXPECT_EQ(mc.tied_output, c.tied);
   EXPECT_EQ(hf->gguf().FindTensor("output.weight") == nullptr, c.tied);
+  EXPECT_EQ(mc.rope_freq_factors, std::string_view(c.rope) == "llama3");
+  EXPECT_EQ(mc.rope_scaling == RopeScaling::kYarn, std::string_view(c.rope) == "yarn");
 
   std::vector<int32_t> all = kPrompt;
   all.push_back(5);
@@ -408,7 +428,11 @@ INSTANTIATE_TEST_SUITE_P(
                       HfCase{RefArch::kLlama, false, "BF16", "BF16", 1},
                       HfCase{RefArch::kQwen2, false, "F32", "F32", 1},
                       HfCase{RefArch::kQwen2, true, "F16", "F32", 2},
-                      HfCase{RefArch::kQwen2, false, "BF16", "BF16", 1}),
+                      HfCase{RefArch::kQwen2, false, "BF16", "BF16", 1},
+                      HfCase{RefArch::kLlama, false, "F32", "F32", 1, "llama3"},
+                      HfCase{RefArch::kQwen2, true, "F32", "F32", 1, "llama3"},
+                      HfCase{RefArch::kQwen2, false, "F32", "F32", 1, "yarn"},
+                      HfCase{RefArch::kLlama, false, "F16", "F32", 1, "yarn"}),
     CaseName);
 
 TEST(HfImport, MetadataAsLlamaCppWritesIt) {
@@ -721,8 +745,17 @@ TEST_F(HfFaultTest, ConfigFaults) {
   }
   with("architectures", {"MistralForCausalLM"});
   ExpectError(StatusCode::kUnsupported, "MistralForCausalLM");
-  with("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}});
+  with("rope_scaling", {{"rope_type", "longrope"}, {"factor", 8.0}});
   ExpectError(StatusCode::kUnsupported, "rope_scaling");
+  with("rope_scaling", {{"rope_type", "dynamic"}, {"factor", 2.0}});
+  ExpectError(StatusCode::kUnsupported, "rope_scaling");
+  // YaRN and llama3 fields ondo does not model are refused by name.
+  with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}, {"attention_factor", 0.8}});
+  ExpectError(StatusCode::kUnsupported, "attention_factor");
+  with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}, {"beta_fast", 16.0}});
+  ExpectError(StatusCode::kUnsupported, "beta_fast");
+  with("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"mscale", 1.0}});
+  ExpectError(StatusCode::kUnsupported, "mscale");
   with("attention_bias", true);
   ExpectError(StatusCode::kUnsupported, "attention_bias");
   with("mlp_bias", true);

@@ -43,6 +43,18 @@ RefConfig Qwen2Case() {                                           // neox rope, 
   c.norm_eps = 1e-6;
   return c;
 }
+RefConfig Llama3RopeCase() {  // llama3 rope factors (rope_freqs.weight): Shift must use them
+  RefConfig c = test::SmallLlama(64, 96, 2);
+  c.llama3_factor = 8.0;
+  c.llama3_original_context = 32;
+  return c;
+}
+RefConfig Qwen2YarnCase() {  // YaRN: mixed frequencies and a magnitude Shift must not reapply
+  RefConfig c = Qwen2Case();
+  c.yarn_factor = 4.0;
+  c.yarn_original_context = 64;
+  return c;
+}
 RefConfig NeoxPartialCase() {  // neox rope over 8 of 16 dims: the rest must not move
   RefConfig c = test::SmallLlama(64, 128, 2);
   c.arch = RefArch::kGptNeox;
@@ -112,12 +124,12 @@ TEST_P(ShiftTest, MatchesFreshSessionAtNewPositions) {
       for (int h = 0; h < mc.n_head_kv; ++h) {
         for (int p = 0; p < a->n_past(); ++p) {
           if (p < keep) {
-            ASSERT_TRUE(std::equal(ka.K(il, h, p), ka.K(il, h, p) + hd, kb.K(il, h, p))) << "kept K " << il << " " << p;
-            ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + hd, kb.V(il, h, p))) << "kept V " << il << " " << p;
+            ASSERT_TRUE(std::equal(ka.K(il, h, p), ka.K(il, h, p) + ka.row_bytes(), kb.K(il, h, p))) << "kept K " << il << " " << p;
+            ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + ka.row_bytes(), kb.V(il, h, p))) << "kept V " << il << " " << p;
             continue;
           }
           if (il != 0) continue;  // later layers' moved rows saw the dropped tokens
-          ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + hd, kb.V(il, h, p))) << "moved V " << p;
+          ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + ka.row_bytes(), kb.V(il, h, p))) << "moved V " << p;
           std::vector<float> ga(static_cast<size_t>(hd)), gb(static_cast<size_t>(hd));
           kernels::DequantizeRow(kernels::DType::kF16, ka.K(il, h, p), ga.data(), hd);
           kernels::DequantizeRow(kernels::DType::kF16, kb.K(il, h, p), gb.data(), hd);
@@ -145,7 +157,9 @@ TEST_P(ShiftTest, MatchesFreshSessionAtNewPositions) {
 
 INSTANTIATE_TEST_SUITE_P(Rope, ShiftTest,
                          ::testing::Values(Case{"llama", LlamaCase()}, Case{"qwen2", Qwen2Case()},
-                                           Case{"neox_partial", NeoxPartialCase()}),
+                                           Case{"neox_partial", NeoxPartialCase()},
+                                           Case{"llama3_rope", Llama3RopeCase()},
+                                           Case{"qwen2_yarn", Qwen2YarnCase()}),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 class ContextFullTest : public ::testing::Test {
@@ -232,7 +246,7 @@ TEST_F(ContextFullTest, LongPromptIsOutOfRangeUnlessSlide) {
   for (int il = 0; il < mc.n_layer; ++il) {
     for (int h = 0; h < mc.n_head_kv; ++h) {
       for (int p = 0; p < 4; ++p) {
-        EXPECT_TRUE(std::equal(s->kv_cache().K(il, h, p), s->kv_cache().K(il, h, p) + mc.head_dim,
+        EXPECT_TRUE(std::equal(s->kv_cache().K(il, h, p), s->kv_cache().K(il, h, p) + s->kv_cache().row_bytes(),
                                fresh->kv_cache().K(il, h, p)));
       }
     }

@@ -9,7 +9,9 @@
 //            first n_rot dims of a head, NEOX pairs); GELU (tanh form, as llama.cpp computes
 //            it) MLP with biases; parallel residual x + attn(ln1(x)) + mlp(ln2(x)), or
 //            sequential when use_parallel_residual is false.
-// Everything is double; rope angles are pos * base^(-2i/n_rot) evaluated directly.
+// Everything is double; rope angles are pos * inv_freq_i evaluated directly, inv_freq_i =
+// base^(-2i/n_rot) with llama3 or YaRN scaling as Hugging Face's modeling_rope_utils computes
+// them (_compute_llama3_parameters, _compute_yarn_parameters).
 #include "tests/runtime/reference_forward.h"
 
 #include <algorithm>
@@ -64,16 +66,17 @@ Vec Norm(const RefConfig& c, const Vec& x, const Vec& w, const Vec& b) {
 }
 
 // Rotates the first n_rot dims of the head starting at x[off].
-void Rope(const RefConfig& c, Vec& x, size_t off, int pos) {
+void Rope(const RefConfig& c, const std::vector<double>& inv_freq, Vec& x, size_t off, int pos) {
   const bool neox = c.arch != RefArch::kLlama;
   const int half = c.n_rot / 2;
+  const double m = RefRopeMagnitude(c);
   for (int i = 0; i < half; ++i) {
-    const double theta = pos * std::pow(c.rope_base, -2.0 * i / c.n_rot);
+    const double theta = pos * inv_freq[static_cast<size_t>(i)];
     const size_t i0 = off + (neox ? i : 2 * i);
     const size_t i1 = off + (neox ? i + half : 2 * i + 1);
     const double a = x[i0], b = x[i1];
-    x[i0] = a * std::cos(theta) - b * std::sin(theta);
-    x[i1] = a * std::sin(theta) + b * std::cos(theta);
+    x[i0] = m * (a * std::cos(theta) - b * std::sin(theta));
+    x[i1] = m * (a * std::sin(theta) + b * std::cos(theta));
   }
 }
 
@@ -101,6 +104,74 @@ const char* RefArchName(RefArch arch) {
   return "?";
 }
 
+std::vector<double> RefInvFreq(const RefConfig& c) {
+  const int half = c.n_rot / 2;
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i) inv[static_cast<size_t>(i)] = std::pow(c.rope_base, -2.0 * i / c.n_rot);
+  const double two_pi = 2.0 * std::numbers::pi;
+  if (c.llama3_factor > 0.0) {
+    // _compute_llama3_parameters: low frequencies divided by factor, high ones kept, a smooth
+    // mix of the two in between (by wavelength against the original context).
+    const double factor = c.llama3_factor, lo = c.llama3_low_freq_factor, hi = c.llama3_high_freq_factor;
+    const double old_ctx = c.llama3_original_context;
+    const double low_freq_wavelen = old_ctx / lo, high_freq_wavelen = old_ctx / hi;
+    for (double& f : inv) {
+      const double wavelen = two_pi / f;
+      double llama = wavelen > low_freq_wavelen ? f / factor : f;
+      const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+      const double smoothed = (1.0 - smooth) * llama / factor + smooth * llama;
+      const bool medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+      f = medium ? smoothed : llama;
+    }
+  }
+  if (c.yarn_factor > 0.0) {
+    // _compute_yarn_parameters: interpolated (/ factor) and extrapolated frequencies mixed by a
+    // linear ramp over the pair index between the correction dims of beta_fast and beta_slow.
+    const double dim = c.n_rot, base = c.rope_base, orig = c.yarn_original_context;
+    auto corr_dim = [&](double n_rotations) {
+      return dim * std::log(orig / (n_rotations * two_pi)) / (2.0 * std::log(base));
+    };
+    const double low = std::max(std::floor(corr_dim(c.yarn_beta_fast)), 0.0);
+    double high = std::min(std::ceil(corr_dim(c.yarn_beta_slow)), dim - 1.0);
+    if (low == high) high += 0.001;
+    for (int i = 0; i < half; ++i) {
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double extrapolation_factor = 1.0 - ramp;
+      const double extrap = inv[static_cast<size_t>(i)];
+      const double interp = extrap / c.yarn_factor;
+      inv[static_cast<size_t>(i)] = interp * (1.0 - extrapolation_factor) + extrap * extrapolation_factor;
+    }
+  }
+  return inv;
+}
+
+double RefRopeMagnitude(const RefConfig& c) {
+  // get_mscale(factor) = 0.1 ln(factor) + 1 (1 for factor <= 1).
+  if (c.yarn_factor > 1.0) return 0.1 * std::log(c.yarn_factor) + 1.0;
+  return 1.0;
+}
+
+std::vector<double> Llama3RopeFactors(const RefConfig& c) {
+  // convert_hf_to_gguf.py (LlamaModel): 1 for high frequencies, factor for low ones,
+  // 1 / ((1 - smooth) / factor + smooth) between.
+  std::vector<double> out;
+  const double factor = c.llama3_factor, lo = c.llama3_low_freq_factor, hi = c.llama3_high_freq_factor;
+  const double old_ctx = c.llama3_original_context;
+  for (int i = 0; i < c.n_rot / 2; ++i) {
+    const double freq = std::pow(c.rope_base, -2.0 * i / c.n_rot);
+    const double wavelen = 2.0 * std::numbers::pi / freq;
+    if (wavelen < old_ctx / hi) {
+      out.push_back(1.0);
+    } else if (wavelen > old_ctx / lo) {
+      out.push_back(factor);
+    } else {
+      const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+      out.push_back(1.0 / ((1.0 - smooth) / factor + smooth));
+    }
+  }
+  return out;
+}
+
 RefConfig SmallLlama(int n_embd, int n_ff, int n_layer) {
   RefConfig c;
   c.arch = RefArch::kLlama;
@@ -123,6 +194,7 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
   const size_t Q = static_cast<size_t>(c.n_head) * hd, KV = static_cast<size_t>(c.n_head_kv) * hd;
   const size_t F = static_cast<size_t>(c.n_ff), V = static_cast<size_t>(c.n_vocab);
   const int group = c.n_head / c.n_head_kv;
+  const std::vector<double> inv_freq = RefInvFreq(c);
 
   std::vector<Vec> x(T);
   for (size_t t = 0; t < T; ++t) {
@@ -156,8 +228,8 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
         head_norm(q[t], c.n_head, L.q_norm);
         head_norm(k[t], c.n_head_kv, L.k_norm);
       }
-      for (int hh = 0; hh < c.n_head; ++hh) Rope(c, q[t], hh * hd, static_cast<int>(t));
-      for (int hh = 0; hh < c.n_head_kv; ++hh) Rope(c, k[t], hh * hd, static_cast<int>(t));
+      for (int hh = 0; hh < c.n_head; ++hh) Rope(c, inv_freq, q[t], hh * hd, static_cast<int>(t));
+      for (int hh = 0; hh < c.n_head_kv; ++hh) Rope(c, inv_freq, k[t], hh * hd, static_cast<int>(t));
     }
 
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -315,6 +387,11 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
   }
   w->AddU32(a + ".rope.dimension_count", static_cast<uint32_t>(c.n_rot));
   w->AddF32(a + ".rope.freq_base", static_cast<float>(c.rope_base));
+  if (c.yarn_factor > 0.0) {
+    w->AddString(a + ".rope.scaling.type", "yarn");
+    w->AddF32(a + ".rope.scaling.factor", static_cast<float>(c.yarn_factor));
+    w->AddU32(a + ".rope.scaling.original_context_length", static_cast<uint32_t>(c.yarn_original_context));
+  }
   if (neox) {
     w->AddF32(a + ".attention.layer_norm_epsilon", static_cast<float>(c.norm_eps));
     w->AddBool(a + ".use_parallel_residual", c.parallel_residual);
@@ -345,6 +422,12 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
   model->output_norm = b.Vector("output_norm.weight", E, 1.0, 0.1);
   if (neox) model->output_norm_b = b.Vector("output_norm.bias", E, 0.0, 0.1);
   if (!c.tied_output) model->output = b.Matrix("output.weight", E, V, 2.0 * sd_e);
+
+  if (c.llama3_factor > 0.0) {
+    std::vector<float> factors;
+    for (double f : Llama3RopeFactors(c)) factors.push_back(static_cast<float>(f));
+    w->AddTensor("rope_freqs.weight", {static_cast<int64_t>(factors.size())}, GgmlType::kF32, factors);
+  }
 
   model->layers.resize(static_cast<size_t>(c.n_layer));
   for (int i = 0; i < c.n_layer; ++i) {

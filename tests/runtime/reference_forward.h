@@ -30,7 +30,26 @@ struct RefConfig {
   double norm_eps = 1e-5;
   bool parallel_residual = true;  // gptneox only
   bool tied_output = false;       // logits from token_embd (no output.weight)
+  // Rope scaling, as Hugging Face's rope_scaling defines it (modeling_rope_utils); a factor of
+  // 0 is none. llama3 (rope_type "llama3"): BuildSyntheticModel writes the per-pair divisors
+  // as rope_freqs.weight, as llama.cpp's converter does, and no scaling keys.
+  double llama3_factor = 0.0;
+  double llama3_low_freq_factor = 1.0;
+  double llama3_high_freq_factor = 4.0;
+  int llama3_original_context = 0;
+  // YaRN (rope_type "yarn"): written as rope.scaling.type/factor/original_context_length.
+  double yarn_factor = 0.0;
+  int yarn_original_context = 0;
+  double yarn_beta_fast = 32.0;
+  double yarn_beta_slow = 1.0;
 };
+
+// The rotation frequency of each pair i < n_rot/2 (HF's inv_freq, scaling applied), and the
+// factor cos and sin are multiplied by (YaRN's attention_factor, else 1).
+std::vector<double> RefInvFreq(const RefConfig& c);
+double RefRopeMagnitude(const RefConfig& c);
+// The llama3 divisors llama.cpp's converter stores in rope_freqs.weight: inv_freq / inv_freq_llama.
+std::vector<double> Llama3RopeFactors(const RefConfig& c);
 
 // Weights in GGUF layout, as doubles: a matrix stored with ne = [n_in, n_out] is n_out rows
 // of n_in values, row-major. Empty vectors are absent tensors.

@@ -201,6 +201,24 @@ RefConfig Wide(RefConfig c, int n_ff = 512) {
   return c;
 }
 
+// llama3 rope scaling (rope_freqs.weight) with an original context of 32, so that at the
+// test's positions (0..16) the low frequencies (divided by 8) and the smoothed one rotate
+// visibly less than unscaled ones (RopeScalingIsVisibleToTheTest checks it).
+RefConfig Llama3Rope(RefConfig c) {
+  c.llama3_factor = 8.0;
+  c.llama3_low_freq_factor = 1.0;
+  c.llama3_high_freq_factor = 4.0;
+  c.llama3_original_context = 32;
+  return c;
+}
+
+// YaRN, factor 4 over an original context of 64: the ramp spans the first pairs.
+RefConfig Yarn(RefConfig c) {
+  c.yarn_factor = 4.0;
+  c.yarn_original_context = 64;
+  return c;
+}
+
 std::vector<Case> AllCases() {
   const RefArch q2 = RefArch::kQwen2, q3 = RefArch::kQwen3;
   using D = kernels::DType;
@@ -231,6 +249,14 @@ std::vector<Case> AllCases() {
       {"gptneox_f16_tied_fullrot", Neox(16, true, true), GgmlType::kF16},
       {"gptneox_sequential_f32_untied", Neox(8, false, false), GgmlType::kF32},
       {"gptneox_q8_0_untied", Neox(8, true, false), GgmlType::kQ8_0},
+      // Rope scaling: llama3 factors (rope_freqs.weight) and YaRN, both rope layouts.
+      {"llama_gqa_llama3rope_f32_untied", Llama3Rope(Llama(4, 2, 16, false)), GgmlType::kF32},
+      {"llama_mha_llama3rope_q8_0_tied", Llama3Rope(Llama(4, 4, 16, true)), GgmlType::kQ8_0},
+      {"qwen2_gqa_llama3rope_f16_tied", Llama3Rope(Qwen(q2, 4, 2, 16, true)), GgmlType::kF16},
+      {"qwen3_gqa_llama3rope_f32_untied", Llama3Rope(Qwen(q3, 4, 2, 32, false)), GgmlType::kF32},
+      {"qwen2_gqa_yarn_f32_untied", Yarn(Qwen(q2, 4, 2, 16, false)), GgmlType::kF32},
+      {"llama_gqa_yarn_f16_tied", Yarn(Llama(4, 2, 16, true)), GgmlType::kF16},
+      {"qwen3_gqa_yarn_f32_tied", Yarn(Qwen(q3, 4, 2, 32, true)), GgmlType::kF32},
 
       // --- quantized weights: built as F32, then each 2-D tensor requantized (LoadCase) ---
       // Legacy types, blocks of 32 (activations in Q8_0 or Q8_1).
@@ -499,6 +525,43 @@ TEST_P(SyntheticModelTest, BitwiseIdenticalAcrossThreadCounts) {
 INSTANTIATE_TEST_SUITE_P(Archs, SyntheticModelTest, ::testing::ValuesIn(AllCases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
+// The rope-scaling cases test something: the reference logits of their weights differ from
+// those of the same weights rotated without scaling by far more than the tolerance, at the
+// test's positions (so ignoring rope_freqs.weight or the YaRN keys would fail them).
+TEST(RopeScalingTest, IsVisibleToTheTest) {
+  int n = 0;
+  for (const Case& c : AllCases()) {
+    if (c.config.llama3_factor == 0.0 && c.config.yarn_factor == 0.0) continue;
+    ++n;
+    test::GgufWriter w;
+    test::SyntheticSpec spec;
+    spec.config = c.config;
+    spec.weight_type = c.type;
+    spec.seed = 1234;
+    RefModel ref;
+    test::BuildSyntheticModel(spec, &w, &ref);
+    EXPECT_EQ(w.HasTensor("rope_freqs.weight"), c.config.llama3_factor > 0.0) << c.name;
+    const std::vector<int32_t> all = Concat(kPrompt, kDecode);
+    const std::vector<std::vector<double>> scaled = test::ReferenceForward(ref, all);
+    ref.config.llama3_factor = 0.0;
+    ref.config.yarn_factor = 0.0;
+    const std::vector<std::vector<double>> plain = test::ReferenceForward(ref, all);
+    double worst = 0.0;
+    for (size_t t = 0; t < all.size(); ++t) {
+      double max_ref = 0.0, max_diff = 0.0;
+      for (size_t v = 0; v < scaled[t].size(); ++v) {
+        max_ref = std::max(max_ref, std::fabs(scaled[t][v]));
+        max_diff = std::max(max_diff, std::fabs(scaled[t][v] - plain[t][v]));
+      }
+      worst = std::max(worst, max_diff / max_ref);
+    }
+    EXPECT_GT(worst, 10.0 * Tolerance(c)) << c.name;
+    std::printf("[ rope scaling ] %-34s max|scaled - plain|/max|logit| = %.3g (tolerance %.3g)\n", c.name, worst,
+                Tolerance(c));
+  }
+  EXPECT_GE(n, 6);
+}
+
 // --- session behaviour ----------------------------------------------------------------
 
 const Case kSessionCase("session_llama", Llama(4, 2, 16, false), GgmlType::kF16);
@@ -599,6 +662,7 @@ TEST_F(SessionBehaviourTest, SessionsOfOneModelAreIndependent) {
 // is allocated: just below the plan fails naming every figure, exactly at it succeeds.
 TEST_F(SessionBehaviourTest, BudgetBelowPlanFailsNamingEveryFigure) {
   SessionOptions opt;
+  opt.stream_weights = false;  // streaming's own plans: tests/runtime/streaming_test.cc
   opt.n_ctx = 32;
   opt.n_threads = 2;
   opt.n_batch = 8;

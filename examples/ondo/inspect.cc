@@ -9,6 +9,7 @@
 
 #include "examples/ondo/cli.h"
 #include "kernels/kernels.h"
+#include "platform/sys_info.h"
 #include "runtime/chat_template.h"
 #include "runtime/gguf.h"
 #include "runtime/model.h"
@@ -120,6 +121,12 @@ int InspectCommand(const std::vector<std::string>& args) {
              c.n_ctx_train, c.n_rot, c.rope_mode == kernels::RopeMode::kNeox ? "neox" : "normal",
              c.rope_freq_base, c.rope_freq_scale, c.layer_norm ? "LayerNorm" : "RMSNorm",
              c.norm_eps);
+  std::string scaling = runtime::RopeScalingName(c.rope_scaling);
+  if (c.rope_scaling == runtime::RopeScaling::kYarn) {
+    scaling += fmt::format(" (original context {}, ext {}, attn {}, beta {}/{})", c.n_ctx_orig_yarn, c.yarn_ext_factor,
+                           c.yarn_attn_factor, c.yarn_beta_fast, c.yarn_beta_slow);
+  }
+  fmt::print("  rope scaling {}, frequency factors (rope_freqs) {}\n", scaling, c.rope_freq_factors ? "yes" : "no");
   fmt::print("  ffn {}, {} residual, output {}\n", c.gelu_ffn ? "GELU" : "SwiGLU",
              c.parallel_residual ? "parallel" : "sequential", c.tied_output ? "tied to token_embd" : "own tensor");
   const tokenizer::VocabSpec& v = model->tokenizer().spec();
@@ -134,6 +141,8 @@ int InspectCommand(const std::vector<std::string>& args) {
   session_options.kv_type = kv_element;
   runtime::SessionPlan plan;
   if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
+  fmt::print("  kernels {} (CPU features: {}; ONDO_CPU=scalar|avx2 forces a lower set)\n", kernels::ActiveIsa(),
+             platform::GetCpuFeatures().ToString());
   fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n{}", plan.n_ctx, plan.n_batch,
              runtime::DescribePlan(plan, c));
   return kExitOk;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
@@ -57,6 +58,39 @@ TEST(Allocations, DecodeAllocatesNothing) {
     }
   }
   if (tested == 0) GTEST_SKIP() << "no ko-mini-a models in " << ONDO_SHARED_DIR;
+}
+
+// After a prompt cache is restored (which reads and decompresses a file: allocations there
+// are expected), decoding allocates nothing, with either KV type.
+TEST(Allocations, DecodeAfterPromptCacheAllocatesNothing) {
+  const std::string path = std::string(ONDO_SHARED_DIR) + "/models/ko-mini-a.f16.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  std::unique_ptr<Model> model;
+  ASSERT_TRUE(Model::Load(path, &model).ok());
+  const std::string cache = ::testing::TempDir() + "ondo_alloc_prompt_cache.bin";
+  const std::vector<int32_t> prompt = {1, 3, 1156, 327, 1617, 2919, 4};
+  for (memory::KvType kv_type : {memory::KvType::kF16, memory::KvType::kQ8_0}) {
+    SessionOptions so;
+    so.n_ctx = 128;
+    so.n_threads = 2;
+    so.kv_type = kv_type;
+    std::unique_ptr<Session> first, second;
+    ASSERT_TRUE(Session::Create(*model, so, &first).ok());
+    ASSERT_TRUE(first->Prefill(prompt).ok());
+    ASSERT_TRUE(first->SavePromptCache(cache, prompt).ok());
+    ASSERT_TRUE(Session::Create(*model, so, &second).ok());
+    int reused = 0;
+    ASSERT_TRUE(second->LoadPromptCache(cache, prompt, &reused).ok());
+    ASSERT_EQ(reused, static_cast<int>(prompt.size()) - 1);
+    g_allocations = 0;
+    g_counting = true;
+    Status s = second->Decode(prompt.back());
+    for (int i = 0; i < 16 && s.ok(); ++i) s = second->Decode(100 + 7 * i);
+    g_counting = false;
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(g_allocations.load(), 0) << memory::KvTypeName(kv_type);
+  }
+  std::remove(cache.c_str());
 }
 
 // Generate reserves its outputs up front; the callback sees every token; the loop itself

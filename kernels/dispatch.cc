@@ -51,6 +51,7 @@ KernelSet MakeScalar() {
   s.softmax = ref::Softmax;
   s.swiglu = ref::SwiGlu;
   s.gelu = ref::Gelu;
+  s.geglu = ref::GeGlu;
   s.add = ref::Add;
   s.rope = ref::Rope;
   s.attention_f16 = ref::AttentionF16;
@@ -214,6 +215,9 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   ActiveKernels().swiglu(gate, up, out, n);
 }
 void Gelu(const float* x, float* out, int64_t n) { ActiveKernels().gelu(x, out, n); }
+void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
+  ActiveKernels().geglu(gate, up, out, n);
+}
 void Add(const float* x, float* y, int64_t n) { ActiveKernels().add(x, y, n); }
 void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p) {
   ActiveKernels().rope(x, n_heads, head_dim, pos, p);

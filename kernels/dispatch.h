@@ -41,6 +41,7 @@ struct KernelSet {
   void (*softmax)(float* x, int64_t n);
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   void (*gelu)(const float* x, float* out, int64_t n);
+  void (*geglu)(const float* gate, const float* up, float* out, int64_t n);
   void (*add)(const float* x, float* y, int64_t n);
   void (*rope)(float* x, int n_heads, int head_dim, int pos, const RopeParams& p);
   void (*attention_f16)(const AttentionArgs& args);

@@ -109,6 +109,8 @@ void Softmax(float* x, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 // out = gelu(x), tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 void Gelu(const float* x, float* out, int64_t n);
+// out = gelu(gate) * up, gelu as Gelu (gemma3's FFN). In-place (out == gate or up) allowed.
+void GeGlu(const float* gate, const float* up, float* out, int64_t n);
 // y += x
 void Add(const float* x, float* y, int64_t n);
 

@@ -1,9 +1,11 @@
 // Linux implementations of sys_info.h.
 #include "platform/sys_info.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,40 @@ uint64_t PhysicalMemoryBytes() {
   long page = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return 0;
   return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+int DefaultThreadCountFrom(const std::vector<int>& cpus, const std::string& sysfs_cpu_dir) {
+  if (cpus.empty()) return 1;
+  std::vector<long> capacity;
+  for (int cpu : cpus) {
+    const std::string path = sysfs_cpu_dir + "/cpu" + std::to_string(cpu) + "/cpu_capacity";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    long c = -1;
+    if (f != nullptr) {
+      if (std::fscanf(f, "%ld", &c) != 1) c = -1;
+      std::fclose(f);
+    }
+    if (c <= 0) return static_cast<int>(cpus.size());  // unknown: treat as homogeneous
+    capacity.push_back(c);
+  }
+  const long big = *std::max_element(capacity.begin(), capacity.end());
+  return static_cast<int>(std::count(capacity.begin(), capacity.end(), big));
+}
+
+int DefaultThreadCount() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  if (cpus.empty()) {
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < (n > 0 ? n : 1); ++i) cpus.push_back(static_cast<int>(i));
+  }
+  return std::max(1, DefaultThreadCountFrom(cpus, "/sys/devices/system/cpu"));
 }
 
 std::string CpuFeatures::ToString() const {

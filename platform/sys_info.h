@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ondo::platform {
 
@@ -12,6 +13,16 @@ uint64_t PeakRssBytes();
 // Physical RAM in bytes.
 uint64_t PhysicalMemoryBytes();
 // (The cgroup memory limit: memory/budget.h, which walks the cgroup tree.)
+
+// Worker threads to use by default: the CPUs this process may run on (its affinity mask,
+// which containers and taskset narrow); on a heterogeneous CPU (big.LITTLE: the cores'
+// /sys/devices/system/cpu/cpuN/cpu_capacity differ) only those of the highest capacity, since
+// a parallel step waits for its slowest thread and the small cores would hold the big ones
+// back. At least 1.
+int DefaultThreadCount();
+// The same from given figures (tests): `cpus` are the usable CPU numbers, `sysfs_cpu_dir` the
+// folder holding cpuN/cpu_capacity. Missing or unreadable capacities count as homogeneous.
+int DefaultThreadCountFrom(const std::vector<int>& cpus, const std::string& sysfs_cpu_dir);
 
 struct CpuFeatures {
   bool avx2 = false;

@@ -39,6 +39,7 @@ const char* ChatFormatName(ChatFormat format) {
     case ChatFormat::kChatMl: return "chatml";
     case ChatFormat::kLlama3: return "llama3";
     case ChatFormat::kKoMini: return "ko-mini";
+    case ChatFormat::kGemma: return "gemma";
   }
   return "?";
 }
@@ -47,6 +48,7 @@ ChatFormat DetectChatFormatFromTemplate(std::string_view t) {
   if (t.empty()) return ChatFormat::kNone;
   if (Contains(t, "<|im_start|>")) return ChatFormat::kChatMl;
   if (Contains(t, "<|start_header_id|>") && Contains(t, "<|eot_id|>")) return ChatFormat::kLlama3;
+  if (Contains(t, "<start_of_turn>")) return ChatFormat::kGemma;
   // Phi-3 and Zephyr also use <|user|>/<|assistant|>, but with a newline after the tag and an
   // end marker; ko-mini-a has neither.
   if (Contains(t, "<|user|>") && Contains(t, "<|assistant|>") && !Contains(t, "<|end|>") &&
@@ -62,6 +64,7 @@ ChatFormat DetectChatFormatFromVocab(const tokenizer::Tokenizer& tok) {
   if (has("<|start_header_id|>") && has("<|end_header_id|>") && has("<|eot_id|>")) {
     return ChatFormat::kLlama3;
   }
+  if (has("<start_of_turn>") && has("<end_of_turn>")) return ChatFormat::kGemma;
   if (has("<|user|>") && has("<|assistant|>") && !has("<|end|>")) return ChatFormat::kKoMini;
   return ChatFormat::kNone;
 }
@@ -105,6 +108,28 @@ Status ApplyChatTemplate(ChatFormat format, std::span<const ChatMessage> message
       }
       if (add_generation_prompt) out->append("<|assistant|>");
       break;
+    case ChatFormat::kGemma: {
+      // Gemma 3's template: contents trimmed, the assistant is "model", and a system message,
+      // which Gemma has no turn for, opens the next user turn untrimmed, followed by a blank
+      // line (llama.cpp's LLM_CHAT_TEMPLATE_GEMMA trims it; the Jinja template does not).
+      // <bos> is not written: add_bos adds it.
+      std::string_view system;
+      for (const ChatMessage& m : messages) {
+        if (m.role == "system") {
+          system = m.content;
+          continue;
+        }
+        const bool user = m.role == "user";
+        out->append("<start_of_turn>").append(user ? "user" : "model").append("\n");
+        if (user && !system.empty()) {
+          out->append(system).append("\n\n");
+          system = {};
+        }
+        out->append(Trim(m.content)).append("<end_of_turn>\n");
+      }
+      if (add_generation_prompt) out->append("<start_of_turn>model\n");
+      break;
+    }
     case ChatFormat::kNone:
       break;
   }
@@ -160,7 +185,7 @@ Status PreparePrompt(const Model& model, std::string_view prompt, const PromptOp
   if (options.mode != PromptMode::kRaw) {
     format = DetectChatFormat(model);
     if (options.mode == PromptMode::kChat && format == ChatFormat::kNone) {
-      return Unsupported("the model has no chat template ondo knows (ChatML, Llama 3, ko-mini)");
+      return Unsupported("the model has no chat template ondo knows (ChatML, Llama 3, Gemma, ko-mini)");
     }
   }
   if (format == ChatFormat::kNone && !options.system.empty()) {

@@ -18,6 +18,7 @@ const char* ArchName(Arch arch) {
     case Arch::kQwen2: return "qwen2";
     case Arch::kQwen3: return "qwen3";
     case Arch::kGptNeox: return "gptneox";
+    case Arch::kGemma3: return "gemma3";
   }
   return "?";
 }
@@ -49,6 +50,9 @@ struct KeyRule {
   KeyUse use;
   std::string_view reason;  // kUnsupported / kNeutralOnly: what the key does, for the message
   double neutral = 0.0;     // kNeutralOnly
+  // Non-empty: the key is read only for this architecture and refused (with `reason`) for
+  // the others.
+  std::string_view only_arch = {};
 };
 constexpr KeyRule kArchKeyRules[] = {
     {"context_length", KeyUse::kRead, "n_ctx_train: the default context, YaRN's default original context"},
@@ -59,7 +63,7 @@ constexpr KeyRule kArchKeyRules[] = {
     {"attention.head_count_kv", KeyUse::kRead, "n_head_kv (GQA)"},
     {"attention.key_length", KeyUse::kRead, "head_dim"},
     {"attention.value_length", KeyUse::kRead, "must equal key_length"},
-    {"attention.layer_norm_rms_epsilon", KeyUse::kRead, "RMSNorm epsilon (llama, qwen2, qwen3)"},
+    {"attention.layer_norm_rms_epsilon", KeyUse::kRead, "RMSNorm epsilon (llama, qwen2, qwen3, gemma3)"},
     {"attention.layer_norm_epsilon", KeyUse::kRead, "LayerNorm epsilon (gptneox; llama.cpp ignores it elsewhere too)"},
     {"use_parallel_residual", KeyUse::kRead, "gptneox residual form (llama.cpp ignores it elsewhere too)"},
     {"rope.dimension_count", KeyUse::kRead, "n_rot (partial rotary)"},
@@ -86,7 +90,7 @@ constexpr KeyRule kArchKeyRules[] = {
     {"attention.scale", KeyUse::kUnsupported, "an attention scale other than 1/sqrt(head_dim)"},
     {"final_logit_softcapping", KeyUse::kUnsupported, "logit soft-capping"},
     {"attn_logit_softcapping", KeyUse::kUnsupported, "attention logit soft-capping"},
-    {"attention.sliding_window", KeyUse::kUnsupported, "sliding-window attention"},
+    {"attention.sliding_window", KeyUse::kRead, "sliding-window attention (implemented for gemma3 only: its local layers' window)", 0.0, "gemma3"},
     {"attention.sliding_window_pattern", KeyUse::kUnsupported, "sliding-window attention"},
     {"rope.freq_base_swa", KeyUse::kUnsupported, "a rope base for sliding-window layers"},
     {"rope.dimension_sections", KeyUse::kUnsupported, "multi-section rope (M-RoPE)"},
@@ -131,6 +135,10 @@ Status CheckMetadataKeys(const GgufFile& g, std::string_view arch) {
       }
       if (rule == nullptr) {
         return Unsupported("metadata key '{}' is not known to ondo and may change what the model computes; refusing rather than ignoring it", key);
+      }
+      if (!rule->only_arch.empty() && rule->only_arch != arch) {
+        return Unsupported("metadata key '{}' = {} ({}) is not supported by ondo for architecture '{}'", key,
+                           GgufFile::ValueToString(kv.value), rule->reason, arch);
       }
       if (rule->use == KeyUse::kUnsupported ||
           (rule->use == KeyUse::kNeutralOnly && !IsNeutral(kv.value, rule->neutral))) {
@@ -224,8 +232,10 @@ Status Model::Init() {
     c.arch = Arch::kQwen3;
   } else if (arch_name == "gptneox") {
     c.arch = Arch::kGptNeox;
+  } else if (arch_name == "gemma3") {
+    c.arch = Arch::kGemma3;
   } else {
-    return Unsupported("architecture '{}' is not supported (llama, qwen2, qwen3, gptneox are)", arch_name);
+    return Unsupported("architecture '{}' is not supported (llama, qwen2, qwen3, gemma3, gptneox are)", arch_name);
   }
   ONDO_RETURN_IF_ERROR(CheckMetadataKeys(g, arch_name));
   const std::string a(arch_name);
@@ -277,6 +287,26 @@ Status Model::Init() {
     ONDO_RETURN_IF_ERROR(g.GetF32(key("attention.layer_norm_rms_epsilon"), &c.norm_eps));
   }
   if (!(c.norm_eps > 0.0f) || !(c.norm_eps < 1.0f)) return Corrupt("norm epsilon {} is out of range", c.norm_eps);
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  if (c.arch == Arch::kGemma3) {
+    // As llama.cpp (llama_model::load_hparams, build_gemma3): embeddings times sqrt(n_embd),
+    // norms after attention and FFN, GELU-gated FFN, five sliding-window layers of six with
+    // rope base 10000 unscaled. The norm weights need no "+1": llama.cpp's converter stores
+    // Gemma's (1 + w). Hugging Face multiplies by sqrt(n_embd) rounded to the weights' dtype
+    // (bf16: 34 for n_embd 1152); llama.cpp and ondo use it unrounded.
+    c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
+    c.post_norms = true;
+    c.gelu_gated_ffn = true;
+    c.swa_pattern = 6;
+    c.rope_freq_base_swa = 10000.0f;
+    uint32_t n_swa = 0;
+    ONDO_RETURN_IF_ERROR(g.GetU32(key("attention.sliding_window"), &n_swa));
+    if (n_swa == 0 || n_swa > (1u << 24)) return Corrupt("attention.sliding_window {} is out of range", n_swa);
+    c.n_swa = static_cast<int>(n_swa);
+    // Gemma 3 27B's query_pre_attn_scalar is n_embd / n_head (168), not head_dim (128); the
+    // file does not carry it and llama.cpp recognizes that model by its 62 layers.
+    if (c.n_layer == 62) c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
+  }
   tensor_used_.assign(g.tensors().size(), false);
   ONDO_RETURN_IF_ERROR(ReadRope());
 
@@ -296,7 +326,8 @@ Status Model::Init() {
   const int64_t E = c.n_embd, Q = c.n_embd_q(), KV = c.n_embd_kv(), F = c.n_ff, V = c.n_vocab;
   ONDO_RETURN_IF_ERROR(View("token_embd.weight", E, V, true, &tok_embd_));
   ONDO_RETURN_IF_ERROR(View("output_norm.weight", E, 0, true, &output_norm_));
-  ONDO_RETURN_IF_ERROR(View("output_norm.bias", E, 0, c.layer_norm, &output_norm_b_));
+  // Only LayerNorm adds a bias: for RMSNorm models the tensor stays unused, so it is refused.
+  if (c.layer_norm) ONDO_RETURN_IF_ERROR(View("output_norm.bias", E, 0, true, &output_norm_b_));
   ONDO_RETURN_IF_ERROR(View("output.weight", E, V, false, &output_));
   ONDO_RETURN_IF_ERROR(View("output.bias", V, 0, false, &output_b_));
   if (!output_.present()) {
@@ -327,12 +358,16 @@ Status Model::Init() {
       ONDO_RETURN_IF_ERROR(View(name("attn_k.bias"), KV, 0, qkv_bias, &L.bk));
       ONDO_RETURN_IF_ERROR(View(name("attn_v.bias"), KV, 0, qkv_bias, &L.bv));
       ONDO_RETURN_IF_ERROR(View(name("attn_output.bias"), E, 0, false, &L.bo));
-      if (c.arch == Arch::kQwen3) {
+      if (c.arch == Arch::kQwen3 || c.arch == Arch::kGemma3) {
         ONDO_RETURN_IF_ERROR(View(name("attn_q_norm.weight"), c.head_dim, 0, true, &L.q_norm));
         ONDO_RETURN_IF_ERROR(View(name("attn_k_norm.weight"), c.head_dim, 0, true, &L.k_norm));
       }
       ONDO_RETURN_IF_ERROR(View(name("ffn_norm.weight"), E, 0, true, &L.ffn_norm));
       ONDO_RETURN_IF_ERROR(View(name("ffn_gate.weight"), E, F, true, &L.ffn_gate));
+      if (c.post_norms) {
+        ONDO_RETURN_IF_ERROR(View(name("post_attention_norm.weight"), E, 0, true, &L.attn_post_norm));
+        ONDO_RETURN_IF_ERROR(View(name("post_ffw_norm.weight"), E, 0, true, &L.ffn_post_norm));
+      }
     }
     ONDO_RETURN_IF_ERROR(View(name("attn_output.weight"), Q, E, true, &L.wo));
     ONDO_RETURN_IF_ERROR(View(name("ffn_up.weight"), E, F, true, &L.ffn_up));
@@ -396,6 +431,9 @@ Status Model::ReadRope() {
   for (float v : {c.yarn_ext_factor, c.yarn_attn_factor, c.yarn_beta_fast, c.yarn_beta_slow}) {
     if (!std::isfinite(v) || v < 0.0f) return Corrupt("YaRN parameter {} is out of range", v);
   }
+  if (c.arch == Arch::kGemma3 && c.rope_scaling == RopeScaling::kYarn) {
+    return Unsupported("metadata key '{}' = 'yarn' is not supported by ondo for gemma3 (none and linear are)", key("rope.scaling.type"));
+  }
   if (c.rope_scaling != RopeScaling::kYarn && c.yarn_ext_factor != 0.0f) {
     return Unsupported("rope.scaling.yarn_ext_factor {} without rope.scaling.type yarn is not supported", c.yarn_ext_factor);
   }
@@ -416,8 +454,15 @@ Status Model::ReadRope() {
     r.mscale *= 1.0f + 0.1f * std::log(1.0f / r.freq_scale);
   }
 
-  // llama3 rope factors (Llama 3.1/3.2, EXAONE 3.5): one divisor per rotated pair.
-  if (c.arch != Arch::kGptNeox) {
+  // gemma3's sliding-window layers: their own base, no scaling (llama.cpp's
+  // rope_freq_base_train_swa / rope_freq_scale_train_swa; Hugging Face's rope_local_base_freq).
+  rope_swa_ = r;
+  rope_swa_.freq_base = c.rope_freq_base_swa;
+  rope_swa_.freq_scale = 1.0f;
+
+  // llama3 rope factors (Llama 3.1/3.2, EXAONE 3.5): one divisor per rotated pair. gemma3
+  // does not read them (llama.cpp neither), so there the tensor is refused as unused.
+  if (c.arch != Arch::kGptNeox && c.arch != Arch::kGemma3) {
     WeightView rf;
     ONDO_RETURN_IF_ERROR(View("rope_freqs.weight", c.n_rot / 2, 0, false, &rf));
     if (rf.present()) {
@@ -466,6 +511,11 @@ uint64_t ModelIdentity(const Model& model) {
     for (float v : {c.yarn_ext_factor, c.yarn_attn_factor, c.yarn_beta_fast, c.yarn_beta_slow}) f.Value(v);
   }
   for (bool v : {c.layer_norm, c.parallel_residual, c.gelu_ffn, c.tied_output}) f.Value(v);
+  if (c.n_swa > 0) {  // only then, so other models keep their identity
+    f.Value(c.n_swa);
+    f.Value(c.swa_pattern);
+    f.Value(c.rope_freq_base_swa);
+  }
   for (const GgufTensorInfo& t : model.gguf().tensors()) {
     f.Text(t.name);
     f.Value(static_cast<int>(t.type));

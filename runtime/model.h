@@ -16,7 +16,7 @@
 
 namespace ondo::runtime {
 
-enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox };
+enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3 };
 const char* ArchName(Arch arch);
 
 // rope.scaling.type: how positions beyond the training context are mapped (llama.cpp's
@@ -51,6 +51,20 @@ struct ModelConfig {
   bool parallel_residual = false;  // gptneox: x + attn(ln1(x)) + ffn(ln2(x))
   bool gelu_ffn = false;           // up -> GELU -> down instead of SwiGLU
   bool tied_output = false;        // output head shares token_embd
+  // gemma3 (llama.cpp's build_gemma3): the embeddings are multiplied by embd_scale, the
+  // attention and FFN outputs are RMS-normed again (attn_post_norm, ffn_post_norm) before
+  // their residual add, and the FFN is gelu(gate) * up.
+  float embd_scale = 1.0f;         // sqrt(n_embd) for gemma3
+  bool post_norms = false;
+  bool gelu_gated_ffn = false;
+  float attn_scale = 0.0f;         // scale of q.k; set at load (1/sqrt(head_dim) unless gemma3 27B)
+  // Sliding-window attention (gemma3): a local layer attends to the last n_swa positions
+  // (its own included) and rotates with rope_freq_base_swa, unscaled; every swa_pattern-th
+  // layer (il % swa_pattern == swa_pattern - 1) is global. n_swa 0: every layer is global.
+  int n_swa = 0;
+  int swa_pattern = 0;
+  float rope_freq_base_swa = 10000.0f;
+  bool is_swa_layer(int il) const { return n_swa > 0 && il % swa_pattern != swa_pattern - 1; }
 
   int n_embd_q() const { return n_head * head_dim; }
   int n_embd_kv() const { return n_head_kv * head_dim; }
@@ -76,6 +90,7 @@ struct LayerWeights {
   WeightView ffn_norm, ffn_norm_b;
   WeightView ffn_gate, ffn_up, ffn_down;
   WeightView ffn_up_b, ffn_down_b;
+  WeightView attn_post_norm, ffn_post_norm;  // gemma3
 };
 // Every view of a layer, for code that walks them all (weight streaming rebases them).
 inline constexpr WeightView LayerWeights::*kLayerWeightViews[] = {
@@ -84,7 +99,7 @@ inline constexpr WeightView LayerWeights::*kLayerWeightViews[] = {
     &LayerWeights::bk,        &LayerWeights::bv,          &LayerWeights::bqkv,     &LayerWeights::bo,
     &LayerWeights::q_norm,    &LayerWeights::k_norm,      &LayerWeights::ffn_norm, &LayerWeights::ffn_norm_b,
     &LayerWeights::ffn_gate,  &LayerWeights::ffn_up,      &LayerWeights::ffn_down, &LayerWeights::ffn_up_b,
-    &LayerWeights::ffn_down_b};
+    &LayerWeights::ffn_down_b, &LayerWeights::attn_post_norm, &LayerWeights::ffn_post_norm};
 inline constexpr size_t kNumLayerWeightViews = std::size(kLayerWeightViews);
 static_assert(sizeof(LayerWeights) == kNumLayerWeightViews * sizeof(WeightView),
               "a view was added to LayerWeights: list it in kLayerWeightViews");
@@ -111,6 +126,9 @@ class Model {
   // How q and k rotate (frequencies, factors, YaRN ramp), resolved at load; freq_factors
   // points into this Model.
   const kernels::RopeParams& rope() const { return rope_; }
+  // The rotation of layer il: rope() for global layers, base rope_freq_base_swa without
+  // scaling for sliding-window ones (gemma3).
+  const kernels::RopeParams& rope(int il) const { return config_.is_swa_layer(il) ? rope_swa_ : rope_; }
 
  private:
   Model() = default;
@@ -126,6 +144,7 @@ class Model {
   std::unique_ptr<LayerWeights[]> layers_;
   uint64_t weight_bytes_ = 0;
   kernels::RopeParams rope_;
+  kernels::RopeParams rope_swa_;
   std::vector<float> rope_freq_factors_;  // [n_rot / 2], copied at load (streaming-proof)
   std::vector<bool> tensor_used_;         // during Init: which file tensors a view took
 };

@@ -1,19 +1,19 @@
-// Session forward pass: one code path for llama, qwen2, qwen3 and gptneox, differing only in
-// the flags of ModelConfig. Matrix products are split across the pool by rows, attention by
-// (token, KV head); every split writes disjoint outputs, so results do not depend on the
-// thread count.
+// Session forward pass: one code path for llama, qwen2, qwen3, gemma3 and gptneox, differing
+// only in the flags of ModelConfig. Matrix products are split across the pool by rows,
+// attention by (token, KV head); every split writes disjoint outputs, so results do not
+// depend on the thread count.
 #include "runtime/session.h"
 
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "memory/prompt_cache.h"
 #include "platform/file_reader.h"
+#include "platform/sys_info.h"
 #include "runtime/sampler.h"
 
 namespace ondo::runtime {
@@ -24,10 +24,8 @@ kernels::DType KvDType(memory::KvType t) {
   return t == memory::KvType::kQ8_0 ? kernels::DType::kQ8_0 : kernels::DType::kF16;
 }
 
-int DefaultThreads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(std::min(n, 64u));
-}
+// The usable CPUs, or the big cores of a heterogeneous CPU (platform::DefaultThreadCount).
+int DefaultThreads() { return std::min(platform::DefaultThreadCount(), 64); }
 
 }  // namespace
 
@@ -228,16 +226,20 @@ Status Session::Shift(int keep, int discard) {
   // The same frequencies (factors, YaRN mix) as the forward pass: angles are linear in the
   // position, so rotating by -discard moves a key exactly. Without YaRN's magnitude scale,
   // which the keys already carry.
+  // Each layer with its own rotation (gemma3's sliding-window layers have their own base).
   kernels::RopeParams shift_rope = model_.rope();
   shift_rope.mscale = 1.0f;
+  kernels::RopeParams shift_rope_swa = model_.rope(0);  // == rope() when no layer is local
+  shift_rope_swa.mscale = 1.0f;
   pool_.ParallelFor(c.n_head_kv, [&](int h, int) {
     float* buf = k_.data() + static_cast<size_t>(h) * chunk * hd;
     for (int il = 0; il < c.n_layer; ++il) {
+      const kernels::RopeParams& rope = c.is_swa_layer(il) ? shift_rope_swa : shift_rope;
       for (int j = 0; j < n_move; j += chunk) {
         const int n = std::min(chunk, n_move - j);
         const int64_t len = static_cast<int64_t>(n) * hd;
         kernels::DequantizeRow(kv_type, kv_->K(il, h, first + j), buf, len);
-        kernels::Rope(buf, n, hd, -discard, shift_rope);
+        kernels::Rope(buf, n, hd, -discard, rope);
         kernels::QuantizeRow(kv_type, buf, kv_->K(il, h, keep + j), len);
       }
       if (n_move > 0) {
@@ -332,14 +334,19 @@ void Session::Attention(int layer, int n_tokens) {
   const ModelConfig& c = model_.config();
   const int n_group = c.n_group();
   const int hd = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float scale = c.attn_scale;
   const int n_tasks = n_tokens * c.n_head_kv;
+  // A sliding-window layer attends to the last n_swa positions only (its own included), as
+  // llama.cpp's SWA mask (p_query - p_key >= n_swa is masked): rows [first, n_kv).
+  const int window = c.is_swa_layer(layer) ? c.n_swa : 0;
   const bool q8 = kv_->type() == memory::KvType::kQ8_0;
   pool_.ParallelFor(n_tasks, [&](int task, int thread) {
     const int t = task / c.n_head_kv;
     const int h = task % c.n_head_kv;
     const float* q = q_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
-    const int n_kv = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
+    const int n_end = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
+    const int first = window > 0 ? std::max(0, n_end - window) : 0;
+    const int n_kv = n_end - first;
     float* out = att_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
     float* scratch = att_scratch_.data() + static_cast<size_t>(thread) * n_group * plan_.n_ctx;
     // The fields both argument types share.
@@ -355,15 +362,15 @@ void Session::Attention(int layer, int n_tokens) {
     if (q8) {
       kernels::AttentionQ8Args a;
       common(a);
-      a.k = kv_->K(layer, h, 0);
-      a.v = kv_->V(layer, h, 0);
+      a.k = kv_->K(layer, h, first);
+      a.v = kv_->V(layer, h, first);
       a.kv_row_bytes = kv_->row_bytes();
       kernels::AttentionQ8_0(a);
     } else {
       kernels::AttentionArgs a;
       common(a);
-      a.k = reinterpret_cast<const uint16_t*>(kv_->K(layer, h, 0));
-      a.v = reinterpret_cast<const uint16_t*>(kv_->V(layer, h, 0));
+      a.k = reinterpret_cast<const uint16_t*>(kv_->K(layer, h, first));
+      a.v = reinterpret_cast<const uint16_t*>(kv_->V(layer, h, first));
       a.kv_row_stride = kv_->row_bytes() / static_cast<int64_t>(sizeof(uint16_t));
       kernels::AttentionF16(a);
     }
@@ -380,6 +387,9 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
   const WeightView& emb = model_.tok_embd();
   for (int t = 0; t < n; ++t) {
     kernels::DequantizeRow(emb.type, emb.data + static_cast<size_t>(ids[t]) * emb.row_bytes, x + t * E, E);
+    if (c.embd_scale != 1.0f) {
+      for (int64_t i = 0; i < E; ++i) x[t * E + i] *= c.embd_scale;
+    }
   }
 
   for (int il = 0; il < c.n_layer; ++il) {
@@ -411,8 +421,9 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
         for (int h = 0; h < c.n_head_kv; ++h) kernels::RmsNorm(kt + h * hd, L.k_norm.f32(), kt + h * hd, hd, c.norm_eps);
       }
       const int pos = n_past_ + t;
-      kernels::Rope(qt, c.n_head, hd, pos, model_.rope());
-      kernels::Rope(kt, c.n_head_kv, hd, pos, model_.rope());
+      const kernels::RopeParams& rope = model_.rope(il);
+      kernels::Rope(qt, c.n_head, hd, pos, rope);
+      kernels::Rope(kt, c.n_head_kv, hd, pos, rope);
       const float* vt = v_.data() + t * KV;
       const kernels::DType kv_type = KvDType(kv_->type());
       for (int h = 0; h < c.n_head_kv; ++h) {
@@ -428,6 +439,7 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
       Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
     } else {
       MatMul(L.wo, &L.bo, att_.data(), Q, n, xb, E);
+      if (c.post_norms) Norm(L.attn_post_norm, {}, xb, xb, n, E);
       ForTokens(n, [&](int t) { kernels::Add(xb + t * E, x + t * E, E); });
       Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
     }
@@ -440,10 +452,16 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
                                    {&L.ffn_up, nullptr, ffn_b_.data(), F}};
       MatMuls(gate_up, xb, E, n);
       ForTokens(n, [&](int t) {
-        kernels::SwiGlu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, ffn_b_.data() + t * F, F);
+        float* up = ffn_b_.data() + t * F;
+        if (c.gelu_gated_ffn) {
+          kernels::GeGlu(ffn_a_.data() + t * F, up, up, F);
+        } else {
+          kernels::SwiGlu(ffn_a_.data() + t * F, up, up, F);
+        }
       });
     }
     MatMul(L.ffn_down, &L.ffn_down_b, ffn_b_.data(), F, n, xb, E);
+    if (c.post_norms) Norm(L.ffn_post_norm, {}, xb, xb, n, E);
     ForTokens(n, [&](int t) {
       kernels::Add(xb + t * E, x + t * E, E);
       if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);

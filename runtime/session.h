@@ -20,7 +20,7 @@ namespace ondo::runtime {
 
 struct SessionOptions {
   int n_ctx = 0;      // KV capacity in tokens; 0 = min(training context, 4096)
-  int n_threads = 0;  // 0 = all online cores
+  int n_threads = 0;  // 0 = platform::DefaultThreadCount(): the usable cores, big ones only on big.LITTLE
   int n_batch = 64;   // largest prefill chunk (tokens per forward pass)
   // KV cache element type: f16, or q8_0 (8.5 bits per element, REQUIRES head_dim % 32 == 0;
   // Create and PlanSession fail with InvalidArgument otherwise).

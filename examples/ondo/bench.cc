@@ -98,7 +98,7 @@ int BenchCommand(const std::vector<std::string>& args) {
   options.add_options()
       ("model,m", po::value(&model_path)->value_name("FILE")->required(), "GGUF model file")
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
-       "worker threads (0: all online cores)")
+       "worker threads (0: the usable cores; the big ones on a big.LITTLE CPU)")
       ("prompt,p", po::value(&n_prompt)->value_name("N")->default_value(512),
        "prompt tokens, processed as one batch (0: skip the prompt test)")
       ("gen,n", po::value(&n_gen)->value_name("N")->default_value(64),

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -57,7 +56,7 @@ int ConvertCommand(const std::vector<std::string>& args) {
        "largest shard (suffix K, M, G); a layer larger than this gets a shard of its own")
       ("single", "write one file instead of a folder")
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
-       "threads that re-quantize (0: all online cores)");
+       "threads that re-quantize (0: the usable cores; the big ones on a big.LITTLE CPU)");
   po::variables_map vm;
   if (int rc = ParseArgs("convert", kConvertSynopsis, kConvertSummary, options, args, &vm, "input");
       rc >= 0) {
@@ -73,7 +72,7 @@ int ConvertCommand(const std::vector<std::string>& args) {
   }
   if (n_threads < 0) return UsageError("convert", fmt::format("--threads {} is negative", n_threads));
   opt.single_file = vm.count("single") != 0;
-  opt.n_threads = n_threads > 0 ? n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opt.n_threads = n_threads > 0 ? n_threads : platform::DefaultThreadCount();
 
   runtime::Imatrix imatrix;
   if (!imatrix_path.empty()) {

@@ -82,7 +82,7 @@ void AddEvalOptions(po::options_description* options, EvalArgs* a) {
       ("ctx,c", po::value(&a->n_ctx)->value_name("N")->default_value(256),
        "tokens per chunk (at most the model's training context)")
       ("threads,t", po::value(&a->n_threads)->value_name("N")->default_value(0),
-       "worker threads (0: all online cores)")
+       "worker threads (0: the usable cores; the big ones on a big.LITTLE CPU)")
       ("chunks", po::value(&a->max_chunks)->value_name("N")->default_value(0),
        "evaluate at most the first N chunks (0: all)")
       ("kv-type", po::value(&a->kv_type_name)->value_name("f16|q8")->default_value("f16"),

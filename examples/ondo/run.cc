@@ -25,9 +25,9 @@ namespace {
 constexpr std::string_view kSynopsis = "ondo run [-m MODEL] -p TEXT [options]";
 constexpr std::string_view kSummary =
     "Generates a reply to TEXT and streams it to stdout. Without --raw, the model's chat\n"
-    "template (ChatML, Llama 3 or ko-mini) is applied when it has one, and with it the Korean\n"
-    "script guard and loop stop. One timing line (prompt and decode tok/s, peak RSS) goes to\n"
-    "stderr.";
+    "template (ChatML, Llama 3, Gemma or ko-mini) is applied when it has one, and with it the\n"
+    "Korean script guard and loop stop. One timing line (prompt and decode tok/s, peak RSS)\n"
+    "goes to stderr.";
 
 bool StreamToStdout(void* /*user_data*/, int32_t /*id*/, std::string_view text) {
   if (!text.empty()) {
@@ -107,7 +107,7 @@ int RunCommand(const std::vector<std::string>& args) {
        "(0 <= N < --ctx)")
       ("kv-type", po::value(&kv_type)->value_name("f16|q8")->default_value("f16"), kKvTypeHelp)
       ("threads,t", po::value(&n_threads)->value_name("N")->default_value(0),
-       "worker threads (0: all online cores)")
+       "worker threads (0: the usable cores; the big ones on a big.LITTLE CPU)")
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
       ("verbose,v", "print the memory plan on stderr before generating")
       ("ignore-eos", "never sample an end-of-generation token: exactly -n tokens (benchmarks, "

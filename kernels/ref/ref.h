@@ -105,6 +105,7 @@ void LayerNorm(const float* x, const float* w, const float* b, float* out, int64
 void Softmax(float* x, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 void Gelu(const float* x, float* out, int64_t n);
+void GeGlu(const float* gate, const float* up, float* out, int64_t n);
 void Add(const float* x, float* y, int64_t n);
 void Rope(float* x, int n_heads, int head_dim, int pos, const RopeParams& p);
 // q.k: products of f16-rounded q and f16 k in f32, summed in double (as VecDotF16).

@@ -98,7 +98,7 @@ typedef enum ondo_kv_type {
 
 typedef struct ondo_session_params {
   int32_t n_ctx;         /* context (KV cache) in tokens; 0 = min(training context, 4096) */
-  int32_t n_threads;     /* worker threads; 0 = all online cores */
+  int32_t n_threads;     /* worker threads; 0 = the usable cores (big cores only on big.LITTLE) */
   uint64_t budget_bytes; /* memory the session may use: resident weights + KV cache + scratch.
                             0 (default) = the cgroup memory limit if one is set, else physical
                             RAM, minus a margin of 64 MiB + 5%; UINT64_MAX = no limit in effect.

@@ -59,6 +59,17 @@ TEST(ChatTemplate, KoMini) {
   EXPECT_NE(s.message().find("system"), std::string::npos);
 }
 
+// Gemma 3's Jinja template rendered by hand (bos_token left to add_bos): roles user/model,
+// contents trimmed, the system text (untrimmed) prefixed to the first user turn with a blank line.
+TEST(ChatTemplate, Gemma) {
+  EXPECT_EQ(Render(ChatFormat::kGemma, {{"user", " 안녕?\n"}}),
+            "<start_of_turn>user\n안녕?<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_EQ(Render(ChatFormat::kGemma, {{"system", "Be brief. "}, {"user", "a"}, {"assistant", "b"}, {"user", "c"}},
+                   false),
+            "<start_of_turn>user\nBe brief. \n\na<end_of_turn>\n<start_of_turn>model\nb<end_of_turn>\n"
+            "<start_of_turn>user\nc<end_of_turn>\n");
+}
+
 TEST(ChatTemplate, Errors) {
   std::string out;
   const ChatMessage user[] = {{"user", "x"}};
@@ -69,6 +80,7 @@ TEST(ChatTemplate, Errors) {
   EXPECT_STREQ(ChatFormatName(ChatFormat::kChatMl), "chatml");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kLlama3), "llama3");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kKoMini), "ko-mini");
+  EXPECT_STREQ(ChatFormatName(ChatFormat::kGemma), "gemma");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kNone), "none");
 }
 
@@ -100,12 +112,12 @@ TEST(ChatTemplate, DetectFromTemplateText) {
   if (qwen3.empty() || llama3.empty() || gemma3.empty()) GTEST_SKIP() << "no " << kShared << "/tokenizers/hf";
   EXPECT_EQ(DetectChatFormatFromTemplate(qwen3), ChatFormat::kChatMl);
   EXPECT_EQ(DetectChatFormatFromTemplate(llama3), ChatFormat::kLlama3);
-  EXPECT_EQ(DetectChatFormatFromTemplate(gemma3), ChatFormat::kNone);
+  EXPECT_EQ(DetectChatFormatFromTemplate(gemma3), ChatFormat::kGemma);
 }
 
 TEST(ChatTemplate, DetectFromVocab) {
   for (auto [family, want] : {std::pair{"qwen3", ChatFormat::kChatMl}, std::pair{"llama3", ChatFormat::kLlama3},
-                              std::pair{"gemma3", ChatFormat::kNone}}) {
+                              std::pair{"gemma3", ChatFormat::kGemma}}) {
     const std::string path = kShared + "/tokenizers/hf/" + family + "/tokenizer.json";
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
     std::unique_ptr<tokenizer::Tokenizer> tok;

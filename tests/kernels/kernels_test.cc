@@ -403,6 +403,9 @@ TEST(RefActivations, MatchDouble) {
   std::vector<float> out(n), gl(n);
   ref::SwiGlu(g.data(), u.data(), out.data(), n);
   ref::Gelu(g.data(), gl.data(), n);
+  std::vector<float> gg(n);
+  ref::GeGlu(g.data(), u.data(), gg.data(), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(gg[i], gl[i] * u[i]) << i;  // the same float steps
   for (int64_t i = 0; i < n; ++i) {
     const double gi = g[i];
     const double silu = gi / (1.0 + std::exp(-gi));

@@ -1,8 +1,10 @@
 // platform/: mapping, memory figures, CPU probe, thread pool.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -103,6 +105,31 @@ TEST(ThreadPool, ZeroTasksIsANoOp) {
   int calls = 0;
   pool.ParallelFor(0, [&](int, int) { ++calls; });
   EXPECT_EQ(calls, 0);
+}
+
+// Default thread count: on a fake sysfs tree in the kernel's layout (cpuN/cpu_capacity, the
+// scaled capacity arm64 and some x86 hybrids expose), big.LITTLE counts the big cores only.
+TEST(DefaultThreads, BigCoresOfAHeterogeneousCpu) {
+  const std::string dir = ::testing::TempDir() + "ondo_fake_cpu_" + std::to_string(::getpid());
+  auto write = [&](int cpu, const char* text) {
+    std::filesystem::create_directories(dir + "/cpu" + std::to_string(cpu));
+    std::ofstream(dir + "/cpu" + std::to_string(cpu) + "/cpu_capacity") << text;
+  };
+  // A Cortex-A76 x2 + A55 x4 board (RK3588S-like: 1024 for the big cores, 414 for the small).
+  for (int c = 0; c < 4; ++c) write(c, "414\n");
+  write(4, "1024\n");
+  write(5, "1024\n");
+  EXPECT_EQ(DefaultThreadCountFrom({0, 1, 2, 3, 4, 5}, dir), 2);
+  // Only the small cores usable (affinity): they are all the same, so all of them.
+  EXPECT_EQ(DefaultThreadCountFrom({0, 1, 2, 3}, dir), 4);
+  // Homogeneous, and unknown capacities (x86 here has no such files): every usable CPU.
+  EXPECT_EQ(DefaultThreadCountFrom({0, 1, 2, 3, 4, 5, 6}, dir), 7);  // cpu6 has no file
+  EXPECT_EQ(DefaultThreadCountFrom({0, 1}, dir + "/nowhere"), 2);
+  EXPECT_EQ(DefaultThreadCountFrom({}, dir), 1);
+  std::filesystem::remove_all(dir);
+  // This machine: at least one, at most the online CPUs.
+  EXPECT_GE(DefaultThreadCount(), 1);
+  EXPECT_LE(DefaultThreadCount(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
 }  // namespace

@@ -57,6 +57,18 @@ RefConfig NeoxPartialCase() {  // head_dim 64 (two blocks per row), neox rope ov
   return c;
 }
 
+// gemma3, 7 layers, head_dim 32, window 8: the sliding window over the Q8_0 rows.
+RefConfig Gemma3Case() {
+  RefConfig c = Qwen2Case();
+  c.arch = RefArch::kGemma3;
+  c.head_dim = 32;
+  c.n_rot = 32;
+  c.n_layer = 7;
+  c.sliding_window = 8;
+  c.tied_output = true;
+  return c;
+}
+
 std::unique_ptr<Model> LoadModel(const RefConfig& config, const std::string& name) {
   return test::LoadSyntheticModel(config, 21, "ondo_kv_q8_" + name);
 }
@@ -248,7 +260,7 @@ TEST_P(KvQ8Test, ShiftMatchesFreshSession) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, KvQ8Test,
                          ::testing::Values(Case{"llama", LlamaCase()}, Case{"qwen2", Qwen2Case()},
-                                           Case{"neox_partial", NeoxPartialCase()}),
+                                           Case{"neox_partial", NeoxPartialCase()}, Case{"gemma3", Gemma3Case()}),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 // Prefill, decode and shift with a q8_0 cache allocate nothing, on one thread and on two.

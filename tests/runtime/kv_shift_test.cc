@@ -66,6 +66,19 @@ RefConfig NeoxPartialCase() {  // neox rope over 8 of 16 dims: the rest must not
   return c;
 }
 
+// gemma3: layer 0 is a sliding-window layer rotating with base 1e4, not the file's 1e6, so
+// Shift must re-rotate it with that base (and the window is shorter than the text).
+RefConfig Gemma3Case() {
+  RefConfig c = Qwen2Case();
+  c.arch = RefArch::kGemma3;
+  c.head_dim = 32;
+  c.n_rot = 32;
+  c.n_layer = 7;
+  c.sliding_window = 8;
+  c.tied_output = true;
+  return c;
+}
+
 std::unique_ptr<Model> LoadModel(const RefConfig& config, const std::string& name) {
   return test::LoadSyntheticModel(config, 11, "ondo_kv_shift_" + name);
 }
@@ -159,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(Rope, ShiftTest,
                          ::testing::Values(Case{"llama", LlamaCase()}, Case{"qwen2", Qwen2Case()},
                                            Case{"neox_partial", NeoxPartialCase()},
                                            Case{"llama3_rope", Llama3RopeCase()},
-                                           Case{"qwen2_yarn", Qwen2YarnCase()}),
+                                           Case{"qwen2_yarn", Qwen2YarnCase()}, Case{"gemma3", Gemma3Case()}),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 class ContextFullTest : public ::testing::Test {

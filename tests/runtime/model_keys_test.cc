@@ -1,7 +1,7 @@
 // No silent wrong answers: a metadata key or a tensor that would change what the model
 // computes and that ondo does not implement is refused at load, naming it; the keys known to
 // be irrelevant (runtime/model.cc, kArchKeyRules and kOtherNamespaces) load. Files are
-// synthetic llama / gptneox models written by tests/runtime/gguf_writer with one key or
+// synthetic llama / qwen / gemma3 / gptneox models written by tests/runtime/gguf_writer with one key or
 // tensor added.
 #include <gtest/gtest.h>
 
@@ -33,6 +33,7 @@ Status LoadEdited(RefArch arch, const std::function<void(GgufWriter*)>& edit,
     c.n_head_kv = c.n_head;
     c.n_rot = c.head_dim / 2;
   }
+  if (arch == RefArch::kGemma3) c.sliding_window = 4;
   GgufWriter w;
   test::SyntheticSpec spec;
   spec.config = c;
@@ -54,7 +55,7 @@ void ExpectRefusedNaming(const Status& s, const std::string& name) {
 }
 
 TEST(ModelKeysTest, PlainSyntheticModelsLoad) {
-  for (RefArch arch : {RefArch::kLlama, RefArch::kQwen2, RefArch::kQwen3, RefArch::kGptNeox}) {
+  for (RefArch arch : {RefArch::kLlama, RefArch::kQwen2, RefArch::kQwen3, RefArch::kGptNeox, RefArch::kGemma3}) {
     const Status s = LoadEdited(arch, [](GgufWriter*) {});
     EXPECT_TRUE(s.ok()) << test::RefArchName(arch) << ": " << s.ToString();
   }
@@ -222,6 +223,9 @@ TEST(ModelKeysTest, UnusedTensorsAreRefusedByName) {
       {RefArch::kLlama, "blk.1.attn_q.weight", {32, 32}},        // a layer beyond block_count
       {RefArch::kQwen2, "blk.0.ffn_up.bias", {64}},              // a bias qwen2 does not add
       {RefArch::kGptNeox, "rope_freqs.weight", {2}},             // llama3 factors on gptneox
+      {RefArch::kGemma3, "rope_freqs.weight", {4}},              // llama.cpp's gemma3 reads none
+      {RefArch::kGemma3, "output_norm.bias", {32}},                // RMSNorm adds no bias
+      {RefArch::kLlama, "output_norm.bias", {32}},
   };
   for (const TensorCase& c : cases) {
     const Status s = LoadEdited(c.arch, [&](GgufWriter* w) {
@@ -262,6 +266,57 @@ TEST(ModelKeysTest, RopeFreqsTensor) {
     w->AddTensor("rope_freqs.weight", {4}, GgmlType::kF16, {1.0f, 1.0f, 2.0f, 2.0f});
   });
   EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.ToString();
+}
+
+// gemma3: the window and the fixed hyper-parameters llama.cpp gives it; the keys llama.cpp's
+// gemma3 does not read are refused, and the window is required.
+TEST(ModelKeysTest, Gemma3) {
+  std::unique_ptr<Model> m;
+  Status s = LoadEdited(RefArch::kGemma3, [](GgufWriter*) {}, &m);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const ModelConfig& c = m->config();
+  EXPECT_EQ(c.arch, Arch::kGemma3);
+  EXPECT_EQ(c.n_swa, 4);
+  EXPECT_EQ(c.swa_pattern, 6);
+  EXPECT_EQ(c.embd_scale, std::sqrt(32.0f));
+  EXPECT_TRUE(c.post_norms && c.gelu_gated_ffn);
+  EXPECT_EQ(c.attn_scale, 1.0f / std::sqrt(8.0f));
+  EXPECT_EQ(c.rope_mode, kernels::RopeMode::kNeox);
+  for (int il : {0, 1, 4, 6, 10, 12}) EXPECT_TRUE(c.is_swa_layer(il)) << il;
+  for (int il : {5, 11, 17}) EXPECT_FALSE(c.is_swa_layer(il)) << il;
+  EXPECT_EQ(m->rope(0).freq_base, 10000.0f);
+  EXPECT_EQ(m->rope(5).freq_base, c.rope_freq_base);
+
+  // Linear scaling applies to the global layers only (llama.cpp's rope_freq_scale_train_swa 1).
+  s = LoadEdited(RefArch::kGemma3, [](GgufWriter* w) {
+    w->AddString("gemma3.rope.scaling.type", "linear");
+    w->AddF32("gemma3.rope.scaling.factor", 8.0f);
+  }, &m);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(m->rope(5).freq_scale, 0.125f);
+  EXPECT_EQ(m->rope(0).freq_scale, 1.0f);
+
+  for (const char* key : {"gemma3.attention.sliding_window_pattern", "gemma3.rope.freq_base_swa",
+                          "gemma3.final_logit_softcapping", "gemma3.attn_logit_softcapping", "gemma3.attention.scale"}) {
+    ExpectRefusedNaming(LoadEdited(RefArch::kGemma3, [&](GgufWriter* w) { w->AddF32(key, 6.0f); }), key);
+  }
+  s = LoadEdited(RefArch::kGemma3, [](GgufWriter* w) {
+    w->AddString("gemma3.rope.scaling.type", "yarn");
+    w->AddF32("gemma3.rope.scaling.factor", 4.0f);
+  });
+  ExpectRefusedNaming(s, "gemma3.rope.scaling.type");
+  s = LoadEdited(RefArch::kGemma3, [](GgufWriter* w) { ASSERT_TRUE(w->RemoveKey("gemma3.attention.sliding_window")); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("gemma3.attention.sliding_window"), std::string::npos) << s.message();
+  s = LoadEdited(RefArch::kGemma3, [](GgufWriter* w) {
+    ASSERT_TRUE(w->RemoveKey("gemma3.attention.sliding_window"));
+    w->AddU32("gemma3.attention.sliding_window", 0);
+  });
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt) << s.ToString();
+  // Its post norms are required.
+  s = LoadEdited(RefArch::kGemma3, [](GgufWriter* w) { ASSERT_TRUE(w->RemoveTensor("blk.0.post_ffw_norm.weight")); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blk.0.post_ffw_norm.weight"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -9,6 +9,17 @@
 //            first n_rot dims of a head, NEOX pairs); GELU (tanh form, as llama.cpp computes
 //            it) MLP with biases; parallel residual x + attn(ln1(x)) + mlp(ln2(x)), or
 //            sequential when use_parallel_residual is false.
+//   gemma3:  Hugging Face's modeling_gemma3 (Gemma3ForCausalLM, text only): x = embed *
+//            sqrt(n_embd); per layer
+//              h = x + post_attention_norm(Wo·attn(rope(q_norm(Wq·rms(x))), rope(k_norm(Wk·rms(x))),
+//                                                   Wv·rms(x)))
+//              x = h + post_feedforward_norm(Wdown·(gelu_tanh(Wgate·rms(h)) * Wup·rms(h)))
+//            with NEOX rope, per-head q/k RMSNorm, scale query_pre_attn_scalar^-0.5 =
+//            head_dim^-0.5; a layer i with (i + 1) % 6 != 0 is a sliding-window layer: query
+//            t sees keys j with t - j < sliding_window and rotates with the local base
+//            (rope_local_base_freq), others see 0..t with the file's base. Gemma's RMSNorm
+//            multiplies by (1 + w); llama.cpp's converter stores 1 + w, which is what the
+//            reference holds, so every norm here is x * rms * stored.
 // Everything is double; rope angles are pos * inv_freq_i evaluated directly, inv_freq_i =
 // base^(-2i/n_rot) with llama3 or YaRN scaling as Hugging Face's modeling_rope_utils computes
 // them (_compute_llama3_parameters, _compute_yarn_parameters).
@@ -100,6 +111,7 @@ const char* RefArchName(RefArch arch) {
     case RefArch::kQwen2: return "qwen2";
     case RefArch::kQwen3: return "qwen3";
     case RefArch::kGptNeox: return "gptneox";
+    case RefArch::kGemma3: return "gemma3";
   }
   return "?";
 }
@@ -194,16 +206,29 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
   const size_t Q = static_cast<size_t>(c.n_head) * hd, KV = static_cast<size_t>(c.n_head_kv) * hd;
   const size_t F = static_cast<size_t>(c.n_ff), V = static_cast<size_t>(c.n_vocab);
   const int group = c.n_head / c.n_head_kv;
-  const std::vector<double> inv_freq = RefInvFreq(c);
+  const bool gemma3 = c.arch == RefArch::kGemma3;
+  const std::vector<double> inv_freq_global = RefInvFreq(c);
+  std::vector<double> inv_freq_local(static_cast<size_t>(c.n_rot / 2));
+  for (int i = 0; i < c.n_rot / 2; ++i) {
+    inv_freq_local[static_cast<size_t>(i)] = std::pow(c.rope_local_base, -2.0 * i / c.n_rot);
+  }
 
   std::vector<Vec> x(T);
   for (size_t t = 0; t < T; ++t) {
     const size_t id = static_cast<size_t>(tokens[t]);
     x[t].assign(m.tok_embd.begin() + static_cast<std::ptrdiff_t>(id * E),
                 m.tok_embd.begin() + static_cast<std::ptrdiff_t>((id + 1) * E));
+    if (gemma3) {
+      for (double& e : x[t]) e *= std::sqrt(static_cast<double>(E));
+    }
   }
 
-  for (const RefLayer& L : m.layers) {
+  for (size_t il = 0; il < m.layers.size(); ++il) {
+    const RefLayer& L = m.layers[il];
+    const bool sliding = gemma3 && (il + 1) % 6 != 0;
+    RefConfig rope_c = c;  // local layers: plain rope, no scaling
+    if (sliding) rope_c.yarn_factor = 0.0;
+    const std::vector<double>& inv_freq = sliding ? inv_freq_local : inv_freq_global;
     std::vector<Vec> q(T), k(T), v(T);
     for (size_t t = 0; t < T; ++t) {
       const Vec h = Norm(c, x[t], L.attn_norm, L.attn_norm_b);
@@ -217,7 +242,7 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
         k[t] = MatVec(L.wk, h, KV, &L.bk);
         v[t] = MatVec(L.wv, h, KV, &L.bv);
       }
-      if (c.arch == RefArch::kQwen3) {
+      if (c.arch == RefArch::kQwen3 || gemma3) {
         auto head_norm = [&](Vec& y, int n_heads, const Vec& w) {
           for (int hh = 0; hh < n_heads; ++hh) {
             Vec head(y.begin() + static_cast<std::ptrdiff_t>(hh * hd), y.begin() + static_cast<std::ptrdiff_t>((hh + 1) * hd));
@@ -228,32 +253,36 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
         head_norm(q[t], c.n_head, L.q_norm);
         head_norm(k[t], c.n_head_kv, L.k_norm);
       }
-      for (int hh = 0; hh < c.n_head; ++hh) Rope(c, inv_freq, q[t], hh * hd, static_cast<int>(t));
-      for (int hh = 0; hh < c.n_head_kv; ++hh) Rope(c, inv_freq, k[t], hh * hd, static_cast<int>(t));
+      for (int hh = 0; hh < c.n_head; ++hh) Rope(rope_c, inv_freq, q[t], hh * hd, static_cast<int>(t));
+      for (int hh = 0; hh < c.n_head_kv; ++hh) Rope(rope_c, inv_freq, k[t], hh * hd, static_cast<int>(t));
     }
 
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     for (size_t t = 0; t < T; ++t) {
+      // Keys j0..t: all of them, or the last sliding_window on a sliding-window layer.
+      const size_t window = static_cast<size_t>(c.sliding_window);
+      const size_t j0 = sliding && t + 1 > window ? t + 1 - window : 0;
       Vec att(Q, 0.0);
       for (int hq = 0; hq < c.n_head; ++hq) {
         const size_t qo = static_cast<size_t>(hq) * hd;
         const size_t ko = static_cast<size_t>(hq / group) * hd;
         Vec s(t + 1);
         double mx = -INFINITY;
-        for (size_t j = 0; j <= t; ++j) {
+        for (size_t j = j0; j <= t; ++j) {
           double d = 0.0;
           for (size_t i = 0; i < hd; ++i) d += q[t][qo + i] * k[j][ko + i];
           s[j] = d * scale;
           mx = std::max(mx, s[j]);
         }
         double sum = 0.0;
-        for (size_t j = 0; j <= t; ++j) sum += (s[j] = std::exp(s[j] - mx));
-        for (size_t j = 0; j <= t; ++j) {
+        for (size_t j = j0; j <= t; ++j) sum += (s[j] = std::exp(s[j] - mx));
+        for (size_t j = j0; j <= t; ++j) {
           const double p = s[j] / sum;
           for (size_t i = 0; i < hd; ++i) att[qo + i] += p * v[j][ko + i];
         }
       }
-      const Vec attn_out = MatVec(L.wo, att, E, &L.bo);
+      Vec attn_out = MatVec(L.wo, att, E, &L.bo);
+      if (gemma3) attn_out = RmsNorm(attn_out, L.attn_post_norm, c.norm_eps);
 
       auto mlp = [&](const Vec& h) {
         if (c.arch == RefArch::kGptNeox) {
@@ -263,8 +292,9 @@ std::vector<std::vector<double>> ReferenceForward(const RefModel& m, const std::
         }
         const Vec g = MatVec(L.ffn_gate, h, F);
         Vec u = MatVec(L.ffn_up, h, F);
-        for (size_t i = 0; i < F; ++i) u[i] *= Silu(g[i]);
-        return MatVec(L.ffn_down, u, E);
+        for (size_t i = 0; i < F; ++i) u[i] *= gemma3 ? GeluTanh(g[i]) : Silu(g[i]);
+        const Vec down = MatVec(L.ffn_down, u, E);
+        return gemma3 ? RmsNorm(down, L.ffn_post_norm, c.norm_eps) : down;
       };
       if (c.arch == RefArch::kGptNeox && c.parallel_residual) {
         const Vec ff = mlp(Norm(c, x[t], L.ffn_norm, L.ffn_norm_b));
@@ -392,6 +422,9 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
     w->AddF32(a + ".rope.scaling.factor", static_cast<float>(c.yarn_factor));
     w->AddU32(a + ".rope.scaling.original_context_length", static_cast<uint32_t>(c.yarn_original_context));
   }
+  if (c.arch == RefArch::kGemma3) {
+    w->AddU32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  }
   if (neox) {
     w->AddF32(a + ".attention.layer_norm_epsilon", static_cast<float>(c.norm_eps));
     w->AddBool(a + ".use_parallel_residual", c.parallel_residual);
@@ -418,7 +451,10 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
   const int E = c.n_embd, F = c.n_ff, V = c.n_vocab;
   const int Q = c.n_head * c.head_dim, KV = c.n_head_kv * c.head_dim;
   const double sd_e = 1.0 / std::sqrt(static_cast<double>(E));
-  model->tok_embd = b.Matrix("token_embd.weight", E, V, 0.5);
+  // gemma3 multiplies the embeddings by sqrt(n_embd): rows of std 1/sqrt(n_embd) give O(1)
+  // activations (as in Gemma 3) rather than a residual stream the embedding dominates.
+  const double sd_embd = c.arch == RefArch::kGemma3 ? sd_e : 0.5;
+  model->tok_embd = b.Matrix("token_embd.weight", E, V, sd_embd);
   model->output_norm = b.Vector("output_norm.weight", E, 1.0, 0.1);
   if (neox) model->output_norm_b = b.Vector("output_norm.bias", E, 0.0, 0.1);
   if (!c.tied_output) model->output = b.Matrix("output.weight", E, V, 2.0 * sd_e);
@@ -447,13 +483,14 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
         L.bk = b.Vector(p + "attn_k.bias", KV, 0.0, 0.2);
         L.bv = b.Vector(p + "attn_v.bias", KV, 0.0, 0.2);
       }
-      if (c.arch == RefArch::kQwen3) {
+      if (c.arch == RefArch::kQwen3 || c.arch == RefArch::kGemma3) {
         L.q_norm = b.Vector(p + "attn_q_norm.weight", c.head_dim, 1.0, 0.2);
         L.k_norm = b.Vector(p + "attn_k_norm.weight", c.head_dim, 1.0, 0.2);
       }
     }
     L.wo = b.Matrix(p + "attn_output.weight", Q, E, 1.0 / std::sqrt(static_cast<double>(Q)));
     if (neox) L.bo = b.Vector(p + "attn_output.bias", E, 0.0, 0.1);
+    if (c.arch == RefArch::kGemma3) L.attn_post_norm = b.Vector(p + "post_attention_norm.weight", E, 1.0, 0.1);
     L.ffn_norm = b.Vector(p + "ffn_norm.weight", E, 1.0, 0.1);
     if (neox) L.ffn_norm_b = b.Vector(p + "ffn_norm.bias", E, 0.0, 0.1);
     if (!neox) L.ffn_gate = b.Matrix(p + "ffn_gate.weight", E, F, sd_e);
@@ -461,6 +498,7 @@ void BuildSyntheticModel(const SyntheticSpec& spec, GgufWriter* w, RefModel* mod
     if (neox) L.ffn_up_b = b.Vector(p + "ffn_up.bias", F, 0.0, 0.1);
     L.ffn_down = b.Matrix(p + "ffn_down.weight", F, E, 1.0 / std::sqrt(static_cast<double>(F)));
     if (neox) L.ffn_down_b = b.Vector(p + "ffn_down.bias", E, 0.0, 0.1);
+    if (c.arch == RefArch::kGemma3) L.ffn_post_norm = b.Vector(p + "post_ffw_norm.weight", E, 1.0, 0.1);
   }
 }
 

@@ -12,7 +12,7 @@
 
 namespace ondo::test {
 
-enum class RefArch { kLlama, kQwen2, kQwen3, kGptNeox };
+enum class RefArch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3 };
 const char* RefArchName(RefArch arch);  // the GGUF general.architecture string
 
 struct RefConfig {
@@ -42,6 +42,11 @@ struct RefConfig {
   int yarn_original_context = 0;
   double yarn_beta_fast = 32.0;
   double yarn_beta_slow = 1.0;
+  // gemma3: layer i is a sliding-window layer unless (i + 1) % 6 == 0 (Hugging Face's
+  // sliding_window_pattern 6); such a layer attends to the last sliding_window positions and
+  // rotates with rope_local_base, unscaled.
+  int sliding_window = 0;
+  double rope_local_base = 10000.0;
 };
 
 // The rotation frequency of each pair i < n_rot/2 (HF's inv_freq, scaling applied), and the
@@ -62,6 +67,7 @@ struct RefLayer {
   std::vector<double> ffn_norm, ffn_norm_b;    // [E]
   std::vector<double> ffn_gate, ffn_up, ffn_down;  // [F x E], [F x E], [E x F]
   std::vector<double> ffn_up_b, ffn_down_b;    // gptneox
+  std::vector<double> attn_post_norm, ffn_post_norm;  // gemma3: [E], stored as 1 + w
 };
 
 struct RefModel {

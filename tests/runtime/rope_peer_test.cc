@@ -1,8 +1,10 @@
-// Greedy ids of small synthetic models with rope scaling equal llama.cpp's. The models are
-// built here (BuildSyntheticModel with fixed seeds, attention sharpened so that positions
-// matter); the expected ids were produced once by llama.cpp's llama-cli from the very same
-// files and are recorded, with how, in tests/runtime/data/rope_peer/*.txt: the test needs no
-// peer. Set ONDO_WRITE_PEER_MODELS=DIR to write the model files again (DIR/<name>.gguf).
+// Greedy ids of small synthetic models with rope scaling equal llama.cpp's, and of a gemma3
+// model (sliding window, two rope bases) equal ik_llama.cpp's (the llama.cpp build here
+// predates gemma3). The models are built here (BuildSyntheticModel with fixed seeds,
+// attention sharpened so that positions matter); the expected ids were produced once by the
+// peer's llama-cli from the very same files and are recorded, with how, in
+// tests/runtime/data/rope_peer/*.txt: the test needs no peer. Set ONDO_WRITE_PEER_MODELS=DIR
+// to write the model files again (DIR/<name>.gguf).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,15 +62,33 @@ PeerCase Qwen2YarnCase() {
   return {"yarn_qwen2", c, 8};
 }
 
-// Writes the case's model. q and k weights are scaled by 3 so that attention is sharp
-// enough for the rotation to decide the tokens; the keys of every value type the synthetic
-// builder adds for the reader's sake are removed (llama.cpp rejects nested arrays).
-void BuildPeerModel(const PeerCase& pc, bool with_rope_scaling, GgufWriter* w) {
+// gemma3, 8 layers (0-4, 6, 7 sliding-window, 5 global), 4 query / 2 KV heads of 32, window
+// 8 (the prompt alone is longer), global rope base 1e6, local 1e4, tied output.
+PeerCase Gemma3Case() {
+  RefConfig c = test::SmallLlama(64, 128, 8);
+  c.arch = RefArch::kGemma3;
+  c.head_dim = 32;
+  c.n_rot = 32;
+  c.rope_base = 1000000.0;
+  c.norm_eps = 1e-6;
+  c.n_ctx_train = 256;
+  c.sliding_window = 8;
+  c.tied_output = true;
+  return {"gemma3_swa", c, 9};
+}
+
+// Writes the case's model. q and k weights (gemma3: its q and k norm weights, as q and k are
+// normalized) are scaled by 3 (2) so that attention is sharp enough for the rotation to
+// decide the tokens; the keys of every value type the synthetic builder adds for the
+// reader's sake are removed (llama.cpp rejects nested arrays). Without `with_feature`, the
+// rope scaling is left out, or gemma3's window is wider than any test context.
+void BuildPeerModel(const PeerCase& pc, bool with_feature, GgufWriter* w) {
   test::SyntheticSpec spec;
   spec.config = pc.config;
-  if (!with_rope_scaling) {
+  if (!with_feature) {
     spec.config.llama3_factor = 0.0;
     spec.config.yarn_factor = 0.0;
+    if (spec.config.sliding_window > 0) spec.config.sliding_window = 4096;
   }
   spec.weight_type = GgmlType::kF32;
   spec.seed = pc.seed;
@@ -82,7 +102,17 @@ void BuildPeerModel(const PeerCase& pc, bool with_rope_scaling, GgufWriter* w) {
   const RefConfig& c = pc.config;
   for (int i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
-    const std::vector<double>* vals[] = {&ref.layers[static_cast<size_t>(i)].wq, &ref.layers[static_cast<size_t>(i)].wk};
+    const test::RefLayer& L = ref.layers[static_cast<size_t>(i)];
+    if (c.arch == RefArch::kGemma3) {
+      for (auto [vals, name] : {std::pair{&L.q_norm, "attn_q_norm.weight"}, std::pair{&L.k_norm, "attn_k_norm.weight"}}) {
+        std::vector<float> x;
+        for (double v : *vals) x.push_back(static_cast<float>(2.0 * v));
+        ASSERT_TRUE(w->RemoveTensor(p + name));
+        w->AddTensor(p + name, {c.head_dim}, GgmlType::kF32, x);
+      }
+      continue;
+    }
+    const std::vector<double>* vals[] = {&L.wq, &L.wk};
     const char* names[] = {"attn_q.weight", "attn_k.weight"};
     const int rows[] = {c.n_head * c.head_dim, c.n_head_kv * c.head_dim};
     for (int j = 0; j < 2; ++j) {
@@ -94,10 +124,10 @@ void BuildPeerModel(const PeerCase& pc, bool with_rope_scaling, GgufWriter* w) {
   }
 }
 
-std::unique_ptr<Model> LoadPeerModel(const PeerCase& pc, bool with_rope_scaling) {
+std::unique_ptr<Model> LoadPeerModel(const PeerCase& pc, bool with_feature) {
   GgufWriter w;
-  BuildPeerModel(pc, with_rope_scaling, &w);
-  if (const char* dir = std::getenv("ONDO_WRITE_PEER_MODELS"); dir != nullptr && with_rope_scaling) {
+  BuildPeerModel(pc, with_feature, &w);
+  if (const char* dir = std::getenv("ONDO_WRITE_PEER_MODELS"); dir != nullptr && with_feature) {
     EXPECT_TRUE(w.WriteFile(std::string(dir) + "/" + pc.name + ".gguf"));
   }
   const std::string path = test::UniqueTempPath(::testing::TempDir(), std::string("ondo_peer_") + pc.name);
@@ -160,11 +190,13 @@ TEST_P(RopePeerTest, GreedyIdsEqualLlamaCpp) {
   ASSERT_TRUE(ReadRun(data, &run)) << data;
   EXPECT_EQ(model->config().rope_freq_factors, pc.config.llama3_factor > 0.0);
   EXPECT_EQ(model->config().rope_scaling == RopeScaling::kYarn, pc.config.yarn_factor > 0.0);
+  EXPECT_EQ(model->config().n_swa, pc.config.sliding_window);
   const std::vector<int32_t> got = Greedy(*model, run.prompt_ids, run.greedy_ids.size());
   EXPECT_EQ(got, run.greedy_ids);
 
-  // The scaling decides the tokens: without rope_freqs.weight (or the YaRN keys) the same
-  // weights continue differently, so a runtime ignoring them fails this test.
+  // The scaling (window) decides the tokens: without rope_freqs.weight (the YaRN keys, a
+  // window shorter than the text) the same weights continue differently, so a runtime
+  // ignoring them fails this test.
   std::unique_ptr<Model> plain = LoadPeerModel(pc, false);
   ASSERT_NE(plain, nullptr);
   const std::vector<int32_t> without = Greedy(*plain, run.prompt_ids, run.greedy_ids.size());
@@ -174,10 +206,10 @@ TEST_P(RopePeerTest, GreedyIdsEqualLlamaCpp) {
     for (int32_t id : v) s += std::to_string(id) + " ";
     return s;
   };
-  std::printf("[ peer ] %s: ondo %s\n[ peer ] without rope scaling: %s\n", pc.name, str(got).c_str(), str(without).c_str());
+  std::printf("[ peer ] %s: ondo %s\n[ peer ] without the feature: %s\n", pc.name, str(got).c_str(), str(without).c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Peers, RopePeerTest, ::testing::Values(Llama3Case(), Qwen2YarnCase()),
+INSTANTIATE_TEST_SUITE_P(Peers, RopePeerTest, ::testing::Values(Llama3Case(), Qwen2YarnCase(), Gemma3Case()),
                          [](const ::testing::TestParamInfo<PeerCase>& i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -212,6 +212,19 @@ RefConfig Llama3Rope(RefConfig c) {
   return c;
 }
 
+// gemma3 with 7 layers (0-4 and 6 sliding-window, 5 global) and a window of 4, shorter than
+// the test's 17 positions. Local rope base 1e4 (fixed for gemma3), the global one 100 (1e6
+// in Gemma 3) so that over these few positions the two rotate visibly differently
+// (GemmaTest.IsVisibleToTheTest checks that both window and bases matter).
+RefConfig Gemma3(int n_head, int n_head_kv, int head_dim, bool tied) {
+  RefConfig c = Qwen(RefArch::kGemma3, n_head, n_head_kv, head_dim, tied);
+  c.n_layer = 7;
+  c.sliding_window = 4;
+  c.rope_base = 100.0;
+  c.rope_local_base = 10000.0;
+  return c;
+}
+
 // YaRN, factor 4 over an original context of 64: the ramp spans the first pairs.
 RefConfig Yarn(RefConfig c) {
   c.yarn_factor = 4.0;
@@ -257,6 +270,12 @@ std::vector<Case> AllCases() {
       {"qwen2_gqa_yarn_f32_untied", Yarn(Qwen(q2, 4, 2, 16, false)), GgmlType::kF32},
       {"llama_gqa_yarn_f16_tied", Yarn(Llama(4, 2, 16, true)), GgmlType::kF16},
       {"qwen3_gqa_yarn_f32_tied", Yarn(Qwen(q3, 4, 2, 32, true)), GgmlType::kF32},
+      // gemma3: sliding window 4 on 6 of 7 layers; head_dim 32 != n_embd / n_head as Gemma 3 has.
+      {"gemma3_gqa_f32_tied", Gemma3(4, 2, 32, true), GgmlType::kF32},
+      {"gemma3_mha_f32_untied", Gemma3(4, 4, 16, false), GgmlType::kF32},
+      {"gemma3_gqa_f16_tied", Gemma3(4, 2, 32, true), GgmlType::kF16},
+      {"gemma3_gqa_bf16_tied", Gemma3(4, 2, 32, true), GgmlType::kBF16},
+      {"gemma3_gqa4_q8_0_tied", Gemma3(8, 2, 16, true), GgmlType::kQ8_0},
 
       // --- quantized weights: built as F32, then each 2-D tensor requantized (LoadCase) ---
       // Legacy types, blocks of 32 (activations in Q8_0 or Q8_1).
@@ -305,6 +324,10 @@ std::vector<Case> AllCases() {
       // ffn_down), so Q8_K and Q8_0 activations in one model.
       {"qwen3_mha_iq4_xs_mix_tied", Wide(Qwen(q3, 4, 4, 64, true), 384), f32,
        {{"ffn_down.weight", D::kIQ4_NL}, {"", D::kIQ4_XS}}},
+      // gemma3 Q4_K_M-like: the tied embedding and attn_v Q6_K, the rest Q4_K.
+      {"gemma3_gqa_q4_k_m_tied", Wide(Gemma3(4, 2, 64, true)), f32,
+       {{"token_embd.weight", D::kQ6_K}, {"attn_v.weight", D::kQ6_K}, {"", D::kQ4_K}}},
+      {"gemma3_gqa_q4_0_tied", Gemma3(4, 2, 32, true), f32, {{"", D::kQ4_0}}},
   };
 }
 
@@ -560,6 +583,55 @@ TEST(RopeScalingTest, IsVisibleToTheTest) {
                 Tolerance(c));
   }
   EXPECT_GE(n, 6);
+}
+
+// The gemma3 cases test the sliding window and the local rope base: the reference logits
+// change by several times the tolerance when the window is lifted or the local layers rotate
+// with the global base, so a runtime ignoring either fails them. Checked on the F32/F16
+// cases, whose tolerances are tight; the quantized ones are there for the weight types.
+TEST(GemmaTest, IsVisibleToTheTest) {
+  int n = 0, checked = 0;
+  for (const Case& c : AllCases()) {
+    if (c.config.arch != RefArch::kGemma3) continue;
+    ++n;
+    test::GgufWriter w;
+    test::SyntheticSpec spec;
+    spec.config = c.config;
+    spec.weight_type = c.type;
+    spec.seed = 1234;
+    RefModel ref;
+    test::BuildSyntheticModel(spec, &w, &ref);
+    const std::vector<int32_t> all = Concat(kPrompt, kDecode);
+    ASSERT_GT(all.size(), static_cast<size_t>(c.config.sliding_window)) << c.name;
+    const std::vector<std::vector<double>> want = test::ReferenceForward(ref, all);
+    auto worst_change = [&](const RefModel& changed) {
+      const std::vector<std::vector<double>> other = test::ReferenceForward(changed, all);
+      double worst = 0.0;
+      for (size_t t = 0; t < all.size(); ++t) {
+        double max_ref = 0.0, max_diff = 0.0;
+        for (size_t v = 0; v < want[t].size(); ++v) {
+          max_ref = std::max(max_ref, std::fabs(want[t][v]));
+          max_diff = std::max(max_diff, std::fabs(want[t][v] - other[t][v]));
+        }
+        worst = std::max(worst, max_diff / max_ref);
+      }
+      return worst;
+    };
+    RefModel no_window = ref;
+    no_window.config.sliding_window = 1 << 20;
+    RefModel one_base = ref;
+    one_base.config.rope_local_base = ref.config.rope_base;
+    const double w_change = worst_change(no_window), b_change = worst_change(one_base);
+    if (c.quant.empty() && (c.type == GgmlType::kF32 || c.type == GgmlType::kF16)) {
+      ++checked;
+      EXPECT_GT(w_change, 3.0 * Tolerance(c)) << c.name;
+      EXPECT_GT(b_change, 3.0 * Tolerance(c)) << c.name;
+    }
+    std::printf("[ gemma3 ] %-26s window lifted %.3g, local base = global %.3g (tolerance %.3g)\n", c.name,
+                w_change, b_change, Tolerance(c));
+  }
+  EXPECT_GE(n, 5);
+  EXPECT_GE(checked, 3);
 }
 
 // --- session behaviour ----------------------------------------------------------------

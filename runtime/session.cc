@@ -270,7 +270,7 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
     }
   }
   if (observer_ != nullptr) {
-    for (const MatMulJob& j : jobs) observer_->Observe(*j.w, in, in_stride, n_tokens);
+    for (const MatMulJob& j : jobs) observer_->Observe(ModelView(j.w), in, in_stride, n_tokens);
   }
   const size_t x_row_bytes = kernels::RowBytes(vd, k);
   uint8_t* act = act_.data();
@@ -519,12 +519,22 @@ void Session::UnmapStreamedPages() const {
   }
 }
 
+const WeightView& Session::ModelView(const WeightView* w) const {
+  if (streamer_ != nullptr) {
+    for (WeightView LayerWeights::*m : kLayerWeightViews) {
+      if (w == &(streamed_layer_.*m)) return model_.layer(streamed_il_).*m;
+    }
+  }
+  return *w;
+}
+
 Status Session::AcquireStreamedLayer(int il) {
   const int first = plan_.n_layer_resident;
   const uint8_t* data = nullptr;
   Status s = streamer_->Acquire(il - first, &data);
   if (s.ok()) {
     RebaseLayer(*stream_layout_, model_, il, data, &streamed_layer_);
+    streamed_il_ = il;
     return s;
   }
   // Keep the streamer's cycle in step with the layers: consume the rest of this pass.

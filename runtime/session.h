@@ -187,6 +187,10 @@ class Session {
   std::unique_ptr<LayerStreamLayout> stream_layout_;
   std::unique_ptr<memory::WeightStreamer> streamer_;
   LayerWeights streamed_layer_;
+  int streamed_il_ = 0;  // the layer streamed_layer_ holds
+  // The model's own view for `w`, which may be one of streamed_layer_'s (observers key on the
+  // model's views).
+  const WeightView& ModelView(const WeightView* w) const;
   platform::ThreadPool pool_;
   std::unique_ptr<memory::KvCache> kv_;
   int n_past_ = 0;

@@ -15,6 +15,7 @@
 
 #include "platform/sys_info.h"
 #include "runtime/gguf.h"
+#include "runtime/imatrix.h"
 #include "runtime/model.h"
 #include "runtime/ondo_format.h"
 #include "runtime/session.h"
@@ -170,6 +171,33 @@ TEST(Streaming, DecodeAllocatesNothing) {
   g_counting = false;
   EXPECT_TRUE(ok);
   EXPECT_EQ(g_allocations.load(), 0);
+}
+
+// Observers (`ondo imatrix`) see the model's own views even when a layer is streamed: the
+// importance matrix of a streamed session equals a resident one's, entry for entry.
+TEST(Streaming, ObserverSeesTheModelsViews) {
+  std::unique_ptr<Model> model = test::LoadSyntheticModel(StreamConfig(), 4, "ondo_stream_imatrix");
+  ASSERT_NE(model, nullptr);
+  SessionOptions o = BaseOptions();
+  std::unique_ptr<Session> full, streamed;
+  ASSERT_TRUE(Session::Create(*model, o, &full).ok());
+  o.budget = memory::GivenBudget(BudgetFor(*model, 1));
+  ASSERT_TRUE(Session::Create(*model, o, &streamed).ok());
+  ASSERT_TRUE(streamed->plan().streamed());
+  ImatrixCollector a(*model, false), b(*model, false);
+  full->set_observer(&a);
+  streamed->set_observer(&b);
+  const std::vector<int32_t> ids = test::SyntheticTokens(24, 5);
+  ASSERT_TRUE(full->Prefill(ids).ok());
+  ASSERT_TRUE(streamed->Prefill(ids).ok());
+  ASSERT_EQ(a.imatrix().entries().size(), b.imatrix().entries().size());
+  for (const auto& [name, e] : a.imatrix().entries()) {
+    const ImatrixEntry* f = b.imatrix().Find(name);
+    ASSERT_NE(f, nullptr) << name;
+    EXPECT_GT(e.ncall, 0) << name;
+    EXPECT_EQ(f->ncall, e.ncall) << name;
+    EXPECT_EQ(f->sum2, e.sum2) << name;
+  }
 }
 
 TEST(Streaming, BelowTheMinimumFailsNamingEachFigure) {

@@ -8,6 +8,9 @@
 #if ONDO_KERNELS_X86
 #include "kernels/x86/x86.h"
 #endif
+#if ONDO_KERNELS_ARM
+#include "kernels/arm/arm.h"
+#endif
 
 namespace ondo::kernels {
 namespace {
@@ -120,6 +123,26 @@ KernelSet MakeAvx512() {
 #undef ONDO_SET_SIMD
 #endif
 
+#if ONDO_KERNELS_ARM
+// Each kernels/arm source registers what it implements over the scalar set (a type it does not
+// cover keeps the reference kernels).
+#define ONDO_MAKE_ARM(NS, ISA, NAME) \
+  KernelSet Make_##NS() {            \
+    KernelSet s = MakeScalar();      \
+    s.isa = ISA;                     \
+    s.name = NAME;                   \
+    NS::RegisterBase(&s);            \
+    NS::RegisterLegacy(&s);          \
+    NS::RegisterK(&s);               \
+    NS::RegisterOq2(&s);             \
+    NS::RegisterOps(&s);             \
+    return s;                        \
+  }
+ONDO_MAKE_ARM(neon, Isa::kNeon, "neon")
+ONDO_MAKE_ARM(neondot, Isa::kNeonDot, "neondot")
+#undef ONDO_MAKE_ARM
+#endif
+
 struct Registry {
   KernelSet sets[kNumIsas];
   bool available[kNumIsas] = {};
@@ -136,6 +159,13 @@ Registry Build() {
   r.available[1] = f.avx2 && f.fma && f.f16c;
   r.sets[2] = MakeAvx512();
   r.available[2] = r.available[1] && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+#endif
+#if ONDO_KERNELS_ARM
+  const platform::CpuFeatures& f = platform::GetCpuFeatures();
+  r.sets[3] = Make_neon();
+  r.available[3] = f.neon;
+  r.sets[4] = Make_neondot();
+  r.available[4] = f.neon && f.dotprod;
 #endif
   for (int i = kNumIsas - 1; i >= 0; --i) {
     if (r.available[i]) {

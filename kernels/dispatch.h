@@ -1,5 +1,6 @@
 // The kernel table: one set of function pointers per instruction set, the active one chosen
-// once at start-up from platform::GetCpuFeatures() (ONDO_CPU=scalar|avx2 forces a lower set).
+// once at start-up from platform::GetCpuFeatures() (ONDO_CPU=scalar|avx2 on x86,
+// ONDO_CPU=scalar|neon on aarch64 forces a lower set).
 // The free functions of kernels.h call through the active set; tests and benchmarks use
 // GetKernelSet() to run every set that the CPU can execute side by side.
 #pragma once
@@ -28,12 +29,14 @@ struct TypeKernels {
 
 inline constexpr int kMaxTypeId = 64;  // DType values are < kMaxTypeId
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-inline constexpr int kNumIsas = 3;
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kNeon = 3, kNeonDot = 4 };
+inline constexpr int kNumIsas = 5;
+// Every set but the scalar one, in order (tests run each one the CPU can execute).
+inline constexpr Isa kSimdIsas[] = {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
 
 struct KernelSet {
   Isa isa;
-  const char* name;  // "scalar", "avx2", "avx512"
+  const char* name;  // "scalar", "avx2", "avx512", "neon", "neondot"
   TypeKernels types[kMaxTypeId];
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
   void (*layer_norm)(const float* x, const float* w, const float* b, float* out, int64_t n,

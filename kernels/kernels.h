@@ -1,5 +1,6 @@
 // kernels: pure functions over spans. Scalar references live in kernels/ref/ and are always
-// built; kernels/x86/ (AVX2, AVX-512) override the hot ones, chosen once at start-up.
+// built; kernels/x86/ (AVX2, AVX-512) and kernels/arm/ (NEON, NEON + dot product) override the
+// hot ones, chosen once at start-up.
 //
 // Numerics follow llama.cpp's CPU backend where the golden tests compare against it:
 // activations are converted to the weight type's "vec-dot type" before a dot product
@@ -190,7 +191,7 @@ struct AttentionQ8Args {
 // 34, n_kv >= 0; rows [0, n_kv) of k and v readable. Allocates nothing.
 void AttentionQ8_0(const AttentionQ8Args& args);
 
-// Name of the kernel set chosen at start-up ("scalar", "avx2", "avx512").
+// Name of the kernel set chosen at start-up ("scalar", "avx2", "avx512", "neon", "neondot").
 const char* ActiveIsa();
 
 }  // namespace ondo::kernels

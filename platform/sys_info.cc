@@ -14,6 +14,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#elif defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace ondo::platform {
@@ -106,6 +109,8 @@ std::string CpuFeatures::ToString() const {
   add(avx512vnni, "avx512vnni");
   add(avx512bf16, "avx512bf16");
   add(avxvnni, "avxvnni");
+  add(neon, "neon");
+  add(dotprod, "dotprod");
   return s.empty() ? std::string("scalar") : s;
 }
 
@@ -146,6 +151,14 @@ CpuFeatures Probe() {
     if (std::strcmp(force, "avx2") == 0) {
       f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avx512bf16 = false;
     }
+  }
+#elif defined(__aarch64__)
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = f.neon && (hwcap & HWCAP_ASIMDDP) != 0;
+  if (const char* force = std::getenv("ONDO_CPU")) {
+    if (std::strcmp(force, "scalar") == 0) return CpuFeatures{};
+    if (std::strcmp(force, "neon") == 0) f.dotprod = false;
   }
 #endif
   return f;

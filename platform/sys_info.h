@@ -34,9 +34,15 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512bf16 = false;
   bool avxvnni = false;
+  // aarch64 (getauxval(AT_HWCAP)): Advanced SIMD is part of the base architecture; the
+  // dot-product extension (ARMv8.2 sdot/udot, HWCAP_ASIMDDP) is optional (absent on
+  // Cortex-A53/A55 r0/A72 class cores: Raspberry Pi 3/4).
+  bool neon = false;
+  bool dotprod = false;
   std::string ToString() const;
 };
-// Probed once (cpuid on x86); cheap to call.
+// Probed once (cpuid on x86, the auxiliary vector on aarch64); cheap to call. ONDO_CPU forces a
+// lower set for tests: scalar|avx2 on x86, scalar|neon on aarch64.
 const CpuFeatures& GetCpuFeatures();
 
 // Monotonic nanoseconds.

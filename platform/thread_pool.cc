@@ -5,6 +5,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ONDO_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define ONDO_CPU_RELAX() __asm__ __volatile__("yield")
 #else
 #define ONDO_CPU_RELAX() ((void)0)
 #endif

@@ -32,6 +32,40 @@ set_target_properties(ondo PROPERTIES
   SOVERSION ${PROJECT_VERSION_MAJOR}
   PUBLIC_HEADER ${CMAKE_CURRENT_LIST_DIR}/include/ondo.h)
 
+# libondo.a: the C API and every internal library under it in one archive, for firmware that
+# links statically. What it needs at link time besides libc: libstdc++, libzstd, libz
+# (-lzstd -lz -lstdc++ -lm -lpthread; all of them have static archives in Debian). {fmt} is
+# compiled in (platform/fmt_impl.cc). Symbols are not hidden in an archive: the internal ones
+# are in namespace ondo, the C API is ondo_*.
+add_library(ondo_capi_static STATIC ${CMAKE_CURRENT_LIST_DIR}/c_api.cc)
+target_include_directories(ondo_capi_static PUBLIC
+  $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/include>)
+target_link_libraries(ondo_capi_static PRIVATE ondo_runtime ondo_korean_post)
+target_compile_definitions(ondo_capi_static PRIVATE
+  ONDO_BUILDING_LIBRARY
+  ONDO_VERSION_STRING="${PROJECT_VERSION}")
+set(ONDO_STATIC_PARTS ondo_capi_static ondo_runtime ondo_korean_post ondo_korean ondo_tokenizer
+  ondo_memory ondo_kernels ondo_platform)
+set(ONDO_STATIC_INPUTS "")
+foreach(part IN LISTS ONDO_STATIC_PARTS)
+  list(APPEND ONDO_STATIC_INPUTS $<TARGET_FILE:${part}>)
+endforeach()
+set(ONDO_STATIC_LIBRARY ${CMAKE_ARCHIVE_OUTPUT_DIRECTORY}/libondo.a)
+add_custom_command(OUTPUT ${ONDO_STATIC_LIBRARY}
+  COMMAND ${CMAKE_COMMAND} -DAR=${CMAKE_AR} -DOUTPUT=${ONDO_STATIC_LIBRARY}
+    "-DINPUTS=${ONDO_STATIC_INPUTS}" -P ${PROJECT_SOURCE_DIR}/cmake/combine_archives.cmake
+  DEPENDS ${ONDO_STATIC_PARTS} ${PROJECT_SOURCE_DIR}/cmake/combine_archives.cmake
+  COMMENT "Combining ondo's static libraries into libondo.a"
+  VERBATIM)
+add_custom_target(ondo_static ALL DEPENDS ${ONDO_STATIC_LIBRARY})
+# ondo::static: what a program of this build links to use libondo.a (examples/CMakeLists.txt).
+add_library(ondo_static_interface INTERFACE)
+add_library(ondo::static ALIAS ondo_static_interface)
+add_dependencies(ondo_static_interface ondo_static)
+target_include_directories(ondo_static_interface INTERFACE ${CMAKE_CURRENT_LIST_DIR}/include)
+target_link_libraries(ondo_static_interface INTERFACE ${ONDO_STATIC_LIBRARY} zstd z pthread m)
+install(FILES ${ONDO_STATIC_LIBRARY} DESTINATION ${CMAKE_INSTALL_LIBDIR})
+
 set(ONDO_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ondo)
 install(TARGETS ondo EXPORT ondoTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -27,6 +27,7 @@
 namespace ondo::kernels {
 namespace {
 
+using testing::IsaName;
 using testing::kU;
 using testing::MakeQ8KBlock;
 using testing::RandomFiniteHalf;
@@ -496,10 +497,6 @@ class K23SimdTest : public ::testing::TestWithParam<Isa> {
   const KernelSet* set_ = nullptr;
 };
 
-std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
-  return info.param == Isa::kAvx2 ? "avx2" : "avx512";
-}
-
 // Rows of Q8_K for the SIMD quantizer: random values of several shapes, exact ties
 // (x * iscale landing on .5 with iscale = +-1 and +-0.5), zero blocks (with -0), a block with
 // one value, both signs at the largest magnitude (the first decides the sign of d), huge
@@ -734,7 +731,7 @@ TEST_P(K23SimdTest, MatMulMatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(K23, K23SimdTest, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
+INSTANTIATE_TEST_SUITE_P(K23, K23SimdTest, ::testing::ValuesIn(kSimdIsas), IsaName);
 
 #if ONDO_KERNELS_X86
 TEST(K23SimdTable, SetsUseTheirOwnKernels) {

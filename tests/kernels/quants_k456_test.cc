@@ -21,6 +21,7 @@
 namespace ondo::kernels {
 namespace {
 
+using testing::IsaName;
 using testing::Buffer;
 using testing::kU;
 
@@ -630,10 +631,6 @@ class K456SimdTest : public ::testing::TestWithParam<Isa> {
   const KernelSet* set_ = nullptr;
 };
 
-std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
-  return info.param == Isa::kAvx2 ? "avx2" : "avx512";
-}
-
 // Weight rows of nb blocks in one of several styles.
 void FillWeights(std::mt19937& rng, DType t, int style, unsigned char* row, int64_t nb) {
   const int64_t n = nb * kQK_K;
@@ -895,7 +892,7 @@ TEST_P(K456SimdTest, LongRowsMatchReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(K456, K456SimdTest, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
+INSTANTIATE_TEST_SUITE_P(K456, K456SimdTest, ::testing::ValuesIn(kSimdIsas), IsaName);
 
 }  // namespace
 }  // namespace ondo::kernels

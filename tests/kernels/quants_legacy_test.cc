@@ -28,6 +28,7 @@
 namespace ondo::kernels {
 namespace {
 
+using testing::IsaName;
 using testing::Buffer;
 using testing::kU;
 using testing::RandomFloats;
@@ -649,10 +650,6 @@ class LegacySimd : public ::testing::TestWithParam<Isa> {
   const KernelSet* set_ = nullptr;
 };
 
-std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
-  return info.param == Isa::kAvx2 ? "avx2" : "avx512";
-}
-
 // Activation quantizer: bit-identical to the reference.
 TEST_P(LegacySimd, QuantizeRowQ8_1IsBitIdentical) {
   std::mt19937 rng(201);
@@ -910,7 +907,7 @@ TEST_P(LegacySimd, ReadsNothingPastTheRows) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Legacy, LegacySimd, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
+INSTANTIATE_TEST_SUITE_P(Legacy, LegacySimd, ::testing::ValuesIn(kSimdIsas), IsaName);
 
 #if ONDO_KERNELS_X86
 TEST(LegacySimdTable, SetsUseTheirOwnKernels) {

@@ -21,6 +21,7 @@
 namespace ondo::kernels {
 namespace {
 
+using testing::IsaName;
 using testing::kU;
 using testing::MakeQ8KBlock;
 using testing::RandomFiniteHalf;
@@ -264,10 +265,6 @@ class Oq2SimdTest : public ::testing::TestWithParam<Isa> {
   const KernelSet* set_ = nullptr;
 };
 
-std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
-  return info.param == Isa::kAvx2 ? "avx2" : "avx512";
-}
-
 // kind 0: quantized Gaussian rows, 1: random bytes (finite d), 2: all 0xFF (largest scale and
 // levels) with d 1 or 65504, 3: all zero.
 void FillWeights(std::mt19937& rng, int kind, int64_t n, unsigned char* row) {
@@ -393,7 +390,7 @@ TEST_P(Oq2SimdTest, MatMulMatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Oq2, Oq2SimdTest, ::testing::Values(Isa::kAvx2, Isa::kAvx512), IsaName);
+INSTANTIATE_TEST_SUITE_P(Oq2, Oq2SimdTest, ::testing::ValuesIn(kSimdIsas), IsaName);
 
 }  // namespace
 }  // namespace ondo::kernels

@@ -6,13 +6,29 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include <gtest/gtest.h>
 
 namespace ondo::kernels::testing {
+
+// Test names of the SIMD sets (INSTANTIATE_TEST_SUITE_P(..., ::testing::ValuesIn(kSimdIsas),
+// IsaName)): every set is instantiated on every machine; a test of a set that is not built or
+// that the CPU cannot run skips.
+inline std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
+  switch (info.param) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kNeon: return "neon";
+    case Isa::kNeonDot: return "neondot";
+  }
+  return "unknown";
+}
 
 // Unit roundoff of f32 (half an ulp of 1.0).
 inline constexpr double kU = 0x1p-24;

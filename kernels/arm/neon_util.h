@@ -1,0 +1,61 @@
+// Helpers shared by the kernels/arm sources, compiled into each kernel set's namespace
+// (ONDO_ARM_NS: neon or neondot) with internal linkage, so a function built with the
+// dot-product instructions can never be picked by the linker for a CPU without them (the
+// reason kernels/ref/fp16.h is not included here).
+#pragma once
+
+#include <arm_neon.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#ifndef ONDO_ARM_NS
+#error "ONDO_ARM_NS (neon or neondot) must be defined by the build"
+#endif
+
+namespace ondo::kernels::ONDO_ARM_NS {
+namespace {
+
+// acc + the products a[i] * b[i] of 16 int8 pairs, summed in int32 lanes. Which lane holds
+// which product differs between the two paths (sdot: groups of 4; plain: pairs folded), so
+// use only the sum of all lanes (vaddvq_s32) or lane-wise sums of several calls.
+inline int32x4_t DotI8(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vdotq_s32(acc, a, b);
+#else
+  // Each int8 x int8 product fits int16 (|p| <= 16384); pairs are added into int32 lanes.
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+  return vpadalq_s16(acc, vmull_high_s8(a, b));
+#endif
+}
+
+// IEEE binary16 bits -> float (exact; aarch64 has the conversion in hardware).
+inline float HalfToF32(uint16_t bits) {
+  __fp16 h;
+  std::memcpy(&h, &bits, sizeof h);
+  return static_cast<float>(h);
+}
+inline float LoadHalf(const void* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return HalfToF32(bits);
+}
+
+// y[t * y_stride + r] = dot(row r, x row t) with a row kernel: the fallback MatMul for a type
+// whose many-token path is not tiled (each weight row is read once per token).
+template <float (*Dot)(int64_t, const void*, const void*)>
+void MatMulByRows(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const unsigned char*>(w);
+  const auto* xb = static_cast<const unsigned char*>(x_vd);
+  for (int64_t r = r0; r < r1; ++r) {
+    const void* row = wb + static_cast<size_t>(r) * w_row_bytes;
+    for (int t = 0; t < n_tok; ++t) {
+      y[t * y_stride + r] = Dot(k, row, xb + static_cast<size_t>(t) * x_row_bytes);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ondo::kernels::ONDO_ARM_NS

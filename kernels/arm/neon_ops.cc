@@ -320,6 +320,19 @@ void AttentionQ8_0(const AttentionQ8Args& a) {
 
 }  // namespace
 
+// y[i] = e^x[i] (the Exp above; in-place allowed). Exported for tests/kernels/simd_test.cc
+// (ExpIsWithinTwoUlp), which declares it: nothing else calls it.
+void ExpF32(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Exp(vld1q_f32(x + i)));
+  if (i < n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t j = i; j < n; ++j) t[j - i] = x[j];
+    vst1q_f32(t, Exp(vld1q_f32(t)));
+    for (int64_t j = i; j < n; ++j) y[j] = t[j - i];
+  }
+}
+
 void RegisterOps(KernelSet* s) {
   s->softmax = Softmax;
   s->swiglu = SwiGlu;

@@ -1,4 +1,4 @@
-// Every kernel of every SIMD set (AVX2, AVX-512) against the scalar reference, over sizes
+// Every kernel of every SIMD set (AVX2, AVX-512, NEON) against the scalar reference, over sizes
 // 0..2N and misaligned rows, with tolerances derived from the arithmetic. Sets the CPU
 // cannot run are skipped.
 #include <gtest/gtest.h>
@@ -17,6 +17,15 @@
 #include "tests/kernels/test_util.h"
 #if ONDO_KERNELS_X86
 #include "kernels/x86/x86.h"
+#endif
+#if ONDO_KERNELS_ARM
+// kernels/arm/neon_ops.cc: the vectorised exp of each ARM set, exported for ExpIsWithinTwoUlp.
+namespace ondo::kernels::neon {
+void ExpF32(const float* x, float* y, int64_t n);
+}  // namespace ondo::kernels::neon
+namespace ondo::kernels::neondot {
+void ExpF32(const float* x, float* y, int64_t n);
+}  // namespace ondo::kernels::neondot
 #endif
 
 namespace ondo::kernels {
@@ -387,11 +396,15 @@ TEST_P(SimdTest, SwiGluMatchesReference) {
   }
 }
 
-#if ONDO_KERNELS_X86
+#if ONDO_KERNELS_X86 || ONDO_KERNELS_ARM
 // The vectorised exp against exp in double: <= 2 ulp where the result is normal, <= 1
 // subnormal step (2^-149) below.
 TEST_P(SimdTest, ExpIsWithinTwoUlp) {
+#if ONDO_KERNELS_X86
   auto exp_fn = GetParam() == Isa::kAvx2 ? avx2::ExpF32 : avx512::ExpF32;
+#else
+  auto exp_fn = GetParam() == Isa::kNeon ? neon::ExpF32 : neondot::ExpF32;
+#endif
   std::vector<float> x;
   for (float v = -103.5f; v < 88.7f; v += 0.00731f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-10f, -1e-10f, 88.72f, -87.3f}) x.push_back(v);

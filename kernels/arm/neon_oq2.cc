@@ -20,11 +20,16 @@
 //    sub-block sums, multiplied (vmul / vmla) by the 4-bit scales (two vmovl, and, ushr);
 //  - per block: one int -> float conversion and one fma by d_w * d_x into the f32 lanes.
 // So about 16 tbl + 16 sdot + 30 other vector ops per 72 weight bytes; the 8 sub-block chains
-// are independent, which an in-order core (A53/A55) needs.
+// are independent, which an in-order core (A53/A55) needs. llvm-mca 14 on the compiled loops
+// (no hardware here): Cortex-A55 about 148 cycles a block with or without sdot, Cortex-A53
+// about 200 (so 1.7-1.3 weights a cycle: near the DRAM bandwidth of the 4-core boards).
+// Tried and dropped: two rows a pass (spills: 310 cycles for two blocks on the A55 model) and
+// building block ib + 1's tables during block ib (GCC does not interleave them: 3%).
 //
 // Prefill (n_tok > 1): each weight row is taken with up to 4 tokens at once (DotRowTokens<NT>):
 // the tables and levels of a block are built once and multiplied with each token's
-// activations, so weights are read and unpacked once per 4 tokens.
+// activations, so weights are read and unpacked once per 4 tokens (llvm-mca: 4 tokens a block
+// in about 442 cycles on the A55 with sdot, 618 on the A53 without).
 #include <arm_neon.h>
 
 #include <cstddef>
@@ -124,19 +129,15 @@ inline int32x4_t Sub32(int8x16_t l0, int8x16_t l1, int8x16_t x0, int8x16_t x1) {
 #endif
 }
 
-// Block b's 8 sub-block tables: t[4h + s] (see the top).
-inline void Tables(const Regs& c, const Byte* b, int8x16_t t[8]) {
+// Block b's grid levels: r[h] bytes 4s .. 4s + 3 = the four levels of sub-block 4h + s.
+inline void GridLevels(const Regs& c, const Byte* b, int8x16_t r[2]) {
   uint16_t grids;
   std::memcpy(&grids, b + kOq2Grids, sizeof grids);
   const uint8x16_t gb = vqtbl1q_u8(vreinterpretq_u8_u16(vdupq_n_u16(grids)), c.sel);
   const uint8x16_t i0 = vorrq_u8(vandq_u8(vshlq_u8(gb, c.shift0), c.m0c), c.pat);
   const uint8x16_t i1 = vorrq_u8(vandq_u8(vshlq_u8(gb, c.shift1), c.m0c), c.pat);
-  const int8x16_t r0 = vqtbl1q_s8(c.levels, i0);
-  const int8x16_t r1 = vqtbl1q_s8(c.levels, i1);
-  for (int s = 0; s < 4; ++s) {
-    t[s] = vqtbl1q_s8(r0, c.tab[s]);
-    t[4 + s] = vqtbl1q_s8(r1, c.tab[s]);
-  }
+  r[0] = vqtbl1q_s8(c.levels, i0);
+  r[1] = vqtbl1q_s8(c.levels, i1);
 }
 
 // The scales of sub-blocks 0..3 (lo) and 4..7 (hi) as int32 lanes.
@@ -164,8 +165,8 @@ void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
   for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
   for (int64_t ib = 0; ib < nb; ++ib) {
     const Byte* b = w + ib * kOq2Bytes;
-    int8x16_t tab[8];
-    Tables(c, b, tab);
+    int8x16_t r[2];
+    GridLevels(c, b, r);
     int32x4_t sc[2];
     Scales(b, &sc[0], &sc[1]);
     int32x4_t isum[NT];
@@ -175,15 +176,18 @@ void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
       const uint8x16_t q1 = vld1q_u8(b + kOq2Qs + 32 * h + 16);
       const uint8x16_t lo0 = vandq_u8(q0, c.m0f), lo1 = vandq_u8(q1, c.m0f);
       const uint8x16_t hi0 = vshrq_n_u8(q0, 4), hi1 = vshrq_n_u8(q1, 4);
+      // The tables of sub-blocks 4h + s (see the top), then the levels of the half.
+      int8x16_t tab[4];
+      for (int t = 0; t < 4; ++t) tab[t] = vqtbl1q_s8(r[h], c.tab[t]);
       int8x16_t lev[4][2];
-      lev[0][0] = vqtbl1q_s8(tab[4 * h + 0], lo0);
-      lev[0][1] = vqtbl1q_s8(tab[4 * h + 0], lo1);
-      lev[1][0] = vqtbl1q_s8(tab[4 * h + 1], lo0);
-      lev[1][1] = vqtbl1q_s8(tab[4 * h + 1], lo1);
-      lev[2][0] = vqtbl1q_s8(tab[4 * h + 2], hi0);
-      lev[2][1] = vqtbl1q_s8(tab[4 * h + 2], hi1);
-      lev[3][0] = vqtbl1q_s8(tab[4 * h + 3], hi0);
-      lev[3][1] = vqtbl1q_s8(tab[4 * h + 3], hi1);
+      lev[0][0] = vqtbl1q_s8(tab[0], lo0);
+      lev[0][1] = vqtbl1q_s8(tab[0], lo1);
+      lev[1][0] = vqtbl1q_s8(tab[1], lo0);
+      lev[1][1] = vqtbl1q_s8(tab[1], lo1);
+      lev[2][0] = vqtbl1q_s8(tab[2], hi0);
+      lev[2][1] = vqtbl1q_s8(tab[2], hi1);
+      lev[3][0] = vqtbl1q_s8(tab[3], hi0);
+      lev[3][1] = vqtbl1q_s8(tab[3], hi1);
 #pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
         const int8_t* xq = reinterpret_cast<const int8_t*>(x[t] + ib * kQ8Bytes + kQ8Qs + 128 * h);
@@ -195,6 +199,12 @@ void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
         // Lane s: the sum of sub-block 4h + s.
         const int32x4_t sums = vpaddq_s32(vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3]));
         isum[t] = h == 0 ? vmulq_s32(sums, sc[0]) : vmlaq_s32(isum[t], sums, sc[1]);
+#if !defined(__ARM_FEATURE_DOTPROD)
+        // Without sdot, 3-4 tokens' activations and int16 products hoisted together run out
+        // of registers (over 100 spills a block); this keeps one token's loads after the
+        // previous token's work (llvm-mca, Cortex-A53: 871 -> 618 cycles a block for 4 tokens).
+        if constexpr (NT > 2) asm("" ::: "memory");
+#endif
       }
     }
     const float d = LoadHalf(b + kOq2D);

@@ -113,9 +113,26 @@ inline void Unpack(const Byte* b, int8x16_t* lo, int8x16_t* hi) {
 
 inline int8x16_t LoadS8x16(const Byte* p) { return vld1q_s8(reinterpret_cast<const int8_t*>(p)); }
 
-// The exact integer sum of one block (in the 4 lanes).
+// The exact integer sum of one block (in the 4 lanes). Without sdot, products are summed in
+// int16 before widening: |w| <= 127 and |x| <= 128 bound two products by 32512; the 4-bit and
+// 5-bit types (|w| <= 31) allow four, 4 * 31 * 128 = 15872.
+template <Kind K>
 inline int32x4_t BlockDot(int8x16_t wlo, int8x16_t whi, int8x16_t xlo, int8x16_t xhi) {
+#if defined(__ARM_FEATURE_DOTPROD)
   return DotI8(DotI8(vdupq_n_s32(0), wlo, xlo), whi, xhi);
+#else
+  int16x8_t a = vmull_s8(vget_low_s8(wlo), vget_low_s8(xlo));
+  a = vmlal_s8(a, vget_low_s8(whi), vget_low_s8(xhi));
+  if constexpr (K == Kind::kIQ4_NL) {
+    int16x8_t b = vmull_high_s8(wlo, xlo);
+    b = vmlal_high_s8(b, whi, xhi);
+    return vpadalq_s16(vpaddlq_s16(a), b);
+  } else {
+    a = vmlal_high_s8(a, wlo, xlo);
+    a = vmlal_high_s8(a, whi, xhi);
+    return vpaddlq_s16(a);
+  }
+#endif
 }
 
 // Lane i = the sum of the lanes of p[i].
@@ -128,10 +145,12 @@ constexpr int kLanes = 4;
 // The f16 fields at p[i] + off (i < N) as f32 lanes; lanes N.. are 0.
 template <int N>
 inline float32x4_t LoadHalves(const Byte* const (&p)[kLanes], size_t off) {
-  uint64_t v = 0;
-  #pragma GCC unroll 4
-  for (int i = 0; i < N; ++i) v |= static_cast<uint64_t>(LoadU16(p[i] + off)) << (16 * i);
-  return vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(v)));
+  uint16x4_t v = vdup_n_u16(0);
+  if constexpr (N > 0) v = vset_lane_u16(LoadU16(p[0] + off), v, 0);
+  if constexpr (N > 1) v = vset_lane_u16(LoadU16(p[1] + off), v, 1);
+  if constexpr (N > 2) v = vset_lane_u16(LoadU16(p[2] + off), v, 2);
+  if constexpr (N > 3) v = vset_lane_u16(LoadU16(p[3] + off), v, 3);
+  return vcvt_f32_f16(vreinterpret_f16_u16(v));
 }
 
 // One row against one token (VecDot).
@@ -145,7 +164,7 @@ float DotOne(int64_t nb, const Byte* w, const Byte* x) {
     const Byte* xb = x + ib * Tr::kXBlockBytes;
     int8x16_t lo, hi;
     Unpack<K>(wb, &lo, &hi);
-    const int32x4_t p = BlockDot(lo, hi, LoadS8x16(xb + Tr::kXQsOffset),
+    const int32x4_t p = BlockDot<K>(lo, hi, LoadS8x16(xb + Tr::kXQsOffset),
                                  LoadS8x16(xb + Tr::kXQsOffset + 16));
     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), LoadHalf(wb) * LoadHalf(xb));
     if constexpr (Tr::kHasMin) summ += LoadHalf(wb + 2) * LoadHalf(xb + 2);
@@ -170,7 +189,7 @@ void RowsTile(int64_t nb, const Byte* w, size_t wrb, const Byte* x, float* y) {
       if (r < NR) {
         int8x16_t lo, hi;
         Unpack<K>(wb[r], &lo, &hi);
-        p[r] = BlockDot(lo, hi, xlo, xhi);
+        p[r] = BlockDot<K>(lo, hi, xlo, xhi);
       } else {
         p[r] = vdupq_n_s32(0);
       }
@@ -214,7 +233,7 @@ void TokensTile(int64_t nb, const Byte* w, size_t wrb, const Byte* const (&xs)[k
       int32x4_t p[kLanes];
       #pragma GCC unroll 4
       for (int t = 0; t < kLanes; ++t) {
-        p[t] = t < NT ? BlockDot(lo, hi, xlo[t < NT ? t : 0], xhi[t < NT ? t : 0])
+        p[t] = t < NT ? BlockDot<K>(lo, hi, xlo[t < NT ? t : 0], xhi[t < NT ? t : 0])
                       : vdupq_n_s32(0);
       }
       acc[r] = vfmaq_f32(acc[r], vcvtq_f32_s32(Fold4(p)), vmulq_n_f32(dx, LoadHalf(wb)));

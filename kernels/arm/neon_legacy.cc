@@ -8,7 +8,8 @@
 // (tbl lookup in the 16 levels), Q4_1 / Q5_1 the quant itself (0..31; the min term m_w * s_x
 // is accumulated apart, as ggml does). The 5th bits of Q5_0 / Q5_1 are spread to bytes with a
 // tbl (byte j takes qh byte j / 8) and a tst against bit j % 8. The block's sum is exact in
-// int32 lanes (|sum| <= 32 * 127 * 128); DotI8 is sdot on neondot, smull + sadalp on neon.
+// int32 lanes (|sum| <= 32 * 127 * 128): two sdot on neondot; on neon smull + smlal in int16
+// lanes (BlockDot: 2 products per lane for IQ4_NL, 4 for the others) widened by saddlp.
 //
 // Decode (one token, MatMul with n_tok == 1): four weight rows at a time against the token.
 // Per block: the token's 32 quants are loaded once (2 x ld1) for the 4 rows; per row, one

@@ -3,9 +3,12 @@
 #   1. the Release build (build/): configure if needed, build, ctest;
 #   2. an ASan/UBSan build of the tests (build-asan/, -O1, no benchmarks): build, ctest;
 #   3. a clang libFuzzer build (build-fuzz/): each build-fuzz/bin/fuzz_* runs for
-#      ONDO_FUZZ_SECONDS (20) on its seed corpus tests/fuzz/corpus/<name>/.
+#      ONDO_FUZZ_SECONDS (20) on its seed corpus tests/fuzz/corpus/<name>/;
+#   4. an aarch64 cross build (build-arm64/, cmake/aarch64-linux-gnu.cmake) whose kernel,
+#      golden and command-line tests run under qemu-aarch64 twice: -cpu max (NEON + dot
+#      product: both ARM kernel sets) and -cpu cortex-a53 (NEON without it).
 # Environment: ONDO_JOBS (default: nproc), ONDO_BUILD_DIR, ONDO_ASAN_DIR, ONDO_FUZZ_DIR,
-# ONDO_FUZZ_SECONDS, ONDO_SKIP_ASAN=1, ONDO_SKIP_FUZZ=1.
+# ONDO_ARM_DIR, ONDO_FUZZ_SECONDS, ONDO_SKIP_ASAN=1, ONDO_SKIP_FUZZ=1, ONDO_SKIP_ARM=1.
 # Exit status 0 when nothing failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,6 +17,7 @@ jobs=${ONDO_JOBS:-$(nproc)}
 build=${ONDO_BUILD_DIR:-build}
 asan=${ONDO_ASAN_DIR:-build-asan}
 fuzz=${ONDO_FUZZ_DIR:-build-fuzz}
+arm=${ONDO_ARM_DIR:-build-arm64}
 fuzz_seconds=${ONDO_FUZZ_SECONDS:-20}
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
@@ -24,17 +28,20 @@ failures=()
 
 section() { printf '\n===== %s (at %d min %02d s) =====\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
-# configure_and_build DIR LABEL CMAKE_ARGS...: returns non-zero (and counts a failure) when
-# the configuration or the build fails.
+# configure_and_build DIR LABEL CMAKE_ARGS... [-- BUILD_ARGS...]: returns non-zero (and counts
+# a failure) when the configuration or the build fails.
 configure_and_build() {
   local dir=$1 label=$2
   shift 2
+  local config=() build_args=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do config+=("$1"); shift; done
+  if [ $# -gt 0 ]; then shift; build_args=("$@"); fi
   if [ ! -f "$dir/CMakeCache.txt" ]; then
-    if ! cmake -S . -B "$dir" "${generator[@]}" "$@"; then
+    if ! cmake -S . -B "$dir" "${generator[@]}" "${config[@]}"; then
       failed=$((failed + 1)); failures+=("configure $label"); return 1
     fi
   fi
-  if ! cmake --build "$dir" -j "$jobs"; then
+  if ! cmake --build "$dir" -j "$jobs" "${build_args[@]}"; then
     failed=$((failed + 1)); failures+=("build $label"); return 1
   fi
 }
@@ -123,6 +130,45 @@ if [ "${ONDO_SKIP_FUZZ:-0}" != 1 ]; then
         tail -n 40 "$fuzz/$name.log"
       fi
     done
+  fi
+fi
+
+# run_emulated LABEL CPU EXE [ARGS...]: runs a GoogleTest binary of the aarch64 build under
+# qemu-aarch64 with that CPU model and adds its pass/fail counts to the totals.
+run_emulated() {
+  local label=$1 cpu=$2 exe=$3 log rc=0
+  shift 3
+  log=$(mktemp)
+  echo "-- $label: qemu-aarch64 -cpu $cpu $(basename "$exe") $*"
+  QEMU_CPU=$cpu timeout 1500 qemu-aarch64 "$exe" --gtest_brief=1 "$@" >"$log" 2>&1 || rc=$?
+  local np nf
+  np=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?.*/\1/p' "$log" | tail -n 1)
+  nf=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below.*/\1/p' "$log" | tail -n 1)
+  np=${np:-0}; nf=${nf:-0}
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$log" | grep -vE '^\[  SKIPPED \] [^0-9]' || true
+  passed=$((passed + np)); failed=$((failed + nf))
+  if [ "$nf" -ne 0 ] || [ "$rc" -ne 0 ] || [ "$np" -eq 0 ]; then
+    [ "$nf" -ne 0 ] || failed=$((failed + 1))
+    failures+=("$label (exit $rc, $nf failed)")
+    tail -n 60 "$log"
+  fi
+  rm -f "$log"
+}
+
+if [ "${ONDO_SKIP_ARM:-0}" != 1 ]; then
+  section "aarch64 cross build and emulated tests ($arm)"
+  if ! command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then
+    echo "aarch64-linux-gnu-g++ or qemu-aarch64 not found (.ci/deps.sh installs them)"
+    failed=$((failed + 1)); failures+=("aarch64: no cross compiler or qemu-user")
+  elif configure_and_build "$arm" aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+      -DCMAKE_BUILD_TYPE=Release -DONDO_BUILD_BENCH=OFF -- --target kernels_test golden_test \
+      examples_test ondo_cli ondo_static ondo_c_example_static; then
+    for cpu in max cortex-a53; do
+      run_emulated "aarch64 kernels ($cpu)" "$cpu" "$arm/bin/kernels_test"
+      run_emulated "aarch64 golden ($cpu)" "$cpu" "$arm/bin/golden_test"
+      run_emulated "aarch64 command line ($cpu)" "$cpu" "$arm/bin/examples_test"
+    done
+    ls -l "$arm/lib/libondo.a" "$arm/bin/c_example_static" 2>/dev/null || true
   fi
 fi
 

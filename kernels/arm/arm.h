@@ -8,6 +8,8 @@
 // with -cpu max and -cpu cortex-a53 in CI).
 #pragma once
 
+#include <cstdint>
+
 namespace ondo::kernels {
 
 struct KernelSet;
@@ -17,7 +19,10 @@ struct KernelSet;
   void RegisterLegacy(KernelSet* s); /* neon_legacy.cc: Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL */      \
   void RegisterK(KernelSet* s);      /* neon_k.cc: Q2_K ... Q6_K, IQ4_XS */                  \
   void RegisterOq2(KernelSet* s);    /* neon_oq2.cc: ondo's OQ2 */                         \
-  void RegisterOps(KernelSet* s);    /* neon_ops.cc: softmax, SwiGLU, attention */
+  void RegisterOps(KernelSet* s);    /* neon_ops.cc: softmax, SwiGLU, attention */        \
+  /* y[i] = e^x[i], the vectorised exp of Softmax and attention (neon_ops.cc; <= 2 ulp,   \
+     tested by SimdTest.ExpIsWithinTwoUlp). In-place allowed. */                           \
+  void ExpF32(const float* x, float* y, int64_t n);
 
 namespace neon {
 ONDO_ARM_REGISTRATION

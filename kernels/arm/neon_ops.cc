@@ -320,8 +320,8 @@ void AttentionQ8_0(const AttentionQ8Args& a) {
 
 }  // namespace
 
-// y[i] = e^x[i] (the Exp above; in-place allowed). Exported for tests/kernels/simd_test.cc
-// (ExpIsWithinTwoUlp), which declares it: nothing else calls it.
+// y[i] = e^x[i] (the Exp above; in-place allowed): declared in arm.h for
+// tests/kernels/simd_test.cc (ExpIsWithinTwoUlp).
 void ExpF32(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) vst1q_f32(y + i, Exp(vld1q_f32(x + i)));

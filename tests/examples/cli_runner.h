@@ -44,7 +44,13 @@ inline std::string CliTempPath(const std::string& name) {
 // before it executes ondo (exit code 126 if it cannot).
 inline CliResult Ondo(const std::vector<std::string>& args, const std::string& cgroup_procs = "") {
   const std::string out_path = CliTempPath("stdout"), err_path = CliTempPath("stderr");
-  std::vector<std::string> all = {ONDO_CLI_PATH};
+  std::vector<std::string> all;
+#ifdef ONDO_CLI_EMULATOR
+  // A cross build tested under emulation (qemu-aarch64): the test runs emulated, and so must the
+  // program it starts (the host runs the emulator, which runs ondo; QEMU_CPU is inherited).
+  all.push_back(ONDO_CLI_EMULATOR);
+#endif
+  all.push_back(ONDO_CLI_PATH);
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());

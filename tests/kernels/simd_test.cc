@@ -19,13 +19,7 @@
 #include "kernels/x86/x86.h"
 #endif
 #if ONDO_KERNELS_ARM
-// kernels/arm/neon_ops.cc: the vectorised exp of each ARM set, exported for ExpIsWithinTwoUlp.
-namespace ondo::kernels::neon {
-void ExpF32(const float* x, float* y, int64_t n);
-}  // namespace ondo::kernels::neon
-namespace ondo::kernels::neondot {
-void ExpF32(const float* x, float* y, int64_t n);
-}  // namespace ondo::kernels::neondot
+#include "kernels/arm/arm.h"
 #endif
 
 namespace ondo::kernels {

@@ -17,8 +17,8 @@
 namespace ondo::kernels::testing {
 
 // Test names of the SIMD sets (INSTANTIATE_TEST_SUITE_P(..., ::testing::ValuesIn(kSimdIsas),
-// IsaName)): every set is instantiated on every machine; a test of a set that is not built or
-// that the CPU cannot run skips.
+// IsaName)): every set compiled for the architecture is instantiated; a test of a set that the
+// CPU cannot run skips.
 inline std::string IsaName(const ::testing::TestParamInfo<Isa>& info) {
   switch (info.param) {
     case Isa::kScalar: return "scalar";

@@ -49,10 +49,11 @@ bool Floodable(char32_t c) {
          c == '~' || c == '^';
 }
 // 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
-// 'somewhere', 누군가 'someone'), not a subject particle.
+// 'somewhere', 누군가 'someone'), and after 인, 건 the question ending -ㄴ가 (인연인가, 썸인가,
+// 아물어가는건가), not a subject particle.
 bool IndefiniteGa(std::string_view host, std::string_view particle) {
   if (particle != "가") return false;
-  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언"}) {
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "인", "건"}) {
     if (host.ends_with(h)) return true;
   }
   return false;
@@ -294,9 +295,9 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
   if (!warm.empty()) {
     ONDO_RETURN_IF_ERROR(
         analyzer->Analyze(warm, AnalyzeOptions{.lenient_particles = true}, &p->analysis_));
-    ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm.substr(0, 256), &p->analysis2_));
+    ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm, &p->analysis2_));
   }
-  p->eojeol_buf_.reserve(cap + 16);
+  p->eojeol_buf_.reserve(2 * cap + 64);
   *out = std::move(p);
   return Status::Ok();
 }
@@ -860,6 +861,12 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
             host_end = o;
             continue;
           }
+          // A parenthetical of several words (리켄베커 (아돌프 1886~1976)와): the host is the
+          // word before it, which this eojeol does not hold; left alone.
+          if (!found || o < static_cast<size_t>(e.begin)) {
+            host_end = 0;
+            break;
+          }
         }
         host_end = q;
       }
@@ -885,6 +892,24 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       }
       if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
         continue;
+      }
+      if (IsHangulSyllable(last) && !skipped) {
+        // ㄹ + 라고 / 랑 is a verb ending (들을라고, 먹었걸랑, 됐을랑가), not a particle.
+        Syllable ls;
+        if (DecomposeSyllable(last, &ls) && ls.t == 8 && (form == "라고" || form == "랑")) continue;
+        // Precision first: the right form must make the eojeol, read with its neighbours,
+        // clearly better than as written (간사이 지방, 오이랑, 정형외과 are words).
+        const int32_t wb = ei > 0 ? an.eojeols[ei - 1].begin : e.begin;
+        const int32_t we = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
+        float c0 = 0, c1 = 0;
+        size_t idx = 0;
+        ONDO_RETURN_IF_ERROR(ScoreWindow(in, wb, we, static_cast<size_t>(m.begin),
+                                         static_cast<size_t>(m.end - m.begin), right, &c0, &c1,
+                                         &idx));
+        if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
+        // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
+        if (form == "을" && written_adnominal_ && written_before_noun_) continue;
+        if (!(c1 + options_.flagged_margin < c0)) continue;
       }
       Edit ed{static_cast<uint32_t>(m.begin),
               static_cast<uint32_t>(m.end),
@@ -913,6 +938,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       ctx.initial = ei == 0 || SentenceFinal(in, an, ei - 1, LastWordEnd(in, an.eojeols[ei - 1]));
       ctx.final = SentenceFinal(in, an, ei, e.end);
       ctx.before_bound_noun = BeforeBoundNoun(in, an, ei);
+      ctx.context_begin = ei > 0 ? an.eojeols[ei - 1].begin : e.begin;
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
@@ -962,7 +988,6 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   const std::string_view wc = w.substr(0, core);
   for (const Cand& c : kCands) {
     if (!wc.ends_with(c.form)) continue;
-    if (c.tag == Tag::kJKV && !ctx.initial) continue;
     if ((c.form == "을" || c.form == "를") && ctx.before_bound_noun) continue;
     // Names transliterated from -ia (소피아, 인디아, 마리아) are not vocatives of 소피, 인디.
     if (c.form == "아" && c.tag == Tag::kJKV) {
@@ -984,47 +1009,33 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (IndefiniteGa(host, c.form)) return Status::Ok();
     if (ctx.final && (c.form == "와" || c.form == "나" || c.form == "가")) return Status::Ok();
     // ㄹ + 라고 / 며 is a verb ending (갈라고, 살며), not a particle.
-    if (sound == 'L' && (c.form == "라고" || c.form == "며")) return Status::Ok();
+    if (sound == 'L' && (c.form == "라고" || c.form == "며" || c.form == "랑")) return Status::Ok();
     char buf[16];
     const std::string_view right = RightParticle(c.form, c.tag, sound, false, buf);
     if (right.empty() || right == c.form) return Status::Ok();
     if (SuspectHangulFlag(in, e.begin, e.begin + host.size(), c.form)) return Status::Ok();
-    // Cost of the word as written and of host + right particle, each analysed alone; a
-    // vocative with what follows it (its comma, the next eojeol), without which 영희야 reads as
-    // the copula.
     const bool vocative = c.tag == Tag::kJKV;
-    const size_t tail_begin = static_cast<size_t>(e.begin) + core;
-    const size_t tail_end = vocative ? static_cast<size_t>(ctx.context_end) : tail_begin;
-    const std::string_view tail = in.substr(tail_begin, tail_end - tail_begin);
-    const size_t n_eojeols = vocative && ctx.context_end > e.end ? 2 : 1;
-    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(
-        in.substr(static_cast<size_t>(e.begin), tail_end - static_cast<size_t>(e.begin)),
-        &analysis2_));
-    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
-    const float c0 = analysis2_.eojeols[0].cost;
-    {
-      // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
-      // (트집잡는, 얼어죽는 in unspaced chat text).
-      const Eojeol& e0 = analysis2_.eojeols[0];
-      const Morpheme* last = nullptr;
-      for (uint32_t k = e0.morph_count; k-- > 0;) {
-        const Morpheme& m = analysis2_.morphemes[e0.morph_begin + k];
-        if (!IsSymbolTag(m.tag)) {
-          last = &m;
-          break;
-        }
-      }
-      if (last == nullptr) return Status::Ok();
-      if (c.form == "는" && (IsEndingTag(last->tag) || IsPredicateTag(last->tag))) {
-        return Status::Ok();
-      }
+    // Costs of the window (previous eojeol, this one, next one) as written and with host +
+    // right particle, read without lenient particles: with its neighbours a vocative reads as
+    // one (alone, 영희야 reads as the copula) and a compound noun as a noun.
+    const size_t at = static_cast<size_t>(e.begin) + host.size();
+    float c0 = 0, c1 = 0;
+    size_t idx = 0;
+    ONDO_RETURN_IF_ERROR(ScoreWindow(in, ctx.context_begin, ctx.context_end, at, c.form.size(),
+                                     right, &c0, &c1, &idx));
+    // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
+    // (트집잡는, 얼어죽는 in unspaced chat text).
+    if (written_last_ == Tag::kNA) return Status::Ok();
+    if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
+    // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
+    if (written_particle_ > at) return Status::Ok();
+    if (c.form == "을" && written_adnominal_ && written_before_noun_) return Status::Ok();
+    if (c.form == "는" && (IsEndingTag(written_last_) || IsPredicateTag(written_last_))) {
+      return Status::Ok();
     }
-    eojeol_buf_.assign(host);
-    eojeol_buf_.append(right);
-    eojeol_buf_.append(tail);
-    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
-    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
-    const Eojeol& e1 = analysis2_.eojeols[0];
+    if (idx >= analysis2_.eojeols.size()) return Status::Ok();
+    const Eojeol& e1 = analysis2_.eojeols[idx];
+    const int32_t host_end_w = static_cast<int32_t>(at - static_cast<size_t>(ctx.context_begin));
     uint32_t n_word = e1.morph_count;  // without trailing marks
     while (n_word > 0 && IsSymbolTag(analysis2_.morphemes[e1.morph_begin + n_word - 1].tag)) {
       --n_word;
@@ -1034,16 +1045,22 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     const Morpheme& h = analysis2_.morphemes[e1.morph_begin + n_word - 2];
     // Host + particle, or for (이)라고 / (이)며 host + copula 이 + ending (the analyzer's reading
     // of 책이라고, 책이며).
-    bool ok = IsParticleTag(p.tag) && p.begin == static_cast<int32_t>(host.size()) &&
+    bool ok = IsParticleTag(p.tag) && p.begin == host_end_w &&
               (IsNominalTag(h.tag) || h.tag == Tag::kXSN || h.tag == Tag::kETN);
     if (!ok && right.starts_with("이") && n_word >= 3 && h.tag == Tag::kVCP &&
-        h.begin == static_cast<int32_t>(host.size()) && p.tag == Tag::kEC) {
+        h.begin == host_end_w && p.tag == Tag::kEC) {
       const Morpheme& n = analysis2_.morphemes[e1.morph_begin + n_word - 3];
-      ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
+      ok = IsNominalTag(n.tag) && n.end == host_end_w;
     }
+    // A vocative must read as one (JKV) with its neighbours.
+    if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     const float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
-    if (!(e1.cost + margin < c0)) return Status::Ok();
+    // A vocative is judged on its own eojeol (read with its neighbours as context): the
+    // eojeol after it (안녕 after 영희야) scores a little worse after a JKV than after a noun.
+    // Otherwise both the window and the eojeol itself must score better.
+    if (!(corrected_eojeol_cost_ + margin < written_eojeol_cost_)) return Status::Ok();
+    if (!vocative && !(c1 + margin < c0)) return Status::Ok();
     const uint32_t b = static_cast<uint32_t>(e.begin + host.size());
     Edit ed{b, static_cast<uint32_t>(b + c.form.size()), static_cast<uint8_t>(right.size()), {}};
     std::memcpy(ed.text, right.data(), right.size());
@@ -1056,6 +1073,80 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       Record(ChangeKind::kParticle, w, after);
     }
     return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at,
+                                  size_t len, std::string_view right, float* written,
+                                  float* corrected, size_t* index) {
+  const size_t b = static_cast<size_t>(begin), e = static_cast<size_t>(end);
+  const std::string_view window = in.substr(b, e - b);
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(window, &analysis2_));
+  *written = 0;
+  written_last_ = Tag::kNA;
+  written_in_noun_ = false;
+  written_particle_ = 0;
+  written_before_noun_ = false;
+  written_adnominal_ = false;
+  const int32_t rel = static_cast<int32_t>(at - b);
+  for (size_t xi = 0; xi < analysis2_.eojeols.size(); ++xi) {
+    const Eojeol& x = analysis2_.eojeols[xi];
+    *written += x.cost;
+    if (rel >= x.begin && rel < x.end) written_eojeol_cost_ = x.cost;
+    if (xi > 0 && rel >= analysis2_.eojeols[xi - 1].begin && rel < analysis2_.eojeols[xi - 1].end &&
+        x.morph_count > 0) {
+      written_before_noun_ = IsNominalTag(analysis2_.morphemes[x.morph_begin].tag);
+      for (uint32_t k = 0; k < x.morph_count; ++k) {  // 수립하다 is a verb
+        const Tag t = analysis2_.morphemes[x.morph_begin + k].tag;
+        if (t == Tag::kXSV || t == Tag::kXSA) written_before_noun_ = false;
+      }
+    }
+    if (rel < x.begin || rel >= x.end) continue;
+    for (uint32_t k = 0; k < x.morph_count; ++k) {
+      const Morpheme& m = analysis2_.morphemes[x.morph_begin + k];
+      bool last_word = true;  // only marks follow
+      for (uint32_t j = k + 1; j < x.morph_count; ++j) {
+        last_word = last_word && IsSymbolTag(analysis2_.morphemes[x.morph_begin + j].tag);
+      }
+      if (IsParticleTag(m.tag) && m.begin > x.begin && last_word && k > 0 &&
+          IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+        written_particle_ = b + static_cast<size_t>(m.begin);
+      }
+      // A compound noun: nominal + a known noun that covers the particle's syllable
+      // (정형/NNG+외과/NNG, 신생/NNG+국가/NNG), not one word (음악가 is also 음악 + 가).
+      if (k > 0 && m.begin >= 0 && m.begin < rel && m.end > rel && IsNominalTag(m.tag) &&
+          !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+        written_in_noun_ = true;
+      }
+    }
+    for (uint32_t k = x.morph_count; k-- > 0;) {
+      const Morpheme& m = analysis2_.morphemes[x.morph_begin + k];
+      if (!IsSymbolTag(m.tag)) {
+        written_last_ = m.tag;
+        // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
+        // after the copula (관계 + 이 + 을 is a misreading of 관계을).
+        if (m.tag == Tag::kETM && k > 0) {
+          const Tag stem = analysis2_.morphemes[x.morph_begin + k - 1].tag;
+          written_adnominal_ = stem == Tag::kVV || stem == Tag::kVA;
+        }
+        break;
+      }
+    }
+  }
+  eojeol_buf_.assign(window.substr(0, at - b));
+  eojeol_buf_.append(right);
+  eojeol_buf_.append(window.substr(at - b + len));
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
+  *corrected = 0;
+  *index = analysis2_.eojeols.size();
+  for (size_t i = 0; i < analysis2_.eojeols.size(); ++i) {
+    const Eojeol& x = analysis2_.eojeols[i];
+    *corrected += x.cost;
+    if (rel >= x.begin && rel < x.end) {
+      *index = i;
+      corrected_eojeol_cost_ = x.cost;
+    }
   }
   return Status::Ok();
 }

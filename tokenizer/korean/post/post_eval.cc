@@ -437,9 +437,12 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
           for (size_t t = i; t < i + len; ++t)
             ok = ok && !EndsSentence(eojeols[t]) && !HasBracket(eojeols[t]);
           if (!ok) continue;
-          rep.insert(rep.begin() + static_cast<std::ptrdiff_t>(i + len),
-                     eojeols.begin() + static_cast<std::ptrdiff_t>(i),
-                     eojeols.begin() + static_cast<std::ptrdiff_t>(i + len));
+          // A pair said twice is emphasis the post-processor keeps: a looped pair has 3 copies.
+          for (size_t copies = len == 2 ? 2 : 1; copies > 0; --copies) {
+            rep.insert(rep.begin() + static_cast<std::ptrdiff_t>(i + len),
+                       eojeols.begin() + static_cast<std::ptrdiff_t>(i),
+                       eojeols.begin() + static_cast<std::ptrdiff_t>(i + len));
+          }
           made = true;
         }
       } else if (kind == 2 && m >= 1) {
@@ -500,7 +503,7 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
         std::vector<size_t> cand;
         for (size_t i = 0; i < m; ++i) {
           const std::string& w = pu[i];
-          if (w.size() > 1 && (w.back() == ',' || IsSentenceMark(w.back())) &&
+          if (w.size() > 1 && (w.back() == ',' || w.back() == '!' || w.back() == '?') &&
               !IsSentenceMark(w[w.size() - 2]) && w[w.size() - 2] != ',') {
             cand.push_back(i);
           }
@@ -508,7 +511,9 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
         if (!cand.empty()) {
           const size_t i = cand[rng.Below(cand.size())];
           const char mark = pu[i].back();
-          pu[i].append(mark == '.' ? 1 : 1 + rng.Below(3), mark);  // ... would be an ellipsis
+          // A loop of marks, 4-6 in all: 2-3 ! or ? and two dots are human style and kept
+          // (more dots read as an ellipsis, so an eojeol ending in . is no candidate).
+          pu[i].append(3 + rng.Below(3), mark);
           made = true;
         }
       }

@@ -3,6 +3,7 @@
 #include "tokenizer/korean/post/post_processor.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <utility>
 
@@ -109,6 +110,19 @@ int CloserIndex(char32_t c) {
   }
 }
 constexpr int kQuoteIndex = 8;  // ASCII "
+
+// The text before a ) that opens a sentence as a list or footnote marker: 1) 26) a) RT) 가).
+bool ListMarker(std::string_view before) {
+  if (before.empty()) return false;
+  if (before.size() <= 3) {
+    bool alnum = true;
+    for (const char c : before) alnum = alnum && std::isalnum(static_cast<unsigned char>(c)) != 0;
+    if (alnum) return true;
+  }
+  size_t pos = 0;
+  char32_t c = 0;
+  return DecodeUtf8(before, &pos, &c) && pos == before.size() && IsHangulSyllable(c);
+}
 
 // Decodes the code point ending at byte `end` (exclusive); returns its start, or end when
 // nothing valid is there.
@@ -573,6 +587,16 @@ void PostProcessor::Punctuate(std::string_view in, std::string* out) {
     } else {
       put(";");
     }
+    // Human style, not a loop: two dots, two or three ! or ?, an interrobang (좋겠다.., 컷!!,
+    // 않음???, 어어!?) stay as written.
+    auto same = [&](char m) {
+      return orig.size() >= 2 && orig.size() <= 3 &&
+             orig.find_first_not_of(m) == std::string_view::npos;
+    };
+    if (orig == ".." || same('!') || same('?') || orig == "?!" || orig == "!?") {
+      nn = orig.size();
+      std::memcpy(norm, orig.data(), nn);
+    }
     const std::string_view normalized(norm, nn);
     // No space before a mark that ends a word (followed by space, end or a closer).
     bool ends_word = end >= in.size() || IsSpace(in[end]);
@@ -635,6 +659,7 @@ void PostProcessor::BalanceBrackets(std::string* s) {
     int j = top - 1;
     while (j >= 0 && stack[j].kind != k) --j;
     if (j < 0 && k == 3) continue;  // a lone ” closes a quote begun in an earlier sentence
+    if (j < 0 && k == 0 && ListMarker(std::string_view(*s).substr(0, start))) continue;
     if (j < 0) {
       edits_.push_back(Edit{static_cast<uint32_t>(start), static_cast<uint32_t>(pos), 0, {}});
     } else {
@@ -729,6 +754,13 @@ void PostProcessor::RemoveRepeats(std::string* s) {
       if (!same_run(k, k + len, len)) continue;
       size_t r = 2;
       while (k + (r + 1) * len <= m && same_run(k, k + r * len, len)) ++r;
+      // A pair of eojeols said twice is emphasis (한 아이 한 아이, 하나 둘 하나 둘, 먹고 자고
+      // 먹고 자고) unless it is a clause ending in a comma (허리가 아파서, 허리가 아파서,).
+      if (len == 2 && r == 2 &&
+          std::string_view(*s).substr(spans2_[k + 1].end, spans_[k + 1].end - spans2_[k + 1].end)
+                  .find(',') == std::string_view::npos) {
+        continue;
+      }
       for (size_t t = 0; t < (r - 1) * len; ++t) keep_[k + t] = 0;
       const std::string_view last_punct = std::string_view(*s).substr(
           spans2_[k + len - 1].end, spans_[k + len - 1].end - spans2_[k + len - 1].end);

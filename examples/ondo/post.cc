@@ -50,7 +50,8 @@ int PostCommand(const std::vector<std::string>& args) {
       "evaluate on a gold file (repeatable; the figures are summed)")(
       "eval-text", po::value(&text_paths)->value_name("FILE[,FILE...]"),
       "evaluate on plain clean text, one sentence a line (Kiwi benchmark sets; particle sites "
-      "from the analyzer's reading); the files of one argument form one source")(
+      "from the analyzer's reading); the files of one argument form one source, named by an "
+      "optional NAME= prefix")(
       "part", po::value(&part_name)->value_name("all|tune|held-out"),
       "with --eval: only the tuning or the held-out part (split by a hash of each sentence)")(
       "table", "with --eval: print a table of source x part (tune, held-out)")(
@@ -97,12 +98,19 @@ int PostCommand(const std::vector<std::string>& args) {
     };
     std::vector<Source> sources;
     auto load = [&](const std::string& arg, bool plain) -> Status {
+      // NAME=FILE[,FILE...] names the source in the table.
       Source src{arg, {}};
+      std::string files = arg;
+      if (const size_t eq = arg.find('='); eq != std::string::npos && arg.find('/') > eq) {
+        src.name = arg.substr(0, eq);
+        files = arg.substr(eq + 1);
+      }
+      const std::string& list = files;
       size_t b = 0;
-      while (b <= arg.size()) {
-        size_t e = arg.find(',', b);
-        if (e == std::string::npos) e = arg.size();
-        const std::string path = arg.substr(b, e - b);
+      while (b <= list.size()) {
+        size_t e = list.find(',', b);
+        if (e == std::string::npos) e = list.size();
+        const std::string path = list.substr(b, e - b);
         b = e + 1;
         if (path.empty()) continue;
         std::ifstream in(path, std::ios::binary);

@@ -50,11 +50,11 @@ bool Floodable(char32_t c) {
          c == '~' || c == '^';
 }
 // 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
-// 'somewhere', 누군가 'someone'), and after 인, 건 the question ending -ㄴ가 (인연인가, 썸인가,
-// 아물어가는건가), not a subject particle.
+// 'somewhere', 누군가 'someone'), and after 인, 건, 을랑 the question ending -ㄴ가 (인연인가,
+// 썸인가, 아물어가는건가, 됐을랑가), not a subject particle.
 bool IndefiniteGa(std::string_view host, std::string_view particle) {
   if (particle != "가") return false;
-  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "인", "건"}) {
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "인", "건", "을랑"}) {
     if (host.ends_with(h)) return true;
   }
   return false;
@@ -587,13 +587,14 @@ void PostProcessor::Punctuate(std::string_view in, std::string* out) {
     } else {
       put(";");
     }
-    // Human style, not a loop: two dots, two or three ! or ?, an interrobang (좋겠다.., 컷!!,
-    // 않음???, 어어!?) stay as written.
+    // Human style, not a loop: two dots, two ellipsis characters, two or three ! or ?, an
+    // interrobang (좋겠다.., 상관없네만……, 컷!!, 않음???, 어어!?) stay as written.
     auto same = [&](char m) {
       return orig.size() >= 2 && orig.size() <= 3 &&
              orig.find_first_not_of(m) == std::string_view::npos;
     };
-    if (orig == ".." || same('!') || same('?') || orig == "?!" || orig == "!?") {
+    if (orig == ".." || orig == "……" || same('!') || same('?') || orig == "?!" ||
+        orig == "!?") {
       nn = orig.size();
       std::memcpy(norm, orig.data(), nn);
     }
@@ -813,6 +814,15 @@ bool BeforeBoundNoun(std::string_view in, const Analysis& an, size_t i) {
   return false;
 }
 
+// Whether eojeol i + 1 is a street number (테헤란로 152, 올림픽로 35길): 로 before it ends a
+// road name, not a wrong 으로.
+bool BeforeStreetNumber(std::string_view in, const Analysis& an, size_t i) {
+  if (i + 1 >= an.eojeols.size()) return false;
+  const Eojeol& n = an.eojeols[i + 1];
+  const char c = in[static_cast<size_t>(n.begin)];
+  return c >= '0' && c <= '9';
+}
+
 // End of the word part of eojeol e: before its trailing marks and closing quotes/brackets.
 int32_t LastWordEnd(std::string_view in, const Eojeol& e) {
   size_t end = static_cast<size_t>(e.end);
@@ -921,6 +931,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
           continue;
         }
         if ((form == "을" || form == "를") && BeforeBoundNoun(in, an, ei)) continue;
+        if (form == "로" && BeforeStreetNumber(in, an, ei)) continue;
       }
       if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
         continue;
@@ -941,7 +952,10 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
         if (form == "을" && written_adnominal_ && written_before_noun_) continue;
-        if (!(c1 + options_.flagged_margin < c0)) continue;
+        // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
+        const float fm = form == "이" && sound == 'V' ? options_.flagged_margin_i
+                                                     : options_.flagged_margin;
+        if (!(c1 + fm < c0)) continue;
       }
       Edit ed{static_cast<uint32_t>(m.begin),
               static_cast<uint32_t>(m.end),
@@ -970,7 +984,25 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       ctx.initial = ei == 0 || SentenceFinal(in, an, ei - 1, LastWordEnd(in, an.eojeols[ei - 1]));
       ctx.final = SentenceFinal(in, an, ei, e.end);
       ctx.before_bound_noun = BeforeBoundNoun(in, an, ei);
+      ctx.before_street_number = BeforeStreetNumber(in, an, ei);
       ctx.context_begin = ei > 0 ? an.eojeols[ei - 1].begin : e.begin;
+      // Where a vocative can stand: opening the sentence, before a comma, or after a comma, a
+      // an adverb or an interjection (그래서 철수아 왔어, 근데 민수아, 엄마, 영희아 밥 먹자).
+      ctx.vocative = ctx.initial;
+      {
+        const std::string_view w = std::string_view(in).substr(e.begin, e.end - e.begin);
+        ctx.vocative = ctx.vocative || w.ends_with(",");
+      }
+      if (!ctx.vocative && ei > 0) {
+        const Eojeol& pe = an.eojeols[ei - 1];
+        const std::string_view pw = std::string_view(in).substr(pe.begin, pe.end - pe.begin);
+        bool adverb = pe.morph_count > 0;
+        for (uint32_t k = 0; k < pe.morph_count; ++k) {
+          const Tag t = an.morphemes[pe.morph_begin + k].tag;
+          adverb = adverb && (t == Tag::kMAJ || t == Tag::kMAG || t == Tag::kIC || IsSymbolTag(t));
+        }
+        ctx.vocative = pw.ends_with(",") || adverb;
+      }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
@@ -1021,6 +1053,7 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   for (const Cand& c : kCands) {
     if (!wc.ends_with(c.form)) continue;
     if ((c.form == "을" || c.form == "를") && ctx.before_bound_noun) continue;
+    if (c.form == "로" && ctx.before_street_number) continue;
     // Names transliterated from -ia (소피아, 인디아, 마리아) are not vocatives of 소피, 인디.
     if (c.form == "아" && c.tag == Tag::kJKV) {
       char32_t prev = 0;
@@ -1047,14 +1080,16 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (right.empty() || right == c.form) return Status::Ok();
     if (SuspectHangulFlag(in, e.begin, e.begin + host.size(), c.form)) return Status::Ok();
     const bool vocative = c.tag == Tag::kJKV;
+    if (vocative && !ctx.vocative) continue;
     // Costs of the window (previous eojeol, this one, next one) as written and with host +
     // right particle, read without lenient particles: with its neighbours a vocative reads as
     // one (alone, 영희야 reads as the copula) and a compound noun as a noun.
     const size_t at = static_cast<size_t>(e.begin) + host.size();
     float c0 = 0, c1 = 0;
     size_t idx = 0;
-    ONDO_RETURN_IF_ERROR(ScoreWindow(in, ctx.context_begin, ctx.context_end, at, c.form.size(),
-                                     right, &c0, &c1, &idx));
+    // A vocative is read from its own eojeol on (as the analyzer reads one opening a sentence).
+    ONDO_RETURN_IF_ERROR(ScoreWindow(in, vocative ? e.begin : ctx.context_begin, ctx.context_end,
+                                     at, c.form.size(), right, &c0, &c1, &idx));
     // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
     // (트집잡는, 얼어죽는 in unspaced chat text).
     if (written_last_ == Tag::kNA) return Status::Ok();
@@ -1067,7 +1102,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     }
     if (idx >= analysis2_.eojeols.size()) return Status::Ok();
     const Eojeol& e1 = analysis2_.eojeols[idx];
-    const int32_t host_end_w = static_cast<int32_t>(at - static_cast<size_t>(ctx.context_begin));
+    const int32_t host_end_w =
+        static_cast<int32_t>(at - static_cast<size_t>(vocative ? e.begin : ctx.context_begin));
     uint32_t n_word = e1.morph_count;  // without trailing marks
     while (n_word > 0 && IsSymbolTag(analysis2_.morphemes[e1.morph_begin + n_word - 1].tag)) {
       --n_word;
@@ -1088,11 +1124,14 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     const float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
-    // A vocative is judged on its own eojeol (read with its neighbours as context): the
-    // eojeol after it (안녕 after 영희야) scores a little worse after a JKV than after a noun.
-    // Otherwise both the window and the eojeol itself must score better.
-    if (!(corrected_eojeol_cost_ + margin < written_eojeol_cost_)) return Status::Ok();
-    if (!vocative && !(c1 + margin < c0)) return Status::Ok();
+    // The eojeol itself (read with its neighbours as context) and the whole window must both
+    // score better; a vocative (read as JKV where one may stand) when either does: after
+    // 영희야 the next eojeol 안녕 scores a little worse, after 민수야 너 better.
+    const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_;
+    const bool window_better = c1 + margin < c0;
+    if (vocative ? !(eojeol_better || window_better) : !(eojeol_better && window_better)) {
+      return Status::Ok();
+    }
     const uint32_t b = static_cast<uint32_t>(e.begin + host.size());
     Edit ed{b, static_cast<uint32_t>(b + c.form.size()), static_cast<uint8_t>(right.size()), {}};
     std::memcpy(ed.text, right.data(), right.size());

@@ -34,13 +34,16 @@ struct PostOptions {
   float unflagged_margin = 0.0f;
   // The same for 이 written after a vowel (사과이 -> 사과가), where many words end in a vowel +
   // 이 (뭄바이, 하와이): a stricter margin.
-  float unflagged_margin_i = 1.0f;
+  float unflagged_margin_i = 3.0f;
   bool unflagged = true;
   // A particle the analyzer flagged as the wrong allomorph after a Hangul host (사과을) is
   // corrected only when the sentence window (the eojeol with its neighbours) with the right
   // form scores better than the window as written, read without lenient particles, by this
   // margin (nats): precision first (간사이, 오이랑, 정형외과 are words, not wrong particles).
   float flagged_margin = 1.0f;
+  // The same for 이 after a vowel (사과이 -> 사과가), where many names end in 이 (뭄바이, 간사이,
+  // 엠제이: the correction wins by 0.1-3 nats there, by 5-14 on real errors).
+  float flagged_margin_i = 4.0f;
   // Where the analyzer reads the eojeol as written as a compound noun whose last noun holds the
   // particle's syllable (정형/NNG+외과/NNG, 어촌/NNG+마을/NNG, 신생/NNG+국가/NNG), the
   // correction must win by this larger margin (가능/NNG+성가/NNG for 가능성가 is a misreading
@@ -120,8 +123,10 @@ class PostProcessor {
   // analyzer scores host + right particle better than the written eojeol by unflagged_margin.
   struct UnflaggedContext {
     bool initial = false;            // opens its sentence
+    bool vocative = false;           // a vocative may stand here (see FixParticles)
     bool final = false;              // ends it: 와, 나, 가 there are verbs (잠와, 여행가!)
     bool before_bound_noun = false;  // 수, 줄, 뻔 follow: 을/를 is an ending (지을 수)
+    bool before_street_number = false;  // a number follows: 로 ends a road name (테헤란로 152)
     int32_t context_begin = 0;       // start of the previous eojeol (or of this one)
     int32_t context_end = 0;         // end of the next eojeol (or of this one)
   };

@@ -148,8 +148,10 @@ int PostCommand(const std::vector<std::string>& args) {
     };
     if (vm.count("table") != 0) {
       // Source x part: changed clean sentences, particle errors fixed.
-      fmt::print("| source | part | sentences | changed clean sentences | particle errors fixed |\n");
-      fmt::print("|---|---|---|---|---|\n");
+      fmt::print(
+          "| source | part | sentences | changed clean sentences | by particles | by repeats | "
+          "by punctuation, floods, brackets | particle errors fixed |\n");
+      fmt::print("|---|---|---|---|---|---|---|---|\n");
       for (const Source& src : sources) {
         for (const korean::PostEvalPart which :
              {korean::PostEvalPart::kTune, korean::PostEvalPart::kHeldOut}) {
@@ -160,10 +162,13 @@ int PostCommand(const std::vector<std::string>& args) {
           if (const size_t slash = name.rfind('/'); slash != std::string::npos && name.find(',') == std::string::npos) {
             name = name.substr(slash + 1);
           }
-          fmt::print("| {} | {} | {} | {} ({:.2f}%) | {}/{} ({:.2f}%) |\n", name,
-                     which == korean::PostEvalPart::kTune ? "tune" : "held-out", r.sentences,
-                     r.clean_changed_sentences, pct(r.clean_changed_sentences, r.sentences),
-                     r.particle_fixed, r.particle_errors, pct(r.particle_fixed, r.particle_errors));
+          fmt::print("| {} | {} | {} | {} ({:.2f}%) | {} ({:.2f}%) | {} | {} | {}/{} ({:.2f}%) |\n",
+                     name, which == korean::PostEvalPart::kTune ? "tune" : "held-out",
+                     r.sentences, r.clean_changed_sentences,
+                     pct(r.clean_changed_sentences, r.sentences), r.clean_changed_by_particles,
+                     pct(r.clean_changed_by_particles, r.sentences), r.clean_changed_by_repeats,
+                     r.clean_changed_by_style, r.particle_fixed, r.particle_errors,
+                     pct(r.particle_fixed, r.particle_errors));
         }
       }
       return kExitOk;
@@ -177,6 +182,9 @@ int PostCommand(const std::vector<std::string>& args) {
       total.clean_changed_sentences += r.clean_changed_sentences;
       total.clean_changed_eojeols += r.clean_changed_eojeols;
       total.clean_changed_particles += r.clean_changed_particles;
+      total.clean_changed_by_particles += r.clean_changed_by_particles;
+      total.clean_changed_by_repeats += r.clean_changed_by_repeats;
+      total.clean_changed_by_style += r.clean_changed_by_style;
       total.particle_errors += r.particle_errors;
       total.particle_fixed += r.particle_fixed;
       total.particle_other_changed += r.particle_other_changed;
@@ -197,6 +205,9 @@ int PostCommand(const std::vector<std::string>& args) {
           {"clean_changed_sentences", total.clean_changed_sentences},
           {"clean_changed_eojeols", total.clean_changed_eojeols},
           {"clean_changed_particles", total.clean_changed_particles},
+          {"clean_changed_by_particles", total.clean_changed_by_particles},
+          {"clean_changed_by_repeats", total.clean_changed_by_repeats},
+          {"clean_changed_by_style", total.clean_changed_by_style},
           {"clean_changed_particles_pct", pct(total.clean_changed_particles, total.gold_particles)},
           {"particle_errors", total.particle_errors},
           {"particle_fixed", total.particle_fixed},

@@ -363,8 +363,19 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
     for (const PostEvalToken& t : s.tokens) {
       for (const std::string& tag : t.tags) out->gold_particles += tag.size() >= 2 && tag[0] == 'J';
     }
+    bool by_particle = false, by_repeat = false, by_style = false;
     for (const PostChange& c : pp->changes()) {
       out->clean_changed_particles += c.kind == ChangeKind::kParticle;
+      by_particle = by_particle || c.kind == ChangeKind::kParticle;
+      by_repeat = by_repeat || c.kind == ChangeKind::kRepeatEojeol ||
+                  c.kind == ChangeKind::kRepeatClause || c.kind == ChangeKind::kRepeatSentence;
+      by_style = by_style || c.kind == ChangeKind::kPunctuation || c.kind == ChangeKind::kFlood ||
+                 c.kind == ChangeKind::kBracket;
+    }
+    if (got != input) {
+      out->clean_changed_by_particles += by_particle;
+      out->clean_changed_by_repeats += by_repeat;
+      out->clean_changed_by_style += by_style;
     }
     if (got != input) {
       ++out->clean_changed_sentences;

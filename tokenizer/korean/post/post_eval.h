@@ -57,6 +57,9 @@ struct PostEvalResult {
   // (a) clean text
   size_t sentences = 0, eojeols = 0, gold_particles = 0;
   size_t clean_changed_sentences = 0, clean_changed_eojeols = 0, clean_changed_particles = 0;
+  // Changed clean sentences by the kind of change (a sentence may count in several): particles;
+  // repeated eojeols/clauses/sentences; punctuation, character floods and brackets (style).
+  size_t clean_changed_by_particles = 0, clean_changed_by_repeats = 0, clean_changed_by_style = 0;
   // (b) corrupted copies
   size_t particle_errors = 0, particle_fixed = 0;
   size_t particle_other_changed = 0;  // eojeols changed that were not corrupted

@@ -50,15 +50,27 @@ bool Floodable(char32_t c) {
          c == '~' || c == '^';
 }
 // 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
-// 'somewhere', 누군가 'someone'), and after 인, 건, 을랑 the question ending -ㄴ가 (인연인가,
-// 썸인가, 아물어가는건가, 됐을랑가), not a subject particle.
+// 'somewhere', 누군가 'someone'), and after 건, 을랑 the question ending -ㄴ가 (아물어가는건가,
+// 됐을랑가), not a subject particle. For 인가 see QuestionInga.
 bool IndefiniteGa(std::string_view host, std::string_view particle) {
   if (particle != "가") return false;
-  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "인", "건", "을랑"}) {
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "건", "을랑"}) {
     if (host.ends_with(h)) return true;
   }
   return false;
 }
+// 인가 ending a sentence or before 보다, 싶다, 아닌가, 모르다 is the copula's question ending
+// (인연인가?, 썸인가 봐, 썸인가 아닌가), not 인 + 가 (디자인가 좋다 is a wrong 가).
+bool QuestionInga(std::string_view host, std::string_view particle, bool final,
+                  std::string_view next_word) {
+  if (particle != "가" || !host.ends_with("인")) return false;
+  if (final) return true;
+  for (std::string_view w : {"봐", "보", "봄", "봤", "싶", "아닌", "모르"}) {
+    if (next_word.starts_with(w)) return true;
+  }
+  return false;
+}
+
 // Closing quotes/brackets skipped when looking for a particle's host or a sentence end.
 bool IsCloser(char32_t c) {
   return c == ')' || c == ']' || c == '}' || c == '"' || c == '\'' || c == 0x201D || c == 0x2019 ||
@@ -925,6 +937,17 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       if (right.empty() || right == form || right.size() > sizeof(Edit::text)) continue;
       if (IsHangulSyllable(last) && !skipped) {
         if (IndefiniteGa(std::string_view(in).substr(e.begin, host_end - e.begin), form)) continue;
+        {
+          const std::string_view next =
+              ei + 1 < an.eojeols.size()
+                  ? std::string_view(in).substr(an.eojeols[ei + 1].begin,
+                                                an.eojeols[ei + 1].end - an.eojeols[ei + 1].begin)
+                  : std::string_view();
+          if (QuestionInga(std::string_view(in).substr(e.begin, host_end - e.begin), form,
+                           SentenceFinal(in, an, ei, m.end), next)) {
+            continue;
+          }
+        }
         // 와, 나, 가 ending a sentence are the verbs 오다, 나다, 가다 written without a space in
         // chat text (잠와 = 잠 와, 생각나, 여행가!), not particles.
         if (SentenceFinal(in, an, ei, m.end) && (form == "와" || form == "나" || form == "가")) {
@@ -1072,6 +1095,12 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (!IsHangulSyllable(last)) return Status::Ok();
     const char sound = HostFinalSound(host);
     if (IndefiniteGa(host, c.form)) return Status::Ok();
+    std::string_view next = in.substr(static_cast<size_t>(e.end),
+                                      static_cast<size_t>(ctx.context_end - e.end));
+    while (!next.empty() && IsSpace(next.front())) next.remove_prefix(1);
+    if (QuestionInga(host, c.form, ctx.final, next)) {
+      return Status::Ok();
+    }
     if (ctx.final && (c.form == "와" || c.form == "나" || c.form == "가")) return Status::Ok();
     // ㄹ + 라고 / 며 is a verb ending (갈라고, 살며), not a particle.
     if (sound == 'L' && (c.form == "라고" || c.form == "며" || c.form == "랑")) return Status::Ok();

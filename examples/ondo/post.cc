@@ -28,7 +28,9 @@ constexpr std::string_view kSummary =
     "을/를 와/과 아/야 (이)나 (이)랑 (이)라고 (이)며 (이)여 (으)로; digits in Sino-Korean, Latin\n"
     "words and acronyms by pronunciation). Reads stdin and writes exactly one line per input\n"
     "line (lines are independent texts). With --eval: measures (a) changes on clean text and\n"
-    "(b) errors fixed on a corrupted copy generated with --seed; FILE is UD CoNLL-U or KLUE dp.";
+    "(b) errors fixed on a corrupted copy generated with --seed; FILE is UD CoNLL-U or KLUE dp,\n"
+    "--eval-text takes plain sentences (one a line). --part evaluates the tuning or the held-out\n"
+    "half of a fixed split (a hash of each sentence); --table prints source x part.";
 
 void PrintChanges(const korean::PostProcessor& pp) {
   for (const korean::PostChange& c : pp.changes()) {

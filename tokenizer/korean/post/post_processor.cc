@@ -831,8 +831,29 @@ bool BeforeBoundNoun(std::string_view in, const Analysis& an, size_t i) {
 bool BeforeStreetNumber(std::string_view in, const Analysis& an, size_t i) {
   if (i + 1 >= an.eojeols.size()) return false;
   const Eojeol& n = an.eojeols[i + 1];
-  const char c = in[static_cast<size_t>(n.begin)];
-  return c >= '0' && c <= '9';
+  std::string_view w = in.substr(static_cast<size_t>(n.begin), static_cast<size_t>(n.end - n.begin));
+  // A bare number (152, 35-1), possibly + 길 / 번길 / 번지, + 에 / 에서 / 의, and marks; not
+  // 1989년, 50%를, 34도.
+  size_t k = 0;
+  while (k < w.size() && ((w[k] >= '0' && w[k] <= '9') || (k > 0 && w[k] == '-'))) ++k;
+  if (k == 0) return false;
+  w.remove_prefix(k);
+  for (std::string_view t : {"번길", "길", "번지"}) {
+    if (w.starts_with(t)) {
+      w.remove_prefix(t.size());
+      break;
+    }
+  }
+  for (std::string_view t : {"에서", "에", "의"}) {
+    if (w.starts_with(t)) {
+      w.remove_prefix(t.size());
+      break;
+    }
+  }
+  for (const char c : w) {
+    if (c != ',' && c != '.' && c != ')') return false;
+  }
+  return true;
 }
 
 // End of the word part of eojeol e: before its trailing marks and closing quotes/brackets.
@@ -1033,6 +1054,34 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
                       edits_[x].begin < static_cast<uint32_t>(e.end));
       }
       if (has) continue;
+      // A quoted sentence takes 라고 whatever its last sound ("완벽하다."라고, "불쌍해요"라고):
+      // 이라고 after a closing quote that follows a sentence mark or 다, 요, 까, 죠 is wrong.
+      {
+        const std::string_view w = std::string_view(in).substr(e.begin, e.end - e.begin);
+        const int32_t we = LastWordEnd(in, e);
+        const std::string_view core = std::string_view(in).substr(e.begin, we - e.begin);
+        if (core.ends_with("이라고") && core.size() > 9) {
+          const size_t q_end = static_cast<size_t>(e.begin) + core.size() - 9;
+          char32_t q = 0;
+          const size_t q_start = PrevCodePoint(in, q_end, &q);
+          char32_t last = 0;
+          if (q_start != q_end && IsCloser(q) && q != ')' && q != ']' && q != '}' &&
+              PrevCodePoint(in, q_start, &last) != q_start &&
+              (last == '.' || last == '!' || last == '?' || last == 0x2026 || last == U'다' ||
+               last == U'요' || last == U'까' || last == U'죠')) {
+            Edit ed{static_cast<uint32_t>(q_end), static_cast<uint32_t>(q_end + 9), 6, {}};
+            std::memcpy(ed.text, "라고", 6);
+            edits_.push_back(ed);
+            if (options_.record_changes) {
+              std::string after(in.substr(e.begin, q_end - e.begin));
+              after.append("라고");
+              after.append(in, q_end + 9, e.end - (q_end + 9));
+              Record(ChangeKind::kParticle, w, after);
+            }
+            continue;
+          }
+        }
+      }
       bool added = false;
       ONDO_RETURN_IF_ERROR(TryUnflagged(in, e, ctx, &added));
     }
@@ -1085,9 +1134,12 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       if (!DecomposeSyllable(prev, &ps) || ps.v == 20) continue;  // ㅣ
     }
     // Hosts of one syllable only before 과/와/(이)랑, or the bound noun 것 (것가 -> 것이): 모은,
-    // 들를, 있나 are verbs.
+    // 들를, 있나 are verbs ...
+    // ... or a counter after a number (7명가 -> 7명이, 94종가).
+    const std::string_view h0 = wc.substr(0, wc.size() - c.form.size());
+    const bool counter = h0.size() >= 4 && h0[h0.size() - 4] >= '0' && h0[h0.size() - 4] <= '9';
     const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑") ||
-                          wc.substr(0, wc.size() - c.form.size()) == "것";
+                          h0 == "것" || counter;
     if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
     const std::string_view host = wc.substr(0, wc.size() - c.form.size());
     char32_t last = 0;

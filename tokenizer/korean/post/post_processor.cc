@@ -74,7 +74,7 @@ bool QuestionInga(std::string_view host, std::string_view particle, bool final,
 // Closing quotes/brackets skipped when looking for a particle's host or a sentence end.
 bool IsCloser(char32_t c) {
   return c == ')' || c == ']' || c == '}' || c == '"' || c == '\'' || c == 0x201D || c == 0x2019 ||
-         c == 0x300D || c == 0x300F || c == 0x300B || c == 0x3009;
+         c == 0x300D || c == 0x300F || c == 0x300B || c == 0x3009 || c == '>';
 }
 // Bracket pairs that are balanced (single quotes are not: ' and ’ double as apostrophes).
 int OpenerIndex(char32_t c) {

@@ -240,7 +240,9 @@ bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
     hb = q;
   }
   const std::string_view host = in.substr(hb, host_end - hb);
-  if (form == "이" && host.size() == 3) return true;
+  // (Not a counter after a number: 24도이 -> 24도가.)
+  const bool counter = hb > word_begin && in[hb - 1] >= '0' && in[hb - 1] <= '9';
+  if (form == "이" && host.size() == 3 && !counter) return true;
   if (form == "과") {
     static constexpr std::string_view kKwa[] = {
         "고양이", "개",   "소",   "사슴", "장미", "국화", "전자", "기계", "화학", "수학",
@@ -974,7 +976,8 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         if (SentenceFinal(in, an, ei, m.end) && (form == "와" || form == "나" || form == "가")) {
           continue;
         }
-        if ((form == "을" || form == "를") && BeforeBoundNoun(in, an, ei)) continue;
+        // (Only 을: 를 is never an ending, 영향를 줄 -> 영향을 줄.)
+        if (form == "을" && BeforeBoundNoun(in, an, ei)) continue;
         if (form == "로" && BeforeStreetNumber(in, an, ei)) continue;
       }
       if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
@@ -1124,7 +1127,7 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   const std::string_view wc = w.substr(0, core);
   for (const Cand& c : kCands) {
     if (!wc.ends_with(c.form)) continue;
-    if ((c.form == "을" || c.form == "를") && ctx.before_bound_noun) continue;
+    if (c.form == "을" && ctx.before_bound_noun) continue;
     if (c.form == "로" && ctx.before_street_number) continue;
     // Names transliterated from -ia (소피아, 인디아, 마리아) are not vocatives of 소피, 인디.
     if (c.form == "아" && c.tag == Tag::kJKV) {

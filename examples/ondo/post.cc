@@ -19,7 +19,8 @@
 namespace ondo::cli {
 namespace {
 
-constexpr std::string_view kSynopsis = "ondo post [-p TEXT] [--explain] [--eval FILE [--json]]";
+constexpr std::string_view kSynopsis =
+    "ondo post [-p TEXT] [--explain] [--eval FILE | --eval-text FILE [--part P] [--table] [--json]]";
 constexpr std::string_view kSummary =
     "Post-processes Korean text: punctuation (no space before . , ! ? ;, runs of marks\n"
     "collapsed, unbalanced brackets removed), repetition (repeated sentences, clauses and\n"
@@ -27,7 +28,9 @@ constexpr std::string_view kSummary =
     "을/를 와/과 아/야 (이)나 (이)랑 (이)라고 (이)며 (이)여 (으)로; digits in Sino-Korean, Latin\n"
     "words and acronyms by pronunciation). Reads stdin and writes exactly one line per input\n"
     "line (lines are independent texts). With --eval: measures (a) changes on clean text and\n"
-    "(b) errors fixed on a corrupted copy generated with --seed; FILE is UD CoNLL-U or KLUE dp.";
+    "(b) errors fixed on a corrupted copy generated with --seed; FILE is UD CoNLL-U or KLUE dp,\n"
+    "--eval-text takes plain sentences (one a line). --part evaluates the tuning or the held-out\n"
+    "half of a fixed split (a hash of each sentence); --table prints source x part.";
 
 void PrintChanges(const korean::PostProcessor& pp) {
   for (const korean::PostChange& c : pp.changes()) {
@@ -39,13 +42,21 @@ void PrintChanges(const korean::PostProcessor& pp) {
 
 int PostCommand(const std::vector<std::string>& args) {
   std::string text, failures_path;
-  std::vector<std::string> eval_paths;
+  std::vector<std::string> eval_paths, text_paths;
+  std::string part_name = "all";
   unsigned long long seed = 20261125;
   po::options_description options("options");
   options.add_options()("prompt,p", po::value(&text)->value_name("TEXT"),
                         "process TEXT instead of stdin")("explain", "print every change on stderr")(
       "eval", po::value(&eval_paths)->value_name("FILE"),
       "evaluate on a gold file (repeatable; the figures are summed)")(
+      "eval-text", po::value(&text_paths)->value_name("FILE[,FILE...]"),
+      "evaluate on plain clean text, one sentence a line (Kiwi benchmark sets; particle sites "
+      "from the analyzer's reading); the files of one argument form one source, named by an "
+      "optional NAME= prefix")(
+      "part", po::value(&part_name)->value_name("all|tune|held-out"),
+      "with --eval: only the tuning or the held-out part (split by a hash of each sentence)")(
+      "table", "with --eval: print a table of source x part (tune, held-out)")(
       "json", "with --eval: print one JSON object")(
       "seed", po::value(&seed)->value_name("N"), "with --eval: corruption seed (default 20261125)")(
       "failures", po::value(&failures_path)->value_name("FILE"),
@@ -53,33 +64,81 @@ int PostCommand(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (int rc = ParseArgs("post", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   const bool explain = vm.count("explain") != 0;
-  if (vm.count("json") != 0 && eval_paths.empty()) return UsageError("post", "--json needs --eval");
+  if ((vm.count("json") != 0 || vm.count("table") != 0) && eval_paths.empty() &&
+      text_paths.empty()) {
+    return UsageError("post", "--json and --table need --eval or --eval-text");
+  }
 
   std::unique_ptr<korean::Analyzer> analyzer;
   if (Status s = korean::Analyzer::Create(&analyzer); !s.ok()) return Error(s);
   korean::PostOptions po_options;
-  po_options.record_changes = explain || !eval_paths.empty();
+  po_options.record_changes = explain || !eval_paths.empty() || !text_paths.empty();
   std::unique_ptr<korean::PostProcessor> pp;
   if (Status s = korean::PostProcessor::Create(analyzer.get(), po_options, &pp); !s.ok()) {
     return Error(s);
   }
 
-  if (!eval_paths.empty()) {
+  if (!eval_paths.empty() || !text_paths.empty()) {
+    korean::PostEvalPart part = korean::PostEvalPart::kAll;
+    if (part_name == "tune") {
+      part = korean::PostEvalPart::kTune;
+    } else if (part_name == "held-out") {
+      part = korean::PostEvalPart::kHeldOut;
+    } else if (part_name != "all") {
+      return UsageError("post", "--part must be all, tune or held-out");
+    }
     korean::PostEvalResult total;
     std::ofstream failures;
     if (!failures_path.empty()) {
       failures.open(failures_path);
       if (!failures) return Error(fmt::format("cannot write '{}'", failures_path));
     }
-    for (const std::string& path : eval_paths) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) return Error(fmt::format("cannot open '{}'", path));
-      std::stringstream ss;
-      ss << in.rdbuf();
+    // One source per --eval / --eval-text argument (FILE[,FILE...]).
+    struct Source {
+      std::string name;
       std::vector<korean::PostEvalSentence> sentences;
-      if (Status s = korean::ParsePostEvalFile(ss.str(), &sentences); !s.ok()) return Error(s);
+    };
+    std::vector<Source> sources;
+    auto load = [&](const std::string& arg, bool plain) -> Status {
+      // NAME=FILE[,FILE...] names the source in the table.
+      Source src{arg, {}};
+      std::string files = arg;
+      if (const size_t eq = arg.find('='); eq != std::string::npos && arg.find('/') > eq) {
+        src.name = arg.substr(0, eq);
+        files = arg.substr(eq + 1);
+      }
+      const std::string& list = files;
+      size_t b = 0;
+      while (b <= list.size()) {
+        size_t e = list.find(',', b);
+        if (e == std::string::npos) e = list.size();
+        const std::string path = list.substr(b, e - b);
+        b = e + 1;
+        if (path.empty()) continue;
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return InvalidArgument("cannot open '{}'", path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::vector<korean::PostEvalSentence> sentences;
+        ONDO_RETURN_IF_ERROR(plain ? korean::ParsePostEvalPlain(ss.str(), *analyzer, &sentences)
+                                   : korean::ParsePostEvalFile(ss.str(), &sentences));
+        for (korean::PostEvalSentence& x : sentences) src.sentences.push_back(std::move(x));
+      }
+      sources.push_back(std::move(src));
+      return Status::Ok();
+    };
+    for (const std::string& p : eval_paths) {
+      if (Status s = load(p, false); !s.ok()) return Error(s);
+    }
+    for (const std::string& p : text_paths) {
+      if (Status s = load(p, true); !s.ok()) return Error(s);
+    }
+    auto pct = [](size_t a, size_t b) { return b ? 100.0 * static_cast<double>(a) / b : 0.0; };
+    auto run = [&](const Source& src, korean::PostEvalPart which,
+                   korean::PostEvalResult* r) -> Status {
       korean::PostEvalOptions eo;
       eo.seed = seed;
+      eo.part = which;
       if (failures.is_open()) {
         eo.on_case = [&](std::string_view kind, const std::string& input,
                          const std::string& expected, const std::string& output) {
@@ -87,14 +146,47 @@ int PostCommand(const std::vector<std::string>& args) {
                    << "\n  out: " << output << "\n";
         };
       }
+      return korean::EvaluatePost(pp.get(), src.sentences, eo, r);
+    };
+    if (vm.count("table") != 0) {
+      // Source x part: changed clean sentences, particle errors fixed.
+      fmt::print(
+          "| source | part | sentences | changed clean sentences | by particles | by repeats | "
+          "by punctuation, floods, brackets | particle errors fixed |\n");
+      fmt::print("|---|---|---|---|---|---|---|---|\n");
+      for (const Source& src : sources) {
+        for (const korean::PostEvalPart which :
+             {korean::PostEvalPart::kTune, korean::PostEvalPart::kHeldOut}) {
+          if (part != korean::PostEvalPart::kAll && which != part) continue;
+          korean::PostEvalResult r;
+          if (Status s = run(src, which, &r); !s.ok()) return Error(s);
+          std::string name = src.name;
+          if (const size_t slash = name.rfind('/'); slash != std::string::npos && name.find(',') == std::string::npos) {
+            name = name.substr(slash + 1);
+          }
+          fmt::print("| {} | {} | {} | {} ({:.2f}%) | {} ({:.2f}%) | {} | {} | {}/{} ({:.2f}%) |\n",
+                     name, which == korean::PostEvalPart::kTune ? "tune" : "held-out",
+                     r.sentences, r.clean_changed_sentences,
+                     pct(r.clean_changed_sentences, r.sentences), r.clean_changed_by_particles,
+                     pct(r.clean_changed_by_particles, r.sentences), r.clean_changed_by_repeats,
+                     r.clean_changed_by_style, r.particle_fixed, r.particle_errors,
+                     pct(r.particle_fixed, r.particle_errors));
+        }
+      }
+      return kExitOk;
+    }
+    for (const Source& src : sources) {
       korean::PostEvalResult r;
-      if (Status s = korean::EvaluatePost(pp.get(), sentences, eo, &r); !s.ok()) return Error(s);
+      if (Status s = run(src, part, &r); !s.ok()) return Error(s);
       total.sentences += r.sentences;
       total.eojeols += r.eojeols;
       total.gold_particles += r.gold_particles;
       total.clean_changed_sentences += r.clean_changed_sentences;
       total.clean_changed_eojeols += r.clean_changed_eojeols;
       total.clean_changed_particles += r.clean_changed_particles;
+      total.clean_changed_by_particles += r.clean_changed_by_particles;
+      total.clean_changed_by_repeats += r.clean_changed_by_repeats;
+      total.clean_changed_by_style += r.clean_changed_by_style;
       total.particle_errors += r.particle_errors;
       total.particle_fixed += r.particle_fixed;
       total.particle_other_changed += r.particle_other_changed;
@@ -106,7 +198,6 @@ int PostCommand(const std::vector<std::string>& args) {
       total.punct_fixed += r.punct_fixed;
       total.seconds += r.seconds;
     }
-    auto pct = [](size_t a, size_t b) { return b ? 100.0 * static_cast<double>(a) / b : 0.0; };
     double chars_per_s = 0;
     if (vm.count("json") != 0) {
       nlohmann::json j = {
@@ -116,6 +207,9 @@ int PostCommand(const std::vector<std::string>& args) {
           {"clean_changed_sentences", total.clean_changed_sentences},
           {"clean_changed_eojeols", total.clean_changed_eojeols},
           {"clean_changed_particles", total.clean_changed_particles},
+          {"clean_changed_by_particles", total.clean_changed_by_particles},
+          {"clean_changed_by_repeats", total.clean_changed_by_repeats},
+          {"clean_changed_by_style", total.clean_changed_by_style},
           {"clean_changed_particles_pct", pct(total.clean_changed_particles, total.gold_particles)},
           {"particle_errors", total.particle_errors},
           {"particle_fixed", total.particle_fixed},

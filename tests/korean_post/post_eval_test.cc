@@ -22,7 +22,8 @@ void MakeRecordingPost(std::unique_ptr<Analyzer>* analyzer, std::unique_ptr<Post
   ASSERT_TRUE(PostProcessor::Create(analyzer->get(), o, pp).ok());
 }
 
-void RunEval(const std::string& path, PostEvalResult* r) {
+void RunEval(const std::string& path, PostEvalResult* r,
+             PostEvalPart part = PostEvalPart::kAll) {
   std::ifstream in(path, std::ios::binary);
   ASSERT_TRUE(in);
   std::stringstream ss;
@@ -32,7 +33,9 @@ void RunEval(const std::string& path, PostEvalResult* r) {
   std::unique_ptr<Analyzer> analyzer;
   std::unique_ptr<PostProcessor> pp;
   MakeRecordingPost(&analyzer, &pp);
-  ASSERT_TRUE(EvaluatePost(pp.get(), sentences, PostEvalOptions{}, r).ok());
+  PostEvalOptions o;
+  o.part = part;
+  ASSERT_TRUE(EvaluatePost(pp.get(), sentences, o, r).ok());
 }
 
 double Ratio(size_t a, size_t b) { return b ? static_cast<double>(a) / b : 0; }
@@ -45,10 +48,12 @@ TEST(PostEval, GsdDev) {
   RunEval(path, &r);
   EXPECT_EQ(r.sentences, 950u);
   EXPECT_GT(r.gold_particles, 3000u);
-  // measured: 2 particle changes of 3688 (0.054%), 943/1006 fixed (93.7%), 922/924 removed
+  // measured (issue 13): 2 changed sentences of 950, both fixing a typo of the corpus,
+  // 991/1055 fixed (93.9%)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.91);
-  EXPECT_EQ(r.particle_other_changed, 0u);
+  EXPECT_LE(r.clean_changed_sentences, 3u);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.93);
+  EXPECT_LE(r.particle_other_changed, 1u);
   EXPECT_GE(Ratio(r.repetitions_removed, r.repetitions), 0.98);
   EXPECT_GE(Ratio(r.floods_limited, r.floods), 0.98);
   EXPECT_GE(Ratio(r.punct_fixed, r.punct_errors), 0.98);
@@ -60,10 +65,12 @@ TEST(PostEval, KlueDpDev) {
   PostEvalResult r;
   RunEval(path, &r);
   EXPECT_EQ(r.sentences, 2000u);
-  // measured: 7 particle changes of 8356 (0.084%), 2400/2492 fixed (96.3%), 1997/1999 removed
+  // measured (issue 13): 8 changed sentences of 2000 (7 by particles: typos of the corpus
+  // fixed, WSJ은 -> WSJ는; 1 by a triple 너무), 2378/2480 fixed (95.9%)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
+  EXPECT_LE(r.clean_changed_sentences, 10u);
   EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.95);
-  EXPECT_EQ(r.particle_other_changed, 0u);
+  EXPECT_LE(r.particle_other_changed, 1u);
   EXPECT_GE(Ratio(r.repetitions_removed, r.repetitions), 0.98);
   EXPECT_GE(Ratio(r.floods_limited, r.floods), 0.98);
   EXPECT_GE(Ratio(r.punct_fixed, r.punct_errors), 0.98);
@@ -128,6 +135,76 @@ TEST(PostEval, ChatbotCorpusNearlyUntouched) {
   }
   EXPECT_LE(particles, 10u);
   EXPECT_LE(sentences_dropped, 2u);
+}
+
+// The held-out split: FNV-1a 64 of the sentence text, odd -> held out (values computed with
+// an independent implementation of FNV-1a).
+TEST(PostEval, SplitByHash) {
+  EXPECT_TRUE(PostEvalIsHeldOut(""));  // the FNV offset basis is odd
+  EXPECT_FALSE(PostEvalIsHeldOut("a"));
+  EXPECT_TRUE(PostEvalIsHeldOut("사과를 먹었다."));
+  EXPECT_FALSE(PostEvalIsHeldOut("나는 학교에 간다."));
+  const std::string path = std::string(ONDO_SHARED_DIR) + "/data/korean/klue/klue-dp-v1.1_dev.tsv";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  PostEvalResult tune, held;
+  RunEval(path, &tune, PostEvalPart::kTune);
+  RunEval(path, &held, PostEvalPart::kHeldOut);
+  EXPECT_EQ(tune.sentences + held.sentences, 2000u);
+  EXPECT_GT(tune.sentences, 900u);
+  EXPECT_GT(held.sentences, 900u);
+}
+
+// Non-news clean text never tuned on: the held-out half of the Kiwi benchmark sets
+// (bab2min/kiwipiepy benchmark/, LGPL-2.1-or-later; read from ../shared, not shipped).
+// Particle sites come from the analyzer's reading (no gold). Measured (issue 13): 9 of 1017
+// sentences changed by particles (most of them right, see the post README), 1115/1226 fixed
+// (90.9%).
+TEST(PostEval, KiwiHeldOut) {
+  const std::string dir = std::string(ONDO_SHARED_DIR) + "/data/korean/kiwipiepy_bench";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
+  std::unique_ptr<Analyzer> analyzer;
+  std::unique_ptr<PostProcessor> pp;
+  MakeRecordingPost(&analyzer, &pp);
+  std::vector<PostEvalSentence> all;
+  for (const char* f : {"disambiguate/distant.txt", "disambiguate/irregular_verbs.txt",
+                        "disambiguate/nouns.txt", "disambiguate/verb_vs_adj.txt",
+                        "sentence_split/blogs.txt", "sentence_split/blogs_ko.txt",
+                        "sentence_split/etn.txt", "sentence_split/nested.txt",
+                        "sentence_split/sample.txt", "sentence_split/tweets.txt",
+                        "sentence_split/v_ending.txt", "sentence_split/wikipedia.txt",
+                        "space/written.txt"}) {
+    std::ifstream in(dir + "/" + f, std::ios::binary);
+    ASSERT_TRUE(in) << f;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<PostEvalSentence> s;
+    ASSERT_TRUE(ParsePostEvalPlain(ss.str(), *analyzer, &s).ok()) << f;
+    for (PostEvalSentence& x : s) all.push_back(std::move(x));
+  }
+  PostEvalOptions o;
+  o.part = PostEvalPart::kHeldOut;
+  PostEvalResult r;
+  ASSERT_TRUE(EvaluatePost(pp.get(), all, o, &r).ok());
+  EXPECT_GT(r.sentences, 900u);
+  EXPECT_LE(Ratio(r.clean_changed_by_particles, r.sentences), 0.012);
+  EXPECT_EQ(r.clean_changed_by_repeats, 0u);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.89);
+}
+
+// The plain-text reader: spacing marks resolved, the text after the last TAB, tokens from the
+// analyzer.
+TEST(PostEval, PlainReader) {
+  std::unique_ptr<Analyzer> analyzer;
+  ASSERT_TRUE(Analyzer::Create(&analyzer).ok());
+  std::vector<PostEvalSentence> s;
+  ASSERT_TRUE(ParsePostEvalPlain("사과/NNG\t사과를 먹었다.\n\n학\u2581교에\u2594갔다.\n", *analyzer, &s)
+                  .ok());
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].text, "사과를 먹었다.");
+  ASSERT_EQ(s[0].tokens.size(), 2u);
+  EXPECT_EQ(s[0].tokens[0].form, "사과를");
+  EXPECT_EQ(s[1].text, "학교에 갔다.");
+  EXPECT_FALSE(ParsePostEvalPlain("\xff\n", *analyzer, &s).ok());
 }
 
 TEST(PostEval, ParsersRejectMalformedLines) {

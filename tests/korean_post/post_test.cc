@@ -141,9 +141,13 @@ TEST_F(PostTest, Punctuation) {
   EXPECT_EQ(Post("좋다 ."), "좋다.");
   EXPECT_EQ(Post("사과 , 배"), "사과, 배");
   EXPECT_EQ(Post("정말 ?"), "정말?");
-  EXPECT_EQ(Post("좋다!!!"), "좋다!");
+  EXPECT_EQ(Post("좋다!!!!"), "좋다!");
+  // Human style stays: two or three ! or ?, an interrobang, two dots (issue 13).
+  EXPECT_EQ(Post("좋다!!!"), "좋다!!!");
+  EXPECT_EQ(Post("정말??"), "정말??");
+  EXPECT_EQ(Post("어어!?"), "어어!?");
   EXPECT_EQ(Post("뭐?!?!"), "뭐?");
-  EXPECT_EQ(Post("그래.."), "그래.");
+  EXPECT_EQ(Post("그래.."), "그래..");
   EXPECT_EQ(Post("그래..."), "그래...");
   EXPECT_EQ(Post("그래…"), "그래…");
   EXPECT_EQ(Post("그래....."), "그래...");
@@ -162,9 +166,14 @@ TEST_F(PostTest, Repetition) {
   EXPECT_EQ(Post("하하하하하 좋다"), "하하하 좋다");
   EXPECT_EQ(Post("좋다!!!!!!"), "좋다!");
   EXPECT_EQ(Post("날씨가 좋다. 날씨가 좋다. 날씨가 좋다."), "날씨가 좋다.");
-  EXPECT_EQ(Post("허리가 아파서 허리가 아파서 병원에 갔다."), "허리가 아파서 병원에 갔다.");
+  EXPECT_EQ(Post("허리가 아파서 허리가 아파서 허리가 아파서 병원에 갔다."),
+            "허리가 아파서 병원에 갔다.");
+  // A pair said twice is emphasis unless it is a clause ending in a comma (issue 13).
+  EXPECT_EQ(Post("한 아이 한 아이 소중하다."), "한 아이 한 아이 소중하다.");
+  EXPECT_EQ(Post("먹고 자고 먹고 자고 했다."), "먹고 자고 먹고 자고 했다.");
   EXPECT_EQ(Post("허리가 아파서, 허리가 아파서, 병원에 갔다."), "허리가 아파서, 병원에 갔다.");
-  EXPECT_EQ(Post("밥을 먹고 밥을 먹고 잤다."), "밥을 먹고 잤다.");
+  EXPECT_EQ(Post("밥을 먹고 밥을 먹고 밥을 먹고 잤다."), "밥을 먹고 잤다.");
+  EXPECT_EQ(Post("그는 밥을 먹고 잤다 밥을 먹고 잤다."), "그는 밥을 먹고 잤다.");
   EXPECT_EQ(Post("1000000원"), "1000000원");  // digits never flood
   PostOptions o;
   o.max_char_run = 2;

@@ -263,9 +263,79 @@ Status ParsePostEvalFile(std::string_view data, std::vector<PostEvalSentence>* o
   return ParsePostEvalConllu(data, out);
 }
 
-Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& sentences,
+bool PostEvalIsHeldOut(std::string_view sentence_text) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : sentence_text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return (h & 1) != 0;
+}
+
+Status ParsePostEvalPlain(std::string_view data, const Analyzer& analyzer,
+                          std::vector<PostEvalSentence>* out) {
+  out->clear();
+  Analysis an;
+  size_t line_no = 0;
+  for (std::string_view line : Split(data, '\n')) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t tab = line.rfind('\t');
+    if (tab != std::string_view::npos) line.remove_prefix(tab + 1);
+    PostEvalSentence s;
+    // Spacing marks: U+2581 (E2 96 81) spurious space, U+2594 (E2 96 94) missing space.
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line.substr(i, 3) == "\xE2\x96\x81") {
+        i += 2;
+        continue;
+      }
+      if (line.substr(i, 3) == "\xE2\x96\x94") {
+        s.text += ' ';
+        i += 2;
+        continue;
+      }
+      s.text += line[i];
+    }
+    size_t b = 0, e = s.text.size();
+    while (b < e && (s.text[b] == ' ' || s.text[b] == '\t')) ++b;
+    while (e > b && (s.text[e - 1] == ' ' || s.text[e - 1] == '\t')) --e;
+    s.text = s.text.substr(b, e - b);
+    if (s.text.empty() || s.text[0] == '#') continue;
+    if (Status st = analyzer.Analyze(s.text, &an); !st.ok()) {
+      return Corrupt("plain text line {}: {}", line_no, st.message());
+    }
+    for (const Eojeol& ej : an.eojeols) {
+      PostEvalToken t;
+      t.form = s.text.substr(static_cast<size_t>(ej.begin), static_cast<size_t>(ej.end - ej.begin));
+      bool surface = true;
+      for (uint32_t k = 0; k < ej.morph_count; ++k) {
+        const Morpheme& m = an.morphemes[ej.morph_begin + k];
+        surface = surface && m.begin >= 0;
+        t.morphs.emplace_back(an.Form(m));
+        t.tags.emplace_back(TagName(m.tag));
+      }
+      if (!surface) {  // a contracted form: no particle site is taken from it
+        t.morphs.clear();
+        t.tags.clear();
+      }
+      s.tokens.push_back(std::move(t));
+    }
+    if (!s.tokens.empty()) out->push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_sentences,
                     const PostEvalOptions& options, PostEvalResult* out) {
   *out = PostEvalResult();
+  std::vector<PostEvalSentence> part;
+  if (options.part != PostEvalPart::kAll) {
+    for (const PostEvalSentence& s : all_sentences) {
+      if (PostEvalIsHeldOut(s.text) == (options.part == PostEvalPart::kHeldOut)) part.push_back(s);
+    }
+  }
+  const std::vector<PostEvalSentence>& sentences =
+      options.part == PostEvalPart::kAll ? all_sentences : part;
   Rng rng{options.seed};
   std::string got, expected, input;
   std::vector<std::string> eojeols;
@@ -293,8 +363,19 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& sent
     for (const PostEvalToken& t : s.tokens) {
       for (const std::string& tag : t.tags) out->gold_particles += tag.size() >= 2 && tag[0] == 'J';
     }
+    bool by_particle = false, by_repeat = false, by_style = false;
     for (const PostChange& c : pp->changes()) {
       out->clean_changed_particles += c.kind == ChangeKind::kParticle;
+      by_particle = by_particle || c.kind == ChangeKind::kParticle;
+      by_repeat = by_repeat || c.kind == ChangeKind::kRepeatEojeol ||
+                  c.kind == ChangeKind::kRepeatClause || c.kind == ChangeKind::kRepeatSentence;
+      by_style = by_style || c.kind == ChangeKind::kPunctuation || c.kind == ChangeKind::kFlood ||
+                 c.kind == ChangeKind::kBracket;
+    }
+    if (got != input) {
+      out->clean_changed_by_particles += by_particle;
+      out->clean_changed_by_repeats += by_repeat;
+      out->clean_changed_by_style += by_style;
     }
     if (got != input) {
       ++out->clean_changed_sentences;
@@ -367,9 +448,12 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& sent
           for (size_t t = i; t < i + len; ++t)
             ok = ok && !EndsSentence(eojeols[t]) && !HasBracket(eojeols[t]);
           if (!ok) continue;
-          rep.insert(rep.begin() + static_cast<std::ptrdiff_t>(i + len),
-                     eojeols.begin() + static_cast<std::ptrdiff_t>(i),
-                     eojeols.begin() + static_cast<std::ptrdiff_t>(i + len));
+          // A pair said twice is emphasis the post-processor keeps: a looped pair has 3 copies.
+          for (size_t copies = len == 2 ? 2 : 1; copies > 0; --copies) {
+            rep.insert(rep.begin() + static_cast<std::ptrdiff_t>(i + len),
+                       eojeols.begin() + static_cast<std::ptrdiff_t>(i),
+                       eojeols.begin() + static_cast<std::ptrdiff_t>(i + len));
+          }
           made = true;
         }
       } else if (kind == 2 && m >= 1) {
@@ -430,7 +514,7 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& sent
         std::vector<size_t> cand;
         for (size_t i = 0; i < m; ++i) {
           const std::string& w = pu[i];
-          if (w.size() > 1 && (w.back() == ',' || IsSentenceMark(w.back())) &&
+          if (w.size() > 1 && (w.back() == ',' || w.back() == '!' || w.back() == '?') &&
               !IsSentenceMark(w[w.size() - 2]) && w[w.size() - 2] != ',') {
             cand.push_back(i);
           }
@@ -438,7 +522,9 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& sent
         if (!cand.empty()) {
           const size_t i = cand[rng.Below(cand.size())];
           const char mark = pu[i].back();
-          pu[i].append(mark == '.' ? 1 : 1 + rng.Below(3), mark);  // ... would be an ellipsis
+          // A loop of marks, 4-6 in all: 2-3 ! or ? and two dots are human style and kept
+          // (more dots read as an ellipsis, so an eojeol ending in . is no candidate).
+          pu[i].append(3 + rng.Below(3), mark);
           made = true;
         }
       }

@@ -3,6 +3,7 @@
 #include "tokenizer/korean/post/post_processor.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <utility>
 
@@ -49,18 +50,31 @@ bool Floodable(char32_t c) {
          c == '~' || c == '^';
 }
 // 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
-// 'somewhere', 누군가 'someone'), not a subject particle.
+// 'somewhere', 누군가 'someone'), and after 건, 을랑 the question ending -ㄴ가 (아물어가는건가,
+// 됐을랑가), not a subject particle. For 인가 see QuestionInga.
 bool IndefiniteGa(std::string_view host, std::string_view particle) {
   if (particle != "가") return false;
-  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언"}) {
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "건", "을랑"}) {
     if (host.ends_with(h)) return true;
   }
   return false;
 }
+// 인가 ending a sentence or before 보다, 싶다, 아닌가, 모르다 is the copula's question ending
+// (인연인가?, 썸인가 봐, 썸인가 아닌가), not 인 + 가 (디자인가 좋다 is a wrong 가).
+bool QuestionInga(std::string_view host, std::string_view particle, bool final,
+                  std::string_view next_word) {
+  if (particle != "가" || !host.ends_with("인")) return false;
+  if (final) return true;
+  for (std::string_view w : {"봐", "보", "봄", "봤", "싶", "아닌", "모르"}) {
+    if (next_word.starts_with(w)) return true;
+  }
+  return false;
+}
+
 // Closing quotes/brackets skipped when looking for a particle's host or a sentence end.
 bool IsCloser(char32_t c) {
   return c == ')' || c == ']' || c == '}' || c == '"' || c == '\'' || c == 0x201D || c == 0x2019 ||
-         c == 0x300D || c == 0x300F || c == 0x300B || c == 0x3009;
+         c == 0x300D || c == 0x300F || c == 0x300B || c == 0x3009 || c == '>';
 }
 // Bracket pairs that are balanced (single quotes are not: ' and ’ double as apostrophes).
 int OpenerIndex(char32_t c) {
@@ -108,6 +122,19 @@ int CloserIndex(char32_t c) {
   }
 }
 constexpr int kQuoteIndex = 8;  // ASCII "
+
+// The text before a ) that opens a sentence as a list or footnote marker: 1) 26) a) RT) 가).
+bool ListMarker(std::string_view before) {
+  if (before.empty()) return false;
+  if (before.size() <= 3) {
+    bool alnum = true;
+    for (const char c : before) alnum = alnum && std::isalnum(static_cast<unsigned char>(c)) != 0;
+    if (alnum) return true;
+  }
+  size_t pos = 0;
+  char32_t c = 0;
+  return DecodeUtf8(before, &pos, &c) && pos == before.size() && IsHangulSyllable(c);
+}
 
 // Decodes the code point ending at byte `end` (exclusive); returns its start, or end when
 // nothing valid is there.
@@ -213,7 +240,9 @@ bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
     hb = q;
   }
   const std::string_view host = in.substr(hb, host_end - hb);
-  if (form == "이" && host.size() == 3) return true;
+  // (Not a counter after a number: 24도이 -> 24도가.)
+  const bool counter = hb > word_begin && in[hb - 1] >= '0' && in[hb - 1] <= '9';
+  if (form == "이" && host.size() == 3 && !counter) return true;
   if (form == "과") {
     static constexpr std::string_view kKwa[] = {
         "고양이", "개",   "소",   "사슴", "장미", "국화", "전자", "기계", "화학", "수학",
@@ -294,9 +323,9 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
   if (!warm.empty()) {
     ONDO_RETURN_IF_ERROR(
         analyzer->Analyze(warm, AnalyzeOptions{.lenient_particles = true}, &p->analysis_));
-    ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm.substr(0, 256), &p->analysis2_));
+    ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm, &p->analysis2_));
   }
-  p->eojeol_buf_.reserve(cap + 16);
+  p->eojeol_buf_.reserve(2 * cap + 64);
   *out = std::move(p);
   return Status::Ok();
 }
@@ -572,6 +601,17 @@ void PostProcessor::Punctuate(std::string_view in, std::string* out) {
     } else {
       put(";");
     }
+    // Human style, not a loop: two dots, two ellipsis characters, two or three ! or ?, an
+    // interrobang (좋겠다.., 상관없네만……, 컷!!, 않음???, 어어!?) stay as written.
+    auto same = [&](char m) {
+      return orig.size() >= 2 && orig.size() <= 3 &&
+             orig.find_first_not_of(m) == std::string_view::npos;
+    };
+    if (orig == ".." || orig == "……" || same('!') || same('?') || orig == "?!" ||
+        orig == "!?") {
+      nn = orig.size();
+      std::memcpy(norm, orig.data(), nn);
+    }
     const std::string_view normalized(norm, nn);
     // No space before a mark that ends a word (followed by space, end or a closer).
     bool ends_word = end >= in.size() || IsSpace(in[end]);
@@ -634,6 +674,7 @@ void PostProcessor::BalanceBrackets(std::string* s) {
     int j = top - 1;
     while (j >= 0 && stack[j].kind != k) --j;
     if (j < 0 && k == 3) continue;  // a lone ” closes a quote begun in an earlier sentence
+    if (j < 0 && k == 0 && ListMarker(std::string_view(*s).substr(0, start))) continue;
     if (j < 0) {
       edits_.push_back(Edit{static_cast<uint32_t>(start), static_cast<uint32_t>(pos), 0, {}});
     } else {
@@ -728,6 +769,13 @@ void PostProcessor::RemoveRepeats(std::string* s) {
       if (!same_run(k, k + len, len)) continue;
       size_t r = 2;
       while (k + (r + 1) * len <= m && same_run(k, k + r * len, len)) ++r;
+      // A pair of eojeols said twice is emphasis (한 아이 한 아이, 하나 둘 하나 둘, 먹고 자고
+      // 먹고 자고) unless it is a clause ending in a comma (허리가 아파서, 허리가 아파서,).
+      if (len == 2 && r == 2 &&
+          std::string_view(*s).substr(spans2_[k + 1].end, spans_[k + 1].end - spans2_[k + 1].end)
+                  .find(',') == std::string_view::npos) {
+        continue;
+      }
       for (size_t t = 0; t < (r - 1) * len; ++t) keep_[k + t] = 0;
       const std::string_view last_punct = std::string_view(*s).substr(
           spans2_[k + len - 1].end, spans_[k + len - 1].end - spans2_[k + len - 1].end);
@@ -778,6 +826,36 @@ bool BeforeBoundNoun(std::string_view in, const Analysis& an, size_t i) {
     }
   }
   return false;
+}
+
+// Whether eojeol i + 1 is a street number (테헤란로 152, 올림픽로 35길): 로 before it ends a
+// road name, not a wrong 으로.
+bool BeforeStreetNumber(std::string_view in, const Analysis& an, size_t i) {
+  if (i + 1 >= an.eojeols.size()) return false;
+  const Eojeol& n = an.eojeols[i + 1];
+  std::string_view w = in.substr(static_cast<size_t>(n.begin), static_cast<size_t>(n.end - n.begin));
+  // A bare number (152, 35-1), possibly + 길 / 번길 / 번지, + 에 / 에서 / 의, and marks; not
+  // 1989년, 50%를, 34도.
+  size_t k = 0;
+  while (k < w.size() && ((w[k] >= '0' && w[k] <= '9') || (k > 0 && w[k] == '-'))) ++k;
+  if (k == 0) return false;
+  w.remove_prefix(k);
+  for (std::string_view t : {"번길", "길", "번지"}) {
+    if (w.starts_with(t)) {
+      w.remove_prefix(t.size());
+      break;
+    }
+  }
+  for (std::string_view t : {"에서", "에", "의"}) {
+    if (w.starts_with(t)) {
+      w.remove_prefix(t.size());
+      break;
+    }
+  }
+  for (const char c : w) {
+    if (c != ',' && c != '.' && c != ')') return false;
+  }
+  return true;
 }
 
 // End of the word part of eojeol e: before its trailing marks and closing quotes/brackets.
@@ -860,6 +938,12 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
             host_end = o;
             continue;
           }
+          // A parenthetical of several words (리켄베커 (아돌프 1886~1976)와): the host is the
+          // word before it, which this eojeol does not hold; left alone.
+          if (!found || o < static_cast<size_t>(e.begin)) {
+            host_end = 0;
+            break;
+          }
         }
         host_end = q;
       }
@@ -876,15 +960,49 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       if (right.empty() || right == form || right.size() > sizeof(Edit::text)) continue;
       if (IsHangulSyllable(last) && !skipped) {
         if (IndefiniteGa(std::string_view(in).substr(e.begin, host_end - e.begin), form)) continue;
+        {
+          const std::string_view next =
+              ei + 1 < an.eojeols.size()
+                  ? std::string_view(in).substr(an.eojeols[ei + 1].begin,
+                                                an.eojeols[ei + 1].end - an.eojeols[ei + 1].begin)
+                  : std::string_view();
+          if (QuestionInga(std::string_view(in).substr(e.begin, host_end - e.begin), form,
+                           SentenceFinal(in, an, ei, m.end), next)) {
+            continue;
+          }
+        }
         // 와, 나, 가 ending a sentence are the verbs 오다, 나다, 가다 written without a space in
         // chat text (잠와 = 잠 와, 생각나, 여행가!), not particles.
         if (SentenceFinal(in, an, ei, m.end) && (form == "와" || form == "나" || form == "가")) {
           continue;
         }
-        if ((form == "을" || form == "를") && BeforeBoundNoun(in, an, ei)) continue;
+        // (Only 을: 를 is never an ending, 영향를 줄 -> 영향을 줄.)
+        if (form == "을" && BeforeBoundNoun(in, an, ei)) continue;
+        if (form == "로" && BeforeStreetNumber(in, an, ei)) continue;
       }
       if (IsHangulSyllable(last) && !skipped && SuspectHangulFlag(in, e.begin, host_end, form)) {
         continue;
+      }
+      if (IsHangulSyllable(last) && !skipped) {
+        // ㄹ + 라고 / 랑 is a verb ending (들을라고, 먹었걸랑, 됐을랑가), not a particle.
+        Syllable ls;
+        if (DecomposeSyllable(last, &ls) && ls.t == 8 && (form == "라고" || form == "랑")) continue;
+        // Precision first: the right form must make the eojeol, read with its neighbours,
+        // clearly better than as written (간사이 지방, 오이랑, 정형외과 are words).
+        const int32_t wb = ei > 0 ? an.eojeols[ei - 1].begin : e.begin;
+        const int32_t we = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
+        float c0 = 0, c1 = 0;
+        size_t idx = 0;
+        ONDO_RETURN_IF_ERROR(ScoreWindow(in, wb, we, static_cast<size_t>(m.begin),
+                                         static_cast<size_t>(m.end - m.begin), right, &c0, &c1,
+                                         &idx));
+        if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
+        // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
+        if (form == "을" && written_adnominal_ && written_before_noun_) continue;
+        // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
+        const float fm = form == "이" && sound == 'V' ? options_.flagged_margin_i
+                                                     : options_.flagged_margin;
+        if (!(c1 + fm < c0)) continue;
       }
       Edit ed{static_cast<uint32_t>(m.begin),
               static_cast<uint32_t>(m.end),
@@ -913,6 +1031,25 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       ctx.initial = ei == 0 || SentenceFinal(in, an, ei - 1, LastWordEnd(in, an.eojeols[ei - 1]));
       ctx.final = SentenceFinal(in, an, ei, e.end);
       ctx.before_bound_noun = BeforeBoundNoun(in, an, ei);
+      ctx.before_street_number = BeforeStreetNumber(in, an, ei);
+      ctx.context_begin = ei > 0 ? an.eojeols[ei - 1].begin : e.begin;
+      // Where a vocative can stand: opening the sentence, before a comma, or after a comma, a
+      // an adverb or an interjection (그래서 철수아 왔어, 근데 민수아, 엄마, 영희아 밥 먹자).
+      ctx.vocative = ctx.initial;
+      {
+        const std::string_view w = std::string_view(in).substr(e.begin, e.end - e.begin);
+        ctx.vocative = ctx.vocative || w.ends_with(",");
+      }
+      if (!ctx.vocative && ei > 0) {
+        const Eojeol& pe = an.eojeols[ei - 1];
+        const std::string_view pw = std::string_view(in).substr(pe.begin, pe.end - pe.begin);
+        bool adverb = pe.morph_count > 0;
+        for (uint32_t k = 0; k < pe.morph_count; ++k) {
+          const Tag t = an.morphemes[pe.morph_begin + k].tag;
+          adverb = adverb && (t == Tag::kMAJ || t == Tag::kMAG || t == Tag::kIC || IsSymbolTag(t));
+        }
+        ctx.vocative = pw.ends_with(",") || adverb;
+      }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
@@ -920,6 +1057,34 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
                       edits_[x].begin < static_cast<uint32_t>(e.end));
       }
       if (has) continue;
+      // A quoted sentence takes 라고 whatever its last sound ("완벽하다."라고, "불쌍해요"라고):
+      // 이라고 after a closing quote that follows a sentence mark or 다, 요, 까, 죠 is wrong.
+      {
+        const std::string_view w = std::string_view(in).substr(e.begin, e.end - e.begin);
+        const int32_t we = LastWordEnd(in, e);
+        const std::string_view core = std::string_view(in).substr(e.begin, we - e.begin);
+        if (core.ends_with("이라고") && core.size() > 9) {
+          const size_t q_end = static_cast<size_t>(e.begin) + core.size() - 9;
+          char32_t q = 0;
+          const size_t q_start = PrevCodePoint(in, q_end, &q);
+          char32_t last = 0;
+          if (q_start != q_end && IsCloser(q) && q != ')' && q != ']' && q != '}' &&
+              PrevCodePoint(in, q_start, &last) != q_start &&
+              (last == '.' || last == '!' || last == '?' || last == 0x2026 || last == U'다' ||
+               last == U'요' || last == U'까' || last == U'죠')) {
+            Edit ed{static_cast<uint32_t>(q_end), static_cast<uint32_t>(q_end + 9), 6, {}};
+            std::memcpy(ed.text, "라고", 6);
+            edits_.push_back(ed);
+            if (options_.record_changes) {
+              std::string after(in.substr(e.begin, q_end - e.begin));
+              after.append("라고");
+              after.append(in, q_end + 9, e.end - (q_end + 9));
+              Record(ChangeKind::kParticle, w, after);
+            }
+            continue;
+          }
+        }
+      }
       bool added = false;
       ONDO_RETURN_IF_ERROR(TryUnflagged(in, e, ctx, &added));
     }
@@ -962,8 +1127,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   const std::string_view wc = w.substr(0, core);
   for (const Cand& c : kCands) {
     if (!wc.ends_with(c.form)) continue;
-    if (c.tag == Tag::kJKV && !ctx.initial) continue;
-    if ((c.form == "을" || c.form == "를") && ctx.before_bound_noun) continue;
+    if (c.form == "을" && ctx.before_bound_noun) continue;
+    if (c.form == "로" && ctx.before_street_number) continue;
     // Names transliterated from -ia (소피아, 인디아, 마리아) are not vocatives of 소피, 인디.
     if (c.form == "아" && c.tag == Tag::kJKV) {
       char32_t prev = 0;
@@ -972,9 +1137,12 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       if (!DecomposeSyllable(prev, &ps) || ps.v == 20) continue;  // ㅣ
     }
     // Hosts of one syllable only before 과/와/(이)랑, or the bound noun 것 (것가 -> 것이): 모은,
-    // 들를, 있나 are verbs.
+    // 들를, 있나 are verbs ...
+    // ... or a counter after a number (7명가 -> 7명이, 94종가).
+    const std::string_view h0 = wc.substr(0, wc.size() - c.form.size());
+    const bool counter = h0.size() >= 4 && h0[h0.size() - 4] >= '0' && h0[h0.size() - 4] <= '9';
     const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑") ||
-                          wc.substr(0, wc.size() - c.form.size()) == "것";
+                          h0 == "것" || counter;
     if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
     const std::string_view host = wc.substr(0, wc.size() - c.form.size());
     char32_t last = 0;
@@ -982,49 +1150,44 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (!IsHangulSyllable(last)) return Status::Ok();
     const char sound = HostFinalSound(host);
     if (IndefiniteGa(host, c.form)) return Status::Ok();
+    std::string_view next = in.substr(static_cast<size_t>(e.end),
+                                      static_cast<size_t>(ctx.context_end - e.end));
+    while (!next.empty() && IsSpace(next.front())) next.remove_prefix(1);
+    if (QuestionInga(host, c.form, ctx.final, next)) {
+      return Status::Ok();
+    }
     if (ctx.final && (c.form == "와" || c.form == "나" || c.form == "가")) return Status::Ok();
     // ㄹ + 라고 / 며 is a verb ending (갈라고, 살며), not a particle.
-    if (sound == 'L' && (c.form == "라고" || c.form == "며")) return Status::Ok();
+    if (sound == 'L' && (c.form == "라고" || c.form == "며" || c.form == "랑")) return Status::Ok();
     char buf[16];
     const std::string_view right = RightParticle(c.form, c.tag, sound, false, buf);
     if (right.empty() || right == c.form) return Status::Ok();
     if (SuspectHangulFlag(in, e.begin, e.begin + host.size(), c.form)) return Status::Ok();
-    // Cost of the word as written and of host + right particle, each analysed alone; a
-    // vocative with what follows it (its comma, the next eojeol), without which 영희야 reads as
-    // the copula.
     const bool vocative = c.tag == Tag::kJKV;
-    const size_t tail_begin = static_cast<size_t>(e.begin) + core;
-    const size_t tail_end = vocative ? static_cast<size_t>(ctx.context_end) : tail_begin;
-    const std::string_view tail = in.substr(tail_begin, tail_end - tail_begin);
-    const size_t n_eojeols = vocative && ctx.context_end > e.end ? 2 : 1;
-    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(
-        in.substr(static_cast<size_t>(e.begin), tail_end - static_cast<size_t>(e.begin)),
-        &analysis2_));
-    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
-    const float c0 = analysis2_.eojeols[0].cost;
-    {
-      // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
-      // (트집잡는, 얼어죽는 in unspaced chat text).
-      const Eojeol& e0 = analysis2_.eojeols[0];
-      const Morpheme* last = nullptr;
-      for (uint32_t k = e0.morph_count; k-- > 0;) {
-        const Morpheme& m = analysis2_.morphemes[e0.morph_begin + k];
-        if (!IsSymbolTag(m.tag)) {
-          last = &m;
-          break;
-        }
-      }
-      if (last == nullptr) return Status::Ok();
-      if (c.form == "는" && (IsEndingTag(last->tag) || IsPredicateTag(last->tag))) {
-        return Status::Ok();
-      }
+    if (vocative && !ctx.vocative) continue;
+    // Costs of the window (previous eojeol, this one, next one) as written and with host +
+    // right particle, read without lenient particles: with its neighbours a vocative reads as
+    // one (alone, 영희야 reads as the copula) and a compound noun as a noun.
+    const size_t at = static_cast<size_t>(e.begin) + host.size();
+    float c0 = 0, c1 = 0;
+    size_t idx = 0;
+    // A vocative is read from its own eojeol on (as the analyzer reads one opening a sentence).
+    ONDO_RETURN_IF_ERROR(ScoreWindow(in, vocative ? e.begin : ctx.context_begin, ctx.context_end,
+                                     at, c.form.size(), right, &c0, &c1, &idx));
+    // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
+    // (트집잡는, 얼어죽는 in unspaced chat text).
+    if (written_last_ == Tag::kNA) return Status::Ok();
+    if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
+    // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
+    if (written_particle_ > at) return Status::Ok();
+    if (c.form == "을" && written_adnominal_ && written_before_noun_) return Status::Ok();
+    if (c.form == "는" && (IsEndingTag(written_last_) || IsPredicateTag(written_last_))) {
+      return Status::Ok();
     }
-    eojeol_buf_.assign(host);
-    eojeol_buf_.append(right);
-    eojeol_buf_.append(tail);
-    ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
-    if (analysis2_.eojeols.size() != n_eojeols) return Status::Ok();
-    const Eojeol& e1 = analysis2_.eojeols[0];
+    if (idx >= analysis2_.eojeols.size()) return Status::Ok();
+    const Eojeol& e1 = analysis2_.eojeols[idx];
+    const int32_t host_end_w =
+        static_cast<int32_t>(at - static_cast<size_t>(vocative ? e.begin : ctx.context_begin));
     uint32_t n_word = e1.morph_count;  // without trailing marks
     while (n_word > 0 && IsSymbolTag(analysis2_.morphemes[e1.morph_begin + n_word - 1].tag)) {
       --n_word;
@@ -1034,16 +1197,25 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     const Morpheme& h = analysis2_.morphemes[e1.morph_begin + n_word - 2];
     // Host + particle, or for (이)라고 / (이)며 host + copula 이 + ending (the analyzer's reading
     // of 책이라고, 책이며).
-    bool ok = IsParticleTag(p.tag) && p.begin == static_cast<int32_t>(host.size()) &&
+    bool ok = IsParticleTag(p.tag) && p.begin == host_end_w &&
               (IsNominalTag(h.tag) || h.tag == Tag::kXSN || h.tag == Tag::kETN);
     if (!ok && right.starts_with("이") && n_word >= 3 && h.tag == Tag::kVCP &&
-        h.begin == static_cast<int32_t>(host.size()) && p.tag == Tag::kEC) {
+        h.begin == host_end_w && p.tag == Tag::kEC) {
       const Morpheme& n = analysis2_.morphemes[e1.morph_begin + n_word - 3];
-      ok = IsNominalTag(n.tag) && n.end == static_cast<int32_t>(host.size());
+      ok = IsNominalTag(n.tag) && n.end == host_end_w;
     }
+    // A vocative must read as one (JKV) with its neighbours.
+    if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     const float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
-    if (!(e1.cost + margin < c0)) return Status::Ok();
+    // The eojeol itself (read with its neighbours as context) and the whole window must both
+    // score better; a vocative (read as JKV where one may stand) when either does: after
+    // 영희야 the next eojeol 안녕 scores a little worse, after 민수야 너 better.
+    const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_;
+    const bool window_better = c1 + margin < c0;
+    if (vocative ? !(eojeol_better || window_better) : !(eojeol_better && window_better)) {
+      return Status::Ok();
+    }
     const uint32_t b = static_cast<uint32_t>(e.begin + host.size());
     Edit ed{b, static_cast<uint32_t>(b + c.form.size()), static_cast<uint8_t>(right.size()), {}};
     std::memcpy(ed.text, right.data(), right.size());
@@ -1056,6 +1228,80 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       Record(ChangeKind::kParticle, w, after);
     }
     return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at,
+                                  size_t len, std::string_view right, float* written,
+                                  float* corrected, size_t* index) {
+  const size_t b = static_cast<size_t>(begin), e = static_cast<size_t>(end);
+  const std::string_view window = in.substr(b, e - b);
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(window, &analysis2_));
+  *written = 0;
+  written_last_ = Tag::kNA;
+  written_in_noun_ = false;
+  written_particle_ = 0;
+  written_before_noun_ = false;
+  written_adnominal_ = false;
+  const int32_t rel = static_cast<int32_t>(at - b);
+  for (size_t xi = 0; xi < analysis2_.eojeols.size(); ++xi) {
+    const Eojeol& x = analysis2_.eojeols[xi];
+    *written += x.cost;
+    if (rel >= x.begin && rel < x.end) written_eojeol_cost_ = x.cost;
+    if (xi > 0 && rel >= analysis2_.eojeols[xi - 1].begin && rel < analysis2_.eojeols[xi - 1].end &&
+        x.morph_count > 0) {
+      written_before_noun_ = IsNominalTag(analysis2_.morphemes[x.morph_begin].tag);
+      for (uint32_t k = 0; k < x.morph_count; ++k) {  // 수립하다 is a verb
+        const Tag t = analysis2_.morphemes[x.morph_begin + k].tag;
+        if (t == Tag::kXSV || t == Tag::kXSA) written_before_noun_ = false;
+      }
+    }
+    if (rel < x.begin || rel >= x.end) continue;
+    for (uint32_t k = 0; k < x.morph_count; ++k) {
+      const Morpheme& m = analysis2_.morphemes[x.morph_begin + k];
+      bool last_word = true;  // only marks follow
+      for (uint32_t j = k + 1; j < x.morph_count; ++j) {
+        last_word = last_word && IsSymbolTag(analysis2_.morphemes[x.morph_begin + j].tag);
+      }
+      if (IsParticleTag(m.tag) && m.begin > x.begin && last_word && k > 0 &&
+          IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+        written_particle_ = b + static_cast<size_t>(m.begin);
+      }
+      // A compound noun: nominal + a known noun that covers the particle's syllable
+      // (정형/NNG+외과/NNG, 신생/NNG+국가/NNG), not one word (음악가 is also 음악 + 가).
+      if (k > 0 && m.begin >= 0 && m.begin < rel && m.end > rel && IsNominalTag(m.tag) &&
+          !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+        written_in_noun_ = true;
+      }
+    }
+    for (uint32_t k = x.morph_count; k-- > 0;) {
+      const Morpheme& m = analysis2_.morphemes[x.morph_begin + k];
+      if (!IsSymbolTag(m.tag)) {
+        written_last_ = m.tag;
+        // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
+        // after the copula (관계 + 이 + 을 is a misreading of 관계을).
+        if (m.tag == Tag::kETM && k > 0) {
+          const Tag stem = analysis2_.morphemes[x.morph_begin + k - 1].tag;
+          written_adnominal_ = stem == Tag::kVV || stem == Tag::kVA;
+        }
+        break;
+      }
+    }
+  }
+  eojeol_buf_.assign(window.substr(0, at - b));
+  eojeol_buf_.append(right);
+  eojeol_buf_.append(window.substr(at - b + len));
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(eojeol_buf_, &analysis2_));
+  *corrected = 0;
+  *index = analysis2_.eojeols.size();
+  for (size_t i = 0; i < analysis2_.eojeols.size(); ++i) {
+    const Eojeol& x = analysis2_.eojeols[i];
+    *corrected += x.cost;
+    if (rel >= x.begin && rel < x.end) {
+      *index = i;
+      corrected_eojeol_cost_ = x.cost;
+    }
   }
   return Status::Ok();
 }

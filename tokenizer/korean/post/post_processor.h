@@ -34,8 +34,21 @@ struct PostOptions {
   float unflagged_margin = 0.0f;
   // The same for 이 written after a vowel (사과이 -> 사과가), where many words end in a vowel +
   // 이 (뭄바이, 하와이): a stricter margin.
-  float unflagged_margin_i = 1.0f;
+  float unflagged_margin_i = 3.0f;
   bool unflagged = true;
+  // A particle the analyzer flagged as the wrong allomorph after a Hangul host (사과을) is
+  // corrected only when the sentence window (the eojeol with its neighbours) with the right
+  // form scores better than the window as written, read without lenient particles, by this
+  // margin (nats): precision first (간사이, 오이랑, 정형외과 are words, not wrong particles).
+  float flagged_margin = 1.0f;
+  // The same for 이 after a vowel (사과이 -> 사과가), where many names end in 이 (뭄바이, 간사이,
+  // 엠제이: the correction wins by 0.1-3 nats there, by 5-14 on real errors).
+  float flagged_margin_i = 4.0f;
+  // Where the analyzer reads the eojeol as written as a compound noun whose last noun holds the
+  // particle's syllable (정형/NNG+외과/NNG, 어촌/NNG+마을/NNG, 신생/NNG+국가/NNG), the
+  // correction must win by this larger margin (가능/NNG+성가/NNG for 가능성가 is a misreading
+  // the correction beats by 11 nats).
+  float compound_margin = 7.0f;
   // Stream buffer capacity in bytes (unprocessed text held back until a sentence ends). When
   // it fills up without a sentence end, the text up to its last space is processed and
   // emitted. At least 64.
@@ -109,11 +122,19 @@ class PostProcessor {
   // A wrong allomorph the analyzer read as part of a word (산가, 방식로): accepted when the
   // analyzer scores host + right particle better than the written eojeol by unflagged_margin.
   struct UnflaggedContext {
-    bool initial = false;            // opens its sentence: vocative 아/야 considered only there
+    bool initial = false;            // opens its sentence
+    bool vocative = false;           // a vocative may stand here (see FixParticles)
     bool final = false;              // ends it: 와, 나, 가 there are verbs (잠와, 여행가!)
     bool before_bound_noun = false;  // 수, 줄, 뻔 follow: 을/를 is an ending (지을 수)
-    int32_t context_end = 0;         // end of the next eojeol (or of this one): vocative context
+    bool before_street_number = false;  // a number follows: 로 ends a road name (테헤란로 152)
+    int32_t context_begin = 0;       // start of the previous eojeol (or of this one)
+    int32_t context_end = 0;         // end of the next eojeol (or of this one)
   };
+  // Costs (sum over the eojeols of the window in[begin, end), analysed without lenient
+  // particles) of the window as written and with in[at, at + len) replaced by `right`. The
+  // corrected window's analysis is left in analysis2_ (eojeol `*index` is the edited one).
+  Status ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at, size_t len,
+                     std::string_view right, float* written, float* corrected, size_t* index);
   Status TryUnflagged(std::string_view in, const Eojeol& e, const UnflaggedContext& ctx,
                       bool* added);
   void Record(ChangeKind kind, std::string_view before, std::string_view after);
@@ -121,7 +142,17 @@ class PostProcessor {
   const Analyzer* analyzer_;
   PostOptions options_;
   Analysis analysis_;
-  Analysis analysis2_;  // single-eojeol re-analyses (unflagged candidates)
+  Analysis analysis2_;  // window re-analyses (ScoreWindow)
+  // ScoreWindow results besides the costs: the last word morpheme of the written eojeol, whether
+  // a compound noun of the written reading covers the particle (정형/NNG+외과/NNG), where a
+  // particle after a nominal ends the written reading (오이/NNG+랑: byte offset in `in`, or 0),
+  // whether the next eojeol of the window begins with a nominal (결정지을 경기: 을 adnominal).
+  Tag written_last_ = Tag::kNA;
+  bool written_in_noun_ = false;
+  size_t written_particle_ = 0;
+  bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
+  bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
+  float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   std::string eojeol_buf_;
   std::string pending_;  // unprocessed input (capacity buffer_capacity)
   std::string ws_;       // whitespace held between sentences

@@ -56,7 +56,23 @@ struct Scratch {
   std::vector<Node> nodes;
   std::vector<int32_t> path;
   std::vector<std::pair<int32_t, int32_t>> spans;  // eojeol byte ranges
-  std::vector<int> first_tags;                     // per eojeol, from the first pass
+  // Sentence-level Viterbi over eojeols (state = last tag of an eojeol's path).
+  struct State {
+    int tag;       // last tag of the eojeol's path
+    int ctx;       // state (last tag) of the eojeol before that it was decoded after
+    int32_t back;  // index of that state in `states`, -1 for the first eojeol
+    float cost;    // best total cost of the text up to this eojeol ending in `tag`
+    float own;     // the eojeol's part of it (its path, without the previous states)
+    uint32_t path_begin, path_len;  // its path in `path_store`
+  };
+  std::vector<State> states;         // all eojeols' states, eojeol by eojeol
+  std::vector<uint32_t> state_head;  // per eojeol + 1: first state of the eojeol
+  std::vector<int32_t> chosen;       // per eojeol: the state on the best sentence path
+  std::vector<float> tag_cost;       // per tag: best end cost of the current lattice
+  std::vector<int> tags_seen;
+  std::vector<int32_t> tag_node;  // per tag: the end node of that best cost
+  std::vector<Node> path_store;   // paths of the states (copies of their lattice nodes)
+  std::vector<int32_t> expand;  // states of the previous eojeol to expand
 };
 
 }  // namespace detail
@@ -636,16 +652,34 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
   return best;
 }
 
-// First and last tag of the best path in sc (of its first and last token).
-void PathTags(const detail::Scratch& sc, const Model& model, int* first, int* last) {
-  *first = -1;
-  *last = -1;
-  if (sc.path.empty()) return;
-  const Node& a = sc.nodes[sc.path.front()];
-  const Node& b = sc.nodes[sc.path.back()];
-  *first = static_cast<int>(a.kind == kNodeEntry ? model.entries[a.entry].first_tag : a.tag);
-  *last = static_cast<int>(b.tag);
+// Per last tag, the best cost of a complete path through the lattice Decode left in sc
+// (the token's end transition included, no look-ahead): sc.tag_cost, the tags in sc.tags_seen.
+void EndCosts(detail::Scratch& sc, const Model& model) {
+  if (sc.tag_cost.size() != static_cast<size_t>(kNumTags)) {
+    sc.tag_cost.assign(kNumTags, kInf);
+    sc.tag_node.assign(kNumTags, -1);
+  }
+  for (int t : sc.tags_seen) sc.tag_cost[t] = kInf;
+  sc.tags_seen.clear();
+  const int n = static_cast<int>(sc.syms.size());
+  for (int32_t i = sc.end_head[n]; i >= 0; i = sc.nodes[i].next_same_end) {
+    const Node& q = sc.nodes[i];
+    if (q.stem != kNotStem || q.kind == kNodeBos) continue;
+    const int t = static_cast<int>(q.tag);
+    float cost = q.cost;
+    if (!(q.kind == kNodeRun && IsPunctTag(q.tag))) cost += model.Trans(t, Model::kEos);
+    if (sc.tag_cost[t] == kInf) sc.tags_seen.push_back(t);
+    if (cost < sc.tag_cost[t]) {
+      sc.tag_cost[t] = cost;
+      sc.tag_node[t] = i;
+    }
+  }
 }
+
+// Sentence-level search: states within this many nats of the best are expanded, at most
+// kMaxStates of them (in order) per eojeol.
+constexpr float kStateBeam = 4.0f;
+constexpr int kMaxStates = 3;
 
 }  // namespace
 
@@ -682,30 +716,130 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
     if (begin >= 0) sc.spans.emplace_back(begin, static_cast<int32_t>(text.size()));
   }
   const size_t n_eo = sc.spans.size();
-  // Pass 1, left to right with the previous eojeol as context: first tags for look-ahead.
-  sc.first_tags.assign(n_eo, -1);
-  {
-    int ctx = Model::kBos;
-    for (size_t i = 0; i < n_eo; ++i) {
-      Symbolize(text, sc.spans[i].first, sc.spans[i].second, sc);
+  // Sentence-level Viterbi over the eojeols. A state is the last tag of an eojeol's path; the
+  // cost of eojeol i after state c is its lattice's best path cost with c as the context of
+  // its first token (Model::Cross), per last tag. Every state within `kStateBeam` nats of the
+  // best (at most kMaxStates) is expanded; the text's end adds CrossEnd.
+  sc.states.clear();
+  sc.path_store.clear();
+  sc.state_head.assign(n_eo + 1, 0);
+  for (size_t i = 0; i < n_eo; ++i) {
+    sc.state_head[i] = static_cast<uint32_t>(sc.states.size());
+    Symbolize(text, sc.spans[i].first, sc.spans[i].second, sc);
+    const uint32_t prev_begin = i == 0 ? 0 : sc.state_head[i - 1];
+    const uint32_t prev_end = i == 0 ? 0 : sc.state_head[i];
+    // The previous eojeol's states to expand: the best ones within the beam, best first.
+    sc.expand.clear();
+    for (uint32_t k = prev_begin; k < prev_end; ++k) sc.expand.push_back(static_cast<int32_t>(k));
+    std::sort(sc.expand.begin(), sc.expand.end(), [&](int32_t x, int32_t y) {
+      return sc.states[x].cost < sc.states[y].cost;
+    });
+    if (sc.expand.size() > static_cast<size_t>(kMaxStates)) sc.expand.resize(kMaxStates);
+    while (sc.expand.size() > 1 &&
+           sc.states[sc.expand.back()].cost > sc.states[sc.expand[0]].cost + kStateBeam) {
+      sc.expand.pop_back();
+    }
+    // The first eojeol (or one after an eojeol without any path): the start of the text / an
+    // unknown context.
+    const bool virt = sc.expand.empty();
+    if (virt) sc.expand.push_back(-1);
+    const uint32_t first_new = static_cast<uint32_t>(sc.states.size());
+    for (const int32_t k : sc.expand) {
+      const int ctx = k >= 0 ? sc.states[k].tag : i == 0 ? Model::kBos : -1;
+      const float base = k >= 0 ? sc.states[k].cost : 0.0f;
       Decode(model, text, sc, ctx, -1, lenient);
-      int first, last;
-      PathTags(sc, model, &first, &last);
-      sc.first_tags[i] = first;
-      ctx = last;
+      EndCosts(sc, model);
+      for (int t : sc.tags_seen) {
+        const float own = sc.tag_cost[t];
+        float c = base + own;
+        if (i + 1 == n_eo && model.params.cross_weight != 0) {
+          c += model.params.cross_weight * model.CrossEnd(t);
+        }
+        detail::Scratch::State* st = nullptr;
+        for (uint32_t j = first_new; j < sc.states.size(); ++j) {
+          if (sc.states[j].tag == t) st = &sc.states[j];
+        }
+        if (st == nullptr) {
+          sc.states.push_back({t, ctx, k, kInf, 0, 0, 0});
+          st = &sc.states.back();
+        }
+        if (!(c < st->cost)) continue;
+        st->cost = c;
+        st->own = own;
+        st->ctx = ctx;
+        st->back = k;
+        // Keep the path: the lattice is overwritten by the next decode.
+        st->path_begin = static_cast<uint32_t>(sc.path_store.size());
+        for (int32_t nd = sc.tag_node[t]; nd > 0; nd = sc.nodes[nd].back) {
+          sc.path_store.push_back(sc.nodes[nd]);
+        }
+        st->path_len = static_cast<uint32_t>(sc.path_store.size()) - st->path_begin;
+        std::reverse(sc.path_store.begin() + st->path_begin, sc.path_store.end());
+      }
     }
   }
-  // Pass 2: context on both sides; this is the output.
-  int ctx = Model::kBos;
+  sc.state_head[n_eo] = static_cast<uint32_t>(sc.states.size());
+  // Back-track the best sentence path.
+  sc.chosen.assign(n_eo, -1);
+  {
+    int32_t best = -1;
+    for (size_t i = n_eo; i-- > 0 && best < 0;) {
+      // The last eojeol with states (an eojeol without any path keeps -1).
+      for (uint32_t j = sc.state_head[i]; j < sc.state_head[i + 1]; ++j) {
+        if (best < 0 || sc.states[j].cost < sc.states[best].cost) best = static_cast<int32_t>(j);
+      }
+      if (best >= 0) {
+        // An eojeol without any path breaks the chain (back -1); the loop below handles the
+        // eojeols before it.
+        for (int32_t j = best, e = static_cast<int32_t>(i); j >= 0 && e >= 0; --e) {
+          sc.chosen[e] = j;
+          j = sc.states[j].back;
+        }
+      }
+    }
+    // Eojeols left without a choice (only after one without any path): their own best state.
+    for (size_t i = 0; i < n_eo; ++i) {
+      if (sc.chosen[i] >= 0) continue;
+      for (uint32_t j = sc.state_head[i]; j < sc.state_head[i + 1]; ++j) {
+        if (sc.chosen[i] < 0 || sc.states[j].cost < sc.states[sc.chosen[i]].cost) {
+          sc.chosen[i] = static_cast<int32_t>(j);
+        }
+      }
+    }
+  }
+  // Output: each eojeol's path of its chosen state.
+  int last_tag = -1;
   for (size_t ei = 0; ei < n_eo; ++ei) {
     const int32_t eo_begin = sc.spans[ei].first, eo_end = sc.spans[ei].second;
     Symbolize(text, eo_begin, eo_end, sc);
     const int n = static_cast<int>(sc.syms.size());
-    const int next = ei + 1 < n_eo ? sc.first_tags[ei + 1] : Model::kEos;
-    const float cost = Decode(model, text, sc, ctx, next, lenient);
-    int first, last;
-    PathTags(sc, model, &first, &last);
-    ctx = last;
+    sc.nodes.clear();
+    sc.path.clear();
+    float cost = 0;
+    if (sc.chosen[ei] >= 0) {
+      const detail::Scratch::State& st = sc.states[sc.chosen[ei]];
+      cost = st.own;
+      for (uint32_t j = 0; j < st.path_len; ++j) {
+        sc.nodes.push_back(sc.path_store[st.path_begin + j]);
+        sc.path.push_back(static_cast<int32_t>(j));
+      }
+    }
+    // The cost includes the transition to the next token (added to the eojeol before this one
+    // here, once this eojeol's first tag is known; CrossEnd for the last eojeol).
+    const float w = model.params.cross_weight;
+    if (!sc.path.empty() && w != 0) {
+      const Node& a = sc.nodes[sc.path.front()];
+      const Node& b = sc.nodes[sc.path.back()];
+      const int first = static_cast<int>(a.kind == kNodeEntry ? model.entries[a.entry].first_tag
+                                                               : a.tag);
+      if (ei > 0 && !out->eojeols.empty() && last_tag >= 0) {
+        out->eojeols.back().cost += w * model.Cross(last_tag, first);
+      }
+      last_tag = static_cast<int>(b.tag);
+      if (ei + 1 == n_eo) cost += w * model.CrossEnd(last_tag);
+    } else {
+      last_tag = -1;
+    }
     Eojeol eo;
     eo.begin = eo_begin;
     eo.end = eo_end;

@@ -421,8 +421,11 @@ void Symbolize(std::string_view text, size_t b, size_t e, detail::Scratch& sc) {
 // (Model::kBos at the start of the text, -1 when unknown); `next` the first tag of the token
 // after it (Model::kEos at the end of the text, -1 when unknown). Leaves the best path (node
 // indices, in order) in sc.path and returns its cost.
+// `attached` > 0 (spacing restoration): extra cost of a content morpheme attached after a
+// particle or an ending inside the eojeol (시장에가다, 먹고가다; an auxiliary after -아/-어/-고
+// excepted), which the norms of spacing separate.
 float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int ctx, int next,
-             bool lenient) {
+             bool lenient, float attached = 0) {
   const Params& params = model.params;
   const float w = params.cross_weight;
   const int n = static_cast<int>(sc.syms.size());
@@ -451,6 +454,16 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     if (c < 0 || w == 0) return 0.0f;
     return w * (model.Cross(c, t) - model.Trans(Model::kBos, t));
   };
+  auto attached_cost = [&](const Node& q, Tag t) {
+    if (attached == 0 || token_break(q)) return 0.0f;
+    if (!(IsParticleTag(q.tag) || IsEndingTag(q.tag))) return 0.0f;
+    if (q.tag == Tag::kEC && t == Tag::kVX) return 0.0f;
+    const bool content = IsNominalTag(t) || t == Tag::kVV || t == Tag::kVA || t == Tag::kVX ||
+                         t == Tag::kMM || t == Tag::kMAG || t == Tag::kMAJ || t == Tag::kIC ||
+                         t == Tag::kXR || t == Tag::kXPN || t == Tag::kSL || t == Tag::kSN ||
+                         t == Tag::kSH;
+    return content ? attached : 0.0f;
+  };
   auto add_node = [&](Node&& nd) {
     nd.next_same_end = sc.end_head[nd.end];
     sc.end_head[nd.end] = static_cast<int32_t>(sc.nodes.size());
@@ -462,7 +475,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     for (int32_t i = sc.end_head[p]; i >= 0; i = sc.nodes[i].next_same_end) {
       const Node& q = sc.nodes[i];
       if (q.stem != kNotStem) continue;
-      float cost = q.cost + model.Trans(prev_tag(q), t);
+      float cost = q.cost + model.Trans(prev_tag(q), t) + attached_cost(q, static_cast<Tag>(t));
       if (token_break(q)) cost += start_delta(q, t);
       if (cost < best) {
         best = cost;
@@ -571,6 +584,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
             (e.lex_row >= 0 ? model.LexCost(e.lex_row, pt)
                             : model.Trans(pt, static_cast<int>(e.first_tag)) + e.first_emit);
         if (token_break(q)) cost += start_delta(q, static_cast<int>(e.first_tag));
+        cost += attached_cost(q, e.first_tag);
         if (cost < best) {
           best = cost;
           back = i;
@@ -921,6 +935,48 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
     out->eojeols.push_back(eo);
   }
   return Status::Ok();
+}
+
+Status Analyzer::PrefixCosts(std::string_view word, Tag before, float attached, Analysis* work,
+                             std::vector<PrefixCost>* ends) const {
+  ends->clear();
+  ONDO_RETURN_IF_ERROR(ValidateUtf8(word));
+  if (word.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return InvalidArgument("text too long ({} bytes)", word.size());
+  }
+  if (!work->scratch_) work->scratch_ = std::make_unique<detail::Scratch>();
+  detail::Scratch& sc = *work->scratch_;
+  const Model& model = impl_->model;
+  Symbolize(word, 0, word.size(), sc);
+  const int ctx = before == Tag::kNA ? Model::kBos : static_cast<int>(before);
+  Decode(model, word, sc, ctx, -1, false, attached);
+  const int n = static_cast<int>(sc.syms.size());
+  for (int j = 1; j <= n; ++j) {
+    if (j < n && sc.cbeg[j] == sc.cbeg[j - 1]) continue;  // inside a character
+    const size_t first = ends->size();
+    for (int32_t i = sc.end_head[j]; i >= 0; i = sc.nodes[i].next_same_end) {
+      const Node& q = sc.nodes[i];
+      if (q.stem != kNotStem || q.kind == kNodeBos) continue;
+      float cost = q.cost;
+      if (!(q.kind == kNodeRun && IsPunctTag(q.tag))) {
+        cost += model.Trans(static_cast<int>(q.tag), Model::kEos);
+      }
+      bool found = false;
+      for (size_t k = first; k < ends->size(); ++k) {
+        PrefixCost& pc = (*ends)[k];
+        if (pc.last != q.tag) continue;
+        found = true;
+        pc.cost = std::min(pc.cost, cost);
+      }
+      if (!found) ends->push_back({sc.cend[j - 1], q.tag, cost});
+    }
+  }
+  return Status::Ok();
+}
+
+float Analyzer::TextEndCost(Tag last) const {
+  const Model& model = impl_->model;
+  return model.params.cross_weight * model.CrossEnd(static_cast<int>(last));
 }
 
 }  // namespace ondo::korean

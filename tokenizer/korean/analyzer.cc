@@ -456,13 +456,20 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
   };
   auto attached_cost = [&](const Node& q, Tag t) {
     if (attached == 0 || token_break(q)) return 0.0f;
-    if (!(IsParticleTag(q.tag) || IsEndingTag(q.tag))) return 0.0f;
-    if (q.tag == Tag::kEC && t == Tag::kVX) return 0.0f;
-    const bool content = IsNominalTag(t) || t == Tag::kVV || t == Tag::kVA || t == Tag::kVX ||
-                         t == Tag::kMM || t == Tag::kMAG || t == Tag::kMAJ || t == Tag::kIC ||
-                         t == Tag::kXR || t == Tag::kXPN || t == Tag::kSL || t == Tag::kSN ||
-                         t == Tag::kSH;
-    return content ? attached : 0.0f;
+    const bool predicate = t == Tag::kVV || t == Tag::kVA || t == Tag::kVX;
+    const bool content = IsNominalTag(t) || predicate || t == Tag::kMM || t == Tag::kMAG ||
+                         t == Tag::kMAJ || t == Tag::kIC || t == Tag::kXR || t == Tag::kXPN ||
+                         t == Tag::kSL || t == Tag::kSN || t == Tag::kSH;
+    if (!content) return 0.0f;
+    const Tag a = q.tag;
+    if (IsParticleTag(a) || IsEndingTag(a)) {
+      return a == Tag::kEC && t == Tag::kVX ? 0.0f : attached;  // 먹어보다 is allowed
+    }
+    // An adverb, determiner or interjection before another word (같이영화, 지금어디), a noun
+    // before a predicate stem (밥먹었어; derivation with 하/되 is XSV/XSA, not VV).
+    if (a == Tag::kMAG || a == Tag::kMAJ || a == Tag::kMM || a == Tag::kIC) return attached;
+    if (IsNominalTag(a) && predicate) return attached;
+    return 0.0f;
   };
   auto add_node = [&](Node&& nd) {
     nd.next_same_end = sc.end_head[nd.end];

@@ -117,8 +117,9 @@ class Analyzer {
   // some complete analysis of word[0, boundary) as one eojeol ends in, the boundary's byte
   // offset, the tag and the best cost (as in Analyze, with the transition from `before`), in
   // order of offsets, to *ends. `attached` (nats, >= 0) is added for every content morpheme
-  // that follows a particle or an ending inside the eojeol (시장에가다), an auxiliary verb after
-  // a connective ending excepted (먹어보다). Reuses *work.
+  // that follows, inside the eojeol, a particle or an ending (시장에가다; an auxiliary verb
+  // after a connective ending excepted: 먹어보다), an adverb, determiner or interjection
+  // (같이영화), and for a predicate stem right after a noun (밥먹었어). Reuses *work.
   struct PrefixCost {
     int32_t end;  // byte offset in word
     Tag last;

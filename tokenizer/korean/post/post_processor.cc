@@ -297,6 +297,10 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
     ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm.substr(0, 256), &p->analysis2_));
   }
   p->eojeol_buf_.reserve(cap + 16);
+  if (options.spacing) {
+    ONDO_RETURN_IF_ERROR(Spacer::Create(analyzer, options.spacing_options, &p->spacer_));
+    p->spaced_.reserve(2 * cap + 64);
+  }
   *out = std::move(p);
   return Status::Ok();
 }
@@ -454,6 +458,10 @@ Status PostProcessor::Drain(bool force_cut, std::string* out) {
 
 Status PostProcessor::ProcessSentence(std::string_view body, std::string* out) {
   ONDO_RETURN_IF_ERROR(ValidateUtf8(body));
+  if (spacer_ != nullptr) {  // spacing first: the other steps read its eojeols
+    ONDO_RETURN_IF_ERROR(spacer_->Restore(body, &spaced_));
+    body = spaced_;
+  }
   std::string& a = work_a_;
   std::string& b = work_b_;
   a.clear();

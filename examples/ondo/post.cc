@@ -94,6 +94,8 @@ int PostCommand(const std::vector<std::string>& args) {
       "spacing: cost of every space (development)")(
       "insert-cost", po::value(&sp_options.insert_cost)->value_name("NATS"),
       "spacing: cost of a space added (development)")(
+      "insert-mark-cost", po::value(&sp_options.insert_after_mark_cost)->value_name("NATS"),
+      "spacing: cost of a space added after a mark (development)")(
       "remove-cost", po::value(&sp_options.remove_cost)->value_name("NATS"),
       "spacing: cost of a space removed (development)")(
       "attached-cost", po::value(&sp_options.attached_cost)->value_name("NATS"),

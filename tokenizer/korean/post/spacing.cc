@@ -126,6 +126,10 @@ Status Spacer::Create(const Analyzer* analyzer, const SpacingOptions& options,
                   options.attached_cost}) {
     if (!std::isfinite(c) || c < 0) return InvalidArgument("spacing: costs must be finite and >= 0");
   }
+  if (!std::isfinite(options.insert_after_mark_cost) || options.insert_after_mark_cost < -10 ||
+      options.insert_after_mark_cost + options.space_cost < -10) {
+    return InvalidArgument("spacing: insert_after_mark_cost must be finite and >= -10");
+  }
   out->reset(new Spacer(analyzer, options));
   return Status::Ok();
 }
@@ -270,7 +274,9 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
         // Spaces of the text inside the eojeol (before characters i+1 .. j-1) are removed.
         c += options_.remove_cost * static_cast<float>(spaces_before_[j - 1] - spaces_before_[i]);
         if (j < m) {
-          c += options_.space_cost + (has_space(j) ? 0.0f : options_.insert_cost);
+          c += options_.space_cost + (has_space(j)            ? 0.0f
+                                      : cls_[j - 1] == kMark ? options_.insert_after_mark_cost
+                                                             : options_.insert_cost);
         } else {
           c += analyzer_->TextEndCost(pc.last);
         }

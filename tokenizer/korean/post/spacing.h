@@ -32,6 +32,9 @@ struct SpacingOptions {
   // data, see the README).
   float space_cost = 0.0f;   // every space of the output
   float insert_cost = 6.0f;  // a space where the text has none (밥먹었어 -> 밥 먹었어)
+  // The same after . , ! ? and the like, before Hangul (정말?진짜 -> 정말? 진짜): a small
+  // bonus (>= -10), as the analyzer scores both spacings alike (a mark ends a token anyway).
+  float insert_after_mark_cost = -1.0f;
   float remove_cost = 7.0f;  // removing a space of the text (학 교에 -> 학교에)
   // A content morpheme after a particle or an ending inside an eojeol (시장에가다), which the
   // spacing norms separate (Analyzer::PrefixCosts).

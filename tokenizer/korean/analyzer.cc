@@ -421,9 +421,10 @@ void Symbolize(std::string_view text, size_t b, size_t e, detail::Scratch& sc) {
 // (Model::kBos at the start of the text, -1 when unknown); `next` the first tag of the token
 // after it (Model::kEos at the end of the text, -1 when unknown). Leaves the best path (node
 // indices, in order) in sc.path and returns its cost.
-// `attached` > 0 (spacing restoration): extra cost of a content morpheme attached after a
-// particle or an ending inside the eojeol (시장에가다, 먹고가다; an auxiliary after -아/-어/-고
-// excepted), which the norms of spacing separate.
+// `attached` > 0 (spacing restoration, Analyzer::PrefixCosts): extra cost of a content
+// morpheme attached inside the eojeol after a particle or an ending (시장에가다; an auxiliary
+// after a connective ending excepted), an adverb, determiner or interjection (같이영화), or of a
+// predicate stem right after a noun (밥먹었어), which the norms of spacing separate.
 float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int ctx, int next,
              bool lenient, float attached = 0) {
   const Params& params = model.params;

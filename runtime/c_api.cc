@@ -294,6 +294,7 @@ ondo_generate_params ondo_generate_params_default(void) {
   p.post = -1;
   p.ctx_full = ONDO_CTX_FULL_STOP;
   p.keep = 0;
+  p.spacing = -1;
   return p;
 }
 
@@ -341,6 +342,9 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     if (p.post < -1 || p.post > 1) {
       return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: post must be -1, 0 or 1");
     }
+    if (p.spacing < -1 || p.spacing > 1) {
+      return SetError(ONDO_INVALID_ARGUMENT, "ondo_generate: spacing must be -1, 0 or 1");
+    }
     switch (p.ctx_full) {
       case ONDO_CTX_FULL_STOP: options.ctx_full = ondo::runtime::ContextFull::kStop; break;
       case ONDO_CTX_FULL_SLIDE: options.ctx_full = ondo::runtime::ContextFull::kSlide; break;
@@ -365,11 +369,14 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     }
 
     const bool post = cb != nullptr && (p.post == 1 || (p.post == -1 && chat_applied));
-    if (post && session->post == nullptr) {
+    const bool spacing = p.spacing == 1 || (p.spacing == -1 && ondo::korean::kSpacingAuto);
+    if (post && (session->post == nullptr || session->post->options().spacing != spacing)) {
       const ondo::korean::Analyzer* analyzer = nullptr;
       ONDO_RETURN_IF_ERROR_C(FromStatus(SharedAnalyzer(session->model, &analyzer)));
+      ondo::korean::PostOptions post_options;
+      post_options.spacing = spacing;
       ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::PostProcessor::Create(
-          analyzer, ondo::korean::PostOptions{}, &session->post)));
+          analyzer, post_options, &session->post)));
       session->post_out.reserve(8192);
     }
     if (post) session->post->Reset();

@@ -15,12 +15,15 @@
 #include "tokenizer/korean/analyzer.h"
 #include "tokenizer/korean/post/post_eval.h"
 #include "tokenizer/korean/post/post_processor.h"
+#include "tokenizer/korean/post/spacing.h"
 
 namespace ondo::cli {
 namespace {
 
 constexpr std::string_view kSynopsis =
-    "ondo post [-p TEXT] [--explain] [--eval FILE | --eval-text FILE [--part P] [--table] [--json]]";
+    "ondo post [-p TEXT] [--explain] [--spacing on|off|auto]\n"
+    "          [--eval FILE | --eval-text FILE [--part P] [--table] [--json]]\n"
+    "          [--eval-spacing FILE [--part P]]";
 constexpr std::string_view kSummary =
     "Post-processes Korean text: punctuation (no space before . , ! ? ;, runs of marks\n"
     "collapsed, unbalanced brackets removed), repetition (repeated sentences, clauses and\n"
@@ -30,7 +33,36 @@ constexpr std::string_view kSummary =
     "line (lines are independent texts). With --eval: measures (a) changes on clean text and\n"
     "(b) errors fixed on a corrupted copy generated with --seed; FILE is UD CoNLL-U or KLUE dp,\n"
     "--eval-text takes plain sentences (one a line). --part evaluates the tuning or the held-out\n"
-    "half of a fixed split (a hash of each sentence); --table prints source x part.";
+    "half of a fixed split (a hash of each sentence); --table prints source x part.\n"
+    "--spacing restores word spacing (밥먹었어 -> 밥 먹었어, 학 교에 -> 학교에) first; auto (the\n"
+    "default) is on only when the held-out measurement meets its targets (not yet: off).\n"
+    "--eval-spacing measures spacing restoration on FILE (CoNLL-U '# text =' lines, or one\n"
+    "sentence per line): spaces removed (30%) and inserted (5% of eojeols) at random, and the\n"
+    "clean sentences; there --part takes the even (tune) or odd (held-out, the default)\n"
+    "sentences of each file.";
+
+// The sentences of a file for --eval-spacing: the '# text = ' lines of a CoNLL-U file, or
+// every non-empty line of a plain text file.
+std::vector<std::string> SpacingSentences(const std::string& data) {
+  std::vector<std::string> conllu, plain;
+  std::istringstream in(data);
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.rfind("# text = ", 0) == 0) {
+      conllu.push_back(line.substr(9));
+    } else if (!line.empty() && line[0] != '#' && line.find('\t') == std::string::npos) {
+      plain.push_back(line);
+    }
+  }
+  return conllu.empty() ? plain : conllu;
+}
+
+void WriteSpacingDiff(void* user, std::string_view kind, const std::string& input,
+                      const std::string& gold, const std::string& output) {
+  std::ofstream& f = *static_cast<std::ofstream*>(user);
+  f << kind << "\n  in:  " << input << "\n  exp: " << gold << "\n  out: " << output << "\n";
+}
 
 void PrintChanges(const korean::PostProcessor& pp) {
   for (const korean::PostChange& c : pp.changes()) {
@@ -42,9 +74,11 @@ void PrintChanges(const korean::PostProcessor& pp) {
 
 int PostCommand(const std::vector<std::string>& args) {
   std::string text, failures_path;
-  std::vector<std::string> eval_paths, text_paths;
-  std::string part_name = "all";
+  std::vector<std::string> eval_paths, text_paths, spacing_paths;
+  std::string part_name;  // --part; default: all for --eval, held-out for --eval-spacing
   unsigned long long seed = 20261125;
+  std::string spacing = "auto";
+  korean::SpacingOptions sp_options;
   po::options_description options("options");
   options.add_options()("prompt,p", po::value(&text)->value_name("TEXT"),
                         "process TEXT instead of stdin")("explain", "print every change on stderr")(
@@ -55,12 +89,28 @@ int PostCommand(const std::vector<std::string>& args) {
       "from the analyzer's reading); the files of one argument form one source, named by an "
       "optional NAME= prefix")(
       "part", po::value(&part_name)->value_name("all|tune|held-out"),
-      "with --eval: only the tuning or the held-out part (split by a hash of each sentence)")(
+      "with --eval: only the tuning or the held-out part (split by a hash of each sentence; "
+      "default all); with --eval-spacing: the even (tune) or odd (held-out, default) sentences")(
       "table", "with --eval: print a table of source x part (tune, held-out)")(
       "json", "with --eval: print one JSON object")(
       "seed", po::value(&seed)->value_name("N"), "with --eval: corruption seed (default 20261125)")(
       "failures", po::value(&failures_path)->value_name("FILE"),
-      "with --eval: write every case whose output differs from the expected one to FILE");
+      "with --eval: write every case whose output differs from the expected one to FILE")(
+      "spacing", po::value(&spacing)->value_name("on|off|auto"),
+      "restore word spacing (default auto: on only if the held-out measurement met its targets; it "
+      "does not yet, so auto is off)")(
+      "eval-spacing", po::value(&spacing_paths)->value_name("FILE"),
+      "measure spacing restoration on FILE (repeatable; the figures are summed)")(
+      "space-cost", po::value(&sp_options.space_cost)->value_name("NATS"),
+      "spacing: cost of every space (development)")(
+      "insert-cost", po::value(&sp_options.insert_cost)->value_name("NATS"),
+      "spacing: cost of a space added (development)")(
+      "insert-mark-cost", po::value(&sp_options.insert_after_mark_cost)->value_name("NATS"),
+      "spacing: cost of a space added after a mark (development)")(
+      "remove-cost", po::value(&sp_options.remove_cost)->value_name("NATS"),
+      "spacing: cost of a space removed (development)")(
+      "attached-cost", po::value(&sp_options.attached_cost)->value_name("NATS"),
+      "spacing: cost of a word attached after a particle or ending (development)");
   po::variables_map vm;
   if (int rc = ParseArgs("post", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   const bool explain = vm.count("explain") != 0;
@@ -68,11 +118,89 @@ int PostCommand(const std::vector<std::string>& args) {
       text_paths.empty()) {
     return UsageError("post", "--json and --table need --eval or --eval-text");
   }
+  if (spacing != "on" && spacing != "off" && spacing != "auto") {
+    return UsageError("post", fmt::format("--spacing {} is not one of on, off, auto", spacing));
+  }
+  if (!part_name.empty() && part_name != "tune" && part_name != "held-out" && part_name != "all") {
+    return UsageError("post", fmt::format("--part {} is not one of all, tune, held-out", part_name));
+  }
 
   std::unique_ptr<korean::Analyzer> analyzer;
   if (Status s = korean::Analyzer::Create(&analyzer); !s.ok()) return Error(s);
+  if (!spacing_paths.empty()) {
+    const std::string part = part_name.empty() ? std::string("held-out") : part_name;
+    std::unique_ptr<korean::Spacer> spacer;
+    if (Status s = korean::Spacer::Create(analyzer.get(), sp_options, &spacer); !s.ok()) {
+      return Error(s);
+    }
+    std::ofstream failures;
+    if (!failures_path.empty()) {
+      failures.open(failures_path);
+      if (!failures) return Error(fmt::format("cannot write '{}'", failures_path));
+    }
+    korean::SpacingEvalOptions eo;
+    if (vm.count("seed") != 0) eo.seed = seed;
+    fmt::print("spacing restoration, part {}, seed {}; costs space {} insert {} remove {} attached {}\n",
+               part, eo.seed, sp_options.space_cost, sp_options.insert_cost,
+               sp_options.remove_cost, sp_options.attached_cost);
+    fmt::print("{:<28} {:>6} {:>7} {:>14} {:>14} {:>10} {:>14} {:>8}\n", "file", "sents",
+               "eojeols", "removed fixed", "inserted fixed", "restored", "clean changed", "chars/s");
+    korean::SpacingEvalResult total;
+    auto pct = [](size_t a, size_t b) { return b ? 100.0 * static_cast<double>(a) / b : 0.0; };
+    auto row = [&](const std::string& name, const korean::SpacingEvalResult& r) {
+      fmt::print("{:<28} {:>6} {:>7} {:>6}/{:<6} {:>6}/{:<6} {:>9.2f}% {:>5} ({:.3f}%) {:>8.0f}\n",
+                 name, r.sentences, r.eojeols, r.removed_restored, r.removed, r.inserted_restored,
+                 r.inserted, pct(r.removed_restored + r.inserted_restored, r.removed + r.inserted),
+                 r.clean_changed_eojeols, pct(r.clean_changed_eojeols, r.eojeols),
+                 r.seconds > 0 ? static_cast<double>(r.chars) / r.seconds : 0.0);
+    };
+    for (const std::string& path : spacing_paths) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) return Error(fmt::format("cannot open '{}'", path));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::vector<std::string> all = SpacingSentences(ss.str());
+      std::vector<std::string> sentences;
+      for (size_t i = 0; i < all.size(); ++i) {
+        if (part == "all" || (part == "tune") == (i % 2 == 0)) sentences.push_back(all[i]);
+      }
+      korean::SpacingEvalResult r;
+      if (Status s = korean::EvaluateSpacing(spacer.get(), sentences, eo, &r,
+                                             failures.is_open() ? &WriteSpacingDiff : nullptr,
+                                             &failures);
+          !s.ok()) {
+        return Error(s);
+      }
+      std::string name = path.substr(path.find_last_of('/') + 1);
+      row(name.size() > 28 ? name.substr(name.size() - 28) : name, r);
+      total.sentences += r.sentences;
+      total.eojeols += r.eojeols;
+      total.chars += r.chars;
+      total.removed += r.removed;
+      total.removed_restored += r.removed_restored;
+      total.inserted += r.inserted;
+      total.inserted_restored += r.inserted_restored;
+      total.corrupted_other += r.corrupted_other;
+      total.clean_changed_eojeols += r.clean_changed_eojeols;
+      total.clean_changed_sentences += r.clean_changed_sentences;
+      total.seconds += r.seconds;
+    }
+    row("total", total);
+    fmt::print("other boundaries changed in the corrupted copies: {}; clean sentences changed: {}\n",
+               total.corrupted_other, total.clean_changed_sentences);
+    fmt::print("targets: restored >= 85% {}, clean changed <= 0.2% {}\n",
+               pct(total.removed_restored + total.inserted_restored,
+                   total.removed + total.inserted) >= 85.0
+                   ? "met"
+                   : "NOT met",
+               pct(total.clean_changed_eojeols, total.eojeols) <= 0.2 ? "met" : "NOT met");
+    return kExitOk;
+  }
+
   korean::PostOptions po_options;
   po_options.record_changes = explain || !eval_paths.empty() || !text_paths.empty();
+  po_options.spacing = spacing == "on" || (spacing == "auto" && korean::kSpacingAuto);
+  po_options.spacing_options = sp_options;
   std::unique_ptr<korean::PostProcessor> pp;
   if (Status s = korean::PostProcessor::Create(analyzer.get(), po_options, &pp); !s.ok()) {
     return Error(s);
@@ -84,8 +212,6 @@ int PostCommand(const std::vector<std::string>& args) {
       part = korean::PostEvalPart::kTune;
     } else if (part_name == "held-out") {
       part = korean::PostEvalPart::kHeldOut;
-    } else if (part_name != "all") {
-      return UsageError("post", "--part must be all, tune or held-out");
     }
     korean::PostEvalResult total;
     std::ofstream failures;

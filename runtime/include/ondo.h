@@ -170,6 +170,10 @@ typedef struct ondo_generate_params {
   int32_t keep;          /* ONDO_CTX_FULL_SLIDE: tokens at the start of the context (the
                             prompt's first ones, BOS included) that are never dropped;
                             0 <= keep < n_ctx; default 0 */
+  int spacing;           /* with the post-processor on: restore Korean word spacing first
+                            (밥먹었어 -> 밥 먹었어, 학 교에 -> 학교에): 1 on, 0 off, -1 (default)
+                            auto, on only when the held-out measurement met its targets, which
+                            it does not yet (so off; tokenizer/korean/post/README.md) */
 } ondo_generate_params;
 
 ONDO_EXPORT ondo_generate_params ondo_generate_params_default(void);

@@ -108,7 +108,7 @@ static void test_without_model(void) {
   ondo_generate_params gp = ondo_generate_params_default();
   CHECK(gp.max_tokens > 0 && gp.temperature > 0.0f && gp.chat == 0 && gp.raw == 0 && gp.system == NULL);
   CHECK(gp.ctx_full == ONDO_CTX_FULL_STOP && gp.keep == 0);
-  CHECK(gp.post == -1);
+  CHECK(gp.post == -1 && gp.spacing == -1);
 }
 
 /* ko-mini-a, first prompt of ko-mini-a.f16.ref.json (llama.cpp, greedy). */
@@ -260,6 +260,9 @@ static void test_with_model(const char* model_path) {
   gp.post = 2;
   CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
   gp.post = -1;
+  gp.spacing = -2;
+  CHECK_STATUS(ondo_generate(session, "x", &gp, NULL, NULL), ONDO_INVALID_ARGUMENT);
+  gp.spacing = -1;
   /* A full context: stop ends with ONDO_FINISH_CONTEXT exactly at capacity (128 here); slide
      goes on past it. keep must be in [0, n_ctx). */
   gp.max_tokens = -1;
@@ -290,6 +293,13 @@ static void test_with_model(const char* model_path) {
   CHECK_STATUS(ondo_generate(session, "12시 땡!", &gp, collect, c), ONDO_OK);
   CHECK(c->n_ids > 0 && c->n_ids <= 16);
   CHECK(strstr(c->text, " .") == NULL && strstr(c->text, "!!!!") == NULL);
+  /* With spacing restoration too: the same tokens, whole sentences. */
+  memset(c, 0, sizeof(*c));
+  gp.spacing = 1;
+  CHECK_STATUS(ondo_generate(session, "12시 땡!", &gp, collect, c), ONDO_OK);
+  CHECK(c->n_ids > 0 && c->n_ids <= 16);
+  CHECK(strstr(c->text, " .") == NULL);
+  gp.spacing = -1;
   gp.post = -1;
   gp.raw = 0;
   gp.chat = 1;

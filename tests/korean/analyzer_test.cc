@@ -157,6 +157,20 @@ TEST_F(AnalyzerTest, CopulaYaAndVocatives) {
   EXPECT_FALSE(a.morphemes[1].unknown);
 }
 
+// Chat readings decided by the neighbouring eojeols (the sentence-level search, issue 13 item
+// 2): 마 / 마라 after a -지 verb is the auxiliary 말다 with its ㄹ dropped before 아/아라
+// (Sejong: 말/VX + 아/EF, 말/VX + 아라/EF); 나 before a predicate is the pronoun 'I' (not 나다 +
+// 아 followed by the auxiliary 오다); 놀자 is 놀다 + the propositive 자.
+TEST_F(AnalyzerTest, ChatReadingsInContext) {
+  Expect("먹지 마", "먹/VV+지/EC 말/VX+아/EF");
+  Expect("가지 마라", "가/VV+지/EC 말/VX+아라/EF");
+  Expect("나 왔어", "나/NP 오/VV+았/EP+어/EF");
+  Expect("놀자", "놀/VV+자/EF");
+  Expect("나 왔어.", "나/NP 오/VV+았/EP+어/EF+./SF");
+  Expect("늦었으니까 먹지 마.", "늦/VA+었/EP+으니까/EC 먹/VV+지/EC 말/VX+아/EF+./SF");
+  Expect("오늘은 놀자!", "오늘/NNG+은/JX 놀/VV+자/EF+!/SF");
+}
+
 TEST_F(AnalyzerTest, Particles) {
   Expect("학교에", "학교/NNG+에/JKB");
   Expect("사과를", "사과/NNG+를/JKO");

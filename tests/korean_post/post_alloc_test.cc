@@ -19,11 +19,11 @@ using ondo::alloc_count::g_counting;
 namespace ondo::korean {
 namespace {
 
-TEST(PostAllocations, NoAllocationPerChunkAfterWarmUp) {
+void ExpectNoAllocationPerChunk(const PostOptions& options) {
   std::unique_ptr<Analyzer> analyzer;
   ASSERT_TRUE(Analyzer::Create(&analyzer).ok());
   std::unique_ptr<PostProcessor> pp;
-  ASSERT_TRUE(PostProcessor::Create(analyzer.get(), PostOptions{}, &pp).ok());
+  ASSERT_TRUE(PostProcessor::Create(analyzer.get(), options, &pp).ok());
   const std::string text =
       "안녕하세요 . 저는 LLM가 아닙니다!!! 사과을 먹고 서울으로 갔어요. 좋아요 좋아요 좋아요 "
       "좋아요. 정말?!?! \"책\"를 읽었다. ㅋㅋㅋㅋㅋㅋ 3로 나누면 (1을 더하고) 끝.\n"
@@ -44,6 +44,15 @@ TEST(PostAllocations, NoAllocationPerChunkAfterWarmUp) {
   g_counting = false;
   EXPECT_EQ(g_allocations.load(), 0);
   EXPECT_FALSE(out.empty());
+}
+
+TEST(PostAllocations, NoAllocationPerChunkAfterWarmUp) { ExpectNoAllocationPerChunk(PostOptions{}); }
+
+// The same with spacing restoration on (its working buffers are warm after the first text).
+TEST(PostAllocations, NoAllocationPerChunkWithSpacing) {
+  PostOptions o;
+  o.spacing = true;
+  ExpectNoAllocationPerChunk(o);
 }
 
 }  // namespace

@@ -56,7 +56,23 @@ struct Scratch {
   std::vector<Node> nodes;
   std::vector<int32_t> path;
   std::vector<std::pair<int32_t, int32_t>> spans;  // eojeol byte ranges
-  std::vector<int> first_tags;                     // per eojeol, from the first pass
+  // Sentence-level Viterbi over eojeols (state = last tag of an eojeol's path).
+  struct State {
+    int tag;       // last tag of the eojeol's path
+    int ctx;       // state (last tag) of the eojeol before that it was decoded after
+    int32_t back;  // index of that state in `states`, -1 for the first eojeol
+    float cost;    // best total cost of the text up to this eojeol ending in `tag`
+    float own;     // the eojeol's part of it (its path, without the previous states)
+    uint32_t path_begin, path_len;  // its path in `path_store`
+  };
+  std::vector<State> states;         // all eojeols' states, eojeol by eojeol
+  std::vector<uint32_t> state_head;  // per eojeol + 1: first state of the eojeol
+  std::vector<int32_t> chosen;       // per eojeol: the state on the best sentence path
+  std::vector<float> tag_cost;       // per tag: best end cost of the current lattice
+  std::vector<int> tags_seen;
+  std::vector<int32_t> tag_node;  // per tag: the end node of that best cost
+  std::vector<Node> path_store;   // paths of the states (copies of their lattice nodes)
+  std::vector<int32_t> expand;  // states of the previous eojeol to expand
 };
 
 }  // namespace detail
@@ -405,8 +421,12 @@ void Symbolize(std::string_view text, size_t b, size_t e, detail::Scratch& sc) {
 // (Model::kBos at the start of the text, -1 when unknown); `next` the first tag of the token
 // after it (Model::kEos at the end of the text, -1 when unknown). Leaves the best path (node
 // indices, in order) in sc.path and returns its cost.
+// `attached` > 0 (spacing restoration, Analyzer::PrefixCosts): extra cost of a content
+// morpheme attached inside the eojeol after a particle or an ending (시장에가다; an auxiliary
+// after a connective ending excepted), an adverb, determiner or interjection (같이영화), or of a
+// predicate stem right after a noun (밥먹었어), which the norms of spacing separate.
 float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int ctx, int next,
-             bool lenient) {
+             bool lenient, float attached = 0) {
   const Params& params = model.params;
   const float w = params.cross_weight;
   const int n = static_cast<int>(sc.syms.size());
@@ -435,6 +455,23 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     if (c < 0 || w == 0) return 0.0f;
     return w * (model.Cross(c, t) - model.Trans(Model::kBos, t));
   };
+  auto attached_cost = [&](const Node& q, Tag t) {
+    if (attached == 0 || token_break(q)) return 0.0f;
+    const bool predicate = t == Tag::kVV || t == Tag::kVA || t == Tag::kVX;
+    const bool content = IsNominalTag(t) || predicate || t == Tag::kMM || t == Tag::kMAG ||
+                         t == Tag::kMAJ || t == Tag::kIC || t == Tag::kXR || t == Tag::kXPN ||
+                         t == Tag::kSL || t == Tag::kSN || t == Tag::kSH;
+    if (!content) return 0.0f;
+    const Tag a = q.tag;
+    if (IsParticleTag(a) || IsEndingTag(a)) {
+      return a == Tag::kEC && t == Tag::kVX ? 0.0f : attached;  // 먹어보다 is allowed
+    }
+    // An adverb, determiner or interjection before another word (같이영화, 지금어디), a noun
+    // before a predicate stem (밥먹었어; derivation with 하/되 is XSV/XSA, not VV).
+    if (a == Tag::kMAG || a == Tag::kMAJ || a == Tag::kMM || a == Tag::kIC) return attached;
+    if (IsNominalTag(a) && predicate) return attached;
+    return 0.0f;
+  };
   auto add_node = [&](Node&& nd) {
     nd.next_same_end = sc.end_head[nd.end];
     sc.end_head[nd.end] = static_cast<int32_t>(sc.nodes.size());
@@ -446,7 +483,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     for (int32_t i = sc.end_head[p]; i >= 0; i = sc.nodes[i].next_same_end) {
       const Node& q = sc.nodes[i];
       if (q.stem != kNotStem) continue;
-      float cost = q.cost + model.Trans(prev_tag(q), t);
+      float cost = q.cost + model.Trans(prev_tag(q), t) + attached_cost(q, static_cast<Tag>(t));
       if (token_break(q)) cost += start_delta(q, t);
       if (cost < best) {
         best = cost;
@@ -555,6 +592,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
             (e.lex_row >= 0 ? model.LexCost(e.lex_row, pt)
                             : model.Trans(pt, static_cast<int>(e.first_tag)) + e.first_emit);
         if (token_break(q)) cost += start_delta(q, static_cast<int>(e.first_tag));
+        cost += attached_cost(q, e.first_tag);
         if (cost < best) {
           best = cost;
           back = i;
@@ -636,16 +674,34 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
   return best;
 }
 
-// First and last tag of the best path in sc (of its first and last token).
-void PathTags(const detail::Scratch& sc, const Model& model, int* first, int* last) {
-  *first = -1;
-  *last = -1;
-  if (sc.path.empty()) return;
-  const Node& a = sc.nodes[sc.path.front()];
-  const Node& b = sc.nodes[sc.path.back()];
-  *first = static_cast<int>(a.kind == kNodeEntry ? model.entries[a.entry].first_tag : a.tag);
-  *last = static_cast<int>(b.tag);
+// Per last tag, the best cost of a complete path through the lattice Decode left in sc
+// (the token's end transition included, no look-ahead): sc.tag_cost, the tags in sc.tags_seen.
+void EndCosts(detail::Scratch& sc, const Model& model) {
+  if (sc.tag_cost.size() != static_cast<size_t>(kNumTags)) {
+    sc.tag_cost.assign(kNumTags, kInf);
+    sc.tag_node.assign(kNumTags, -1);
+  }
+  for (int t : sc.tags_seen) sc.tag_cost[t] = kInf;
+  sc.tags_seen.clear();
+  const int n = static_cast<int>(sc.syms.size());
+  for (int32_t i = sc.end_head[n]; i >= 0; i = sc.nodes[i].next_same_end) {
+    const Node& q = sc.nodes[i];
+    if (q.stem != kNotStem || q.kind == kNodeBos) continue;
+    const int t = static_cast<int>(q.tag);
+    float cost = q.cost;
+    if (!(q.kind == kNodeRun && IsPunctTag(q.tag))) cost += model.Trans(t, Model::kEos);
+    if (sc.tag_cost[t] == kInf) sc.tags_seen.push_back(t);
+    if (cost < sc.tag_cost[t]) {
+      sc.tag_cost[t] = cost;
+      sc.tag_node[t] = i;
+    }
+  }
 }
+
+// Sentence-level search: states within this many nats of the best are expanded, at most
+// kMaxStates of them (in order) per eojeol.
+constexpr float kStateBeam = 4.0f;
+constexpr int kMaxStates = 3;
 
 }  // namespace
 
@@ -682,30 +738,130 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
     if (begin >= 0) sc.spans.emplace_back(begin, static_cast<int32_t>(text.size()));
   }
   const size_t n_eo = sc.spans.size();
-  // Pass 1, left to right with the previous eojeol as context: first tags for look-ahead.
-  sc.first_tags.assign(n_eo, -1);
-  {
-    int ctx = Model::kBos;
-    for (size_t i = 0; i < n_eo; ++i) {
-      Symbolize(text, sc.spans[i].first, sc.spans[i].second, sc);
+  // Sentence-level Viterbi over the eojeols. A state is the last tag of an eojeol's path; the
+  // cost of eojeol i after state c is its lattice's best path cost with c as the context of
+  // its first token (Model::Cross), per last tag. Every state within `kStateBeam` nats of the
+  // best (at most kMaxStates) is expanded; the text's end adds CrossEnd.
+  sc.states.clear();
+  sc.path_store.clear();
+  sc.state_head.assign(n_eo + 1, 0);
+  for (size_t i = 0; i < n_eo; ++i) {
+    sc.state_head[i] = static_cast<uint32_t>(sc.states.size());
+    Symbolize(text, sc.spans[i].first, sc.spans[i].second, sc);
+    const uint32_t prev_begin = i == 0 ? 0 : sc.state_head[i - 1];
+    const uint32_t prev_end = i == 0 ? 0 : sc.state_head[i];
+    // The previous eojeol's states to expand: the best ones within the beam, best first.
+    sc.expand.clear();
+    for (uint32_t k = prev_begin; k < prev_end; ++k) sc.expand.push_back(static_cast<int32_t>(k));
+    std::sort(sc.expand.begin(), sc.expand.end(), [&](int32_t x, int32_t y) {
+      return sc.states[x].cost < sc.states[y].cost;
+    });
+    if (sc.expand.size() > static_cast<size_t>(kMaxStates)) sc.expand.resize(kMaxStates);
+    while (sc.expand.size() > 1 &&
+           sc.states[sc.expand.back()].cost > sc.states[sc.expand[0]].cost + kStateBeam) {
+      sc.expand.pop_back();
+    }
+    // The first eojeol (or one after an eojeol without any path): the start of the text / an
+    // unknown context.
+    const bool virt = sc.expand.empty();
+    if (virt) sc.expand.push_back(-1);
+    const uint32_t first_new = static_cast<uint32_t>(sc.states.size());
+    for (const int32_t k : sc.expand) {
+      const int ctx = k >= 0 ? sc.states[k].tag : i == 0 ? Model::kBos : -1;
+      const float base = k >= 0 ? sc.states[k].cost : 0.0f;
       Decode(model, text, sc, ctx, -1, lenient);
-      int first, last;
-      PathTags(sc, model, &first, &last);
-      sc.first_tags[i] = first;
-      ctx = last;
+      EndCosts(sc, model);
+      for (int t : sc.tags_seen) {
+        const float own = sc.tag_cost[t];
+        float c = base + own;
+        if (i + 1 == n_eo && model.params.cross_weight != 0) {
+          c += model.params.cross_weight * model.CrossEnd(t);
+        }
+        detail::Scratch::State* st = nullptr;
+        for (uint32_t j = first_new; j < sc.states.size(); ++j) {
+          if (sc.states[j].tag == t) st = &sc.states[j];
+        }
+        if (st == nullptr) {
+          sc.states.push_back({t, ctx, k, kInf, 0, 0, 0});
+          st = &sc.states.back();
+        }
+        if (!(c < st->cost)) continue;
+        st->cost = c;
+        st->own = own;
+        st->ctx = ctx;
+        st->back = k;
+        // Keep the path: the lattice is overwritten by the next decode.
+        st->path_begin = static_cast<uint32_t>(sc.path_store.size());
+        for (int32_t nd = sc.tag_node[t]; nd > 0; nd = sc.nodes[nd].back) {
+          sc.path_store.push_back(sc.nodes[nd]);
+        }
+        st->path_len = static_cast<uint32_t>(sc.path_store.size()) - st->path_begin;
+        std::reverse(sc.path_store.begin() + st->path_begin, sc.path_store.end());
+      }
     }
   }
-  // Pass 2: context on both sides; this is the output.
-  int ctx = Model::kBos;
+  sc.state_head[n_eo] = static_cast<uint32_t>(sc.states.size());
+  // Back-track the best sentence path.
+  sc.chosen.assign(n_eo, -1);
+  {
+    int32_t best = -1;
+    for (size_t i = n_eo; i-- > 0 && best < 0;) {
+      // The last eojeol with states (an eojeol without any path keeps -1).
+      for (uint32_t j = sc.state_head[i]; j < sc.state_head[i + 1]; ++j) {
+        if (best < 0 || sc.states[j].cost < sc.states[best].cost) best = static_cast<int32_t>(j);
+      }
+      if (best >= 0) {
+        // An eojeol without any path breaks the chain (back -1); the loop below handles the
+        // eojeols before it.
+        for (int32_t j = best, e = static_cast<int32_t>(i); j >= 0 && e >= 0; --e) {
+          sc.chosen[e] = j;
+          j = sc.states[j].back;
+        }
+      }
+    }
+    // Eojeols left without a choice (only after one without any path): their own best state.
+    for (size_t i = 0; i < n_eo; ++i) {
+      if (sc.chosen[i] >= 0) continue;
+      for (uint32_t j = sc.state_head[i]; j < sc.state_head[i + 1]; ++j) {
+        if (sc.chosen[i] < 0 || sc.states[j].cost < sc.states[sc.chosen[i]].cost) {
+          sc.chosen[i] = static_cast<int32_t>(j);
+        }
+      }
+    }
+  }
+  // Output: each eojeol's path of its chosen state.
+  int last_tag = -1;
   for (size_t ei = 0; ei < n_eo; ++ei) {
     const int32_t eo_begin = sc.spans[ei].first, eo_end = sc.spans[ei].second;
     Symbolize(text, eo_begin, eo_end, sc);
     const int n = static_cast<int>(sc.syms.size());
-    const int next = ei + 1 < n_eo ? sc.first_tags[ei + 1] : Model::kEos;
-    const float cost = Decode(model, text, sc, ctx, next, lenient);
-    int first, last;
-    PathTags(sc, model, &first, &last);
-    ctx = last;
+    sc.nodes.clear();
+    sc.path.clear();
+    float cost = 0;
+    if (sc.chosen[ei] >= 0) {
+      const detail::Scratch::State& st = sc.states[sc.chosen[ei]];
+      cost = st.own;
+      for (uint32_t j = 0; j < st.path_len; ++j) {
+        sc.nodes.push_back(sc.path_store[st.path_begin + j]);
+        sc.path.push_back(static_cast<int32_t>(j));
+      }
+    }
+    // The cost includes the transition to the next token (added to the eojeol before this one
+    // here, once this eojeol's first tag is known; CrossEnd for the last eojeol).
+    const float w = model.params.cross_weight;
+    if (!sc.path.empty() && w != 0) {
+      const Node& a = sc.nodes[sc.path.front()];
+      const Node& b = sc.nodes[sc.path.back()];
+      const int first = static_cast<int>(a.kind == kNodeEntry ? model.entries[a.entry].first_tag
+                                                               : a.tag);
+      if (ei > 0 && !out->eojeols.empty() && last_tag >= 0) {
+        out->eojeols.back().cost += w * model.Cross(last_tag, first);
+      }
+      last_tag = static_cast<int>(b.tag);
+      if (ei + 1 == n_eo) cost += w * model.CrossEnd(last_tag);
+    } else {
+      last_tag = -1;
+    }
     Eojeol eo;
     eo.begin = eo_begin;
     eo.end = eo_end;
@@ -787,6 +943,48 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
     out->eojeols.push_back(eo);
   }
   return Status::Ok();
+}
+
+Status Analyzer::PrefixCosts(std::string_view word, Tag before, float attached, Analysis* work,
+                             std::vector<PrefixCost>* ends) const {
+  ends->clear();
+  ONDO_RETURN_IF_ERROR(ValidateUtf8(word));
+  if (word.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return InvalidArgument("text too long ({} bytes)", word.size());
+  }
+  if (!work->scratch_) work->scratch_ = std::make_unique<detail::Scratch>();
+  detail::Scratch& sc = *work->scratch_;
+  const Model& model = impl_->model;
+  Symbolize(word, 0, word.size(), sc);
+  const int ctx = before == Tag::kNA ? Model::kBos : static_cast<int>(before);
+  Decode(model, word, sc, ctx, -1, false, attached);
+  const int n = static_cast<int>(sc.syms.size());
+  for (int j = 1; j <= n; ++j) {
+    if (j < n && sc.cbeg[j] == sc.cbeg[j - 1]) continue;  // inside a character
+    const size_t first = ends->size();
+    for (int32_t i = sc.end_head[j]; i >= 0; i = sc.nodes[i].next_same_end) {
+      const Node& q = sc.nodes[i];
+      if (q.stem != kNotStem || q.kind == kNodeBos) continue;
+      float cost = q.cost;
+      if (!(q.kind == kNodeRun && IsPunctTag(q.tag))) {
+        cost += model.Trans(static_cast<int>(q.tag), Model::kEos);
+      }
+      bool found = false;
+      for (size_t k = first; k < ends->size(); ++k) {
+        PrefixCost& pc = (*ends)[k];
+        if (pc.last != q.tag) continue;
+        found = true;
+        pc.cost = std::min(pc.cost, cost);
+      }
+      if (!found) ends->push_back({sc.cend[j - 1], q.tag, cost});
+    }
+  }
+  return Status::Ok();
+}
+
+float Analyzer::TextEndCost(Tag last) const {
+  const Model& model = impl_->model;
+  return model.params.cross_weight * model.CrossEnd(static_cast<int>(last));
 }
 
 }  // namespace ondo::korean

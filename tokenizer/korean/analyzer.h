@@ -111,6 +111,25 @@ class Analyzer {
     return Analyze(text, AnalyzeOptions{}, out);
   }
 
+  // For spacing restoration (post/spacing.h): reads `word` (valid UTF-8, no whitespace) as the
+  // start of one eojeol after an eojeol whose last tag is `before` (Tag::kNA: the start of the
+  // text) and writes, for every character boundary after its first character and every last tag
+  // some complete analysis of word[0, boundary) as one eojeol ends in, the boundary's byte
+  // offset, the tag and the best cost (as in Analyze, with the transition from `before`), in
+  // order of offsets, to *ends. `attached` (nats, >= 0) is added for every content morpheme
+  // that follows, inside the eojeol, a particle or an ending (시장에가다; an auxiliary verb
+  // after a connective ending excepted: 먹어보다), an adverb, determiner or interjection
+  // (같이영화), and for a predicate stem right after a noun (밥먹었어). Reuses *work.
+  struct PrefixCost {
+    int32_t end;  // byte offset in word
+    Tag last;
+    float cost;
+  };
+  Status PrefixCosts(std::string_view word, Tag before, float attached, Analysis* work,
+                     std::vector<PrefixCost>* ends) const;
+  // The cost of ending the text after an eojeol whose last tag is `last`.
+  float TextEndCost(Tag last) const;
+
   // The compiled form of this analyzer's model (what CreateFromCompiled loads); the build uses
   // it to embed the default model (tools/compile_model.cc).
   Status SerializeModel(std::string* out) const;

@@ -51,6 +51,7 @@ bool Params::Set(std::string_view name, float value) {
       {"vocative_prior", &Params::vocative_prior},
       {"vocative_not_initial", &Params::vocative_not_initial},
       {"copula_ya_prior", &Params::copula_ya_prior},
+      {"chat_np_pred_prior", &Params::chat_np_pred_prior},
   };
   for (const Field& f : kFields) {
     if (name == f.name) {
@@ -871,6 +872,10 @@ void ModelBuilder::ComputeCosts() {
           p_.vocative_prior * cross_count_[Model::kBos * kTT + b] / bos_row;
     }
     cross_count_[kJkv * kTT + static_cast<int>(Tag::kSP)] += p_.vocative_prior;
+  }
+  for (Tag pred : {Tag::kVV, Tag::kVA}) {
+    cross_count_[static_cast<int>(Tag::kNP) * kTT + static_cast<int>(pred)] +=
+        p_.chat_np_pred_prior;
   }
   m_.cross_.assign(kTT * kTT, 0);
   m_.cross_end_.assign(kTT, 0);

@@ -137,6 +137,9 @@ struct Params {
   float copula_ya_prior = 30.0f;
   float cross_weight = 1.0f;  // weight of the token-to-token (across eojeols) costs
   float cross_smooth = 0.5f;  // add-k on token-to-token tag bigrams
+  // A pronoun followed by a predicate without a particle (나 왔어, 너 가?) is a chat form:
+  // KLUE's news has NP -> VV once. Pseudo-count of the token-to-token NP -> VV and NP -> VA.
+  float chat_np_pred_prior = 30.0f;
   // Sets a parameter by name ("unk_per_syl"); false if unknown.
   bool Set(std::string_view name, float value);
 };

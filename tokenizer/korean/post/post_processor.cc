@@ -326,6 +326,10 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
     ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm, &p->analysis2_));
   }
   p->eojeol_buf_.reserve(2 * cap + 64);
+  if (options.spacing) {
+    ONDO_RETURN_IF_ERROR(Spacer::Create(analyzer, options.spacing_options, &p->spacer_));
+    p->spaced_.reserve(2 * cap + 64);
+  }
   *out = std::move(p);
   return Status::Ok();
 }
@@ -483,6 +487,10 @@ Status PostProcessor::Drain(bool force_cut, std::string* out) {
 
 Status PostProcessor::ProcessSentence(std::string_view body, std::string* out) {
   ONDO_RETURN_IF_ERROR(ValidateUtf8(body));
+  if (spacer_ != nullptr) {  // spacing first: the other steps read its eojeols
+    ONDO_RETURN_IF_ERROR(spacer_->Restore(body, &spaced_));
+    body = spaced_;
+  }
   std::string& a = work_a_;
   std::string& b = work_b_;
   a.clear();

@@ -16,6 +16,7 @@
 
 #include "platform/status.h"
 #include "tokenizer/korean/analyzer.h"
+#include "tokenizer/korean/post/spacing.h"
 
 namespace ondo::korean {
 
@@ -23,6 +24,10 @@ struct PostOptions {
   bool punctuation = true;  // spacing before marks, runs of marks, unbalanced brackets
   bool repetition = true;   // repeated sentences / clauses / eojeol runs, character floods
   bool particles = true;    // particle allomorphs chosen by the host's final sound
+  // Word spacing restored first (밥먹었어 -> 밥 먹었어, 학 교에 -> 학교에; spacing.h). Off by
+  // default: kSpacingAuto says whether callers' "auto" turns it on.
+  bool spacing = false;
+  SpacingOptions spacing_options;
   // Longest run of one character kept (ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ); Hangul, jamo, Latin letters, ~ ^ ㅠ.
   int max_char_run = 3;
   // One eojeol repeated this many times or more in a row is a loop and is kept once
@@ -141,6 +146,8 @@ class PostProcessor {
 
   const Analyzer* analyzer_;
   PostOptions options_;
+  std::unique_ptr<Spacer> spacer_;  // options_.spacing
+  std::string spaced_;
   Analysis analysis_;
   Analysis analysis2_;  // window re-analyses (ScoreWindow)
   // ScoreWindow results besides the costs: the last word morpheme of the written eojeol, whether

@@ -6,9 +6,14 @@
 //
 // Every type is an "unpacker" T: T::Unpack turns one weight super-block into 16 int8x16
 // registers (sub-block order = activation order, so register i pairs with activation bytes
-// 16 i .. 16 i + 15) plus its scales, and T::Dot multiplies them with one Q8_K block. MatMul
-// unpacks each weight block once for up to 4 tokens (prefill); VecDot and decode are the
-// 1-token case of the same loop. Decode inner loop, per super-block and row:
+// 16 i .. 16 i + 15) plus its scales; T::IntSums forms the exact int32x4 sums of those
+// registers against NT Q8_K blocks (sub-block by sub-block, tokens innermost, so each weight
+// register serves every token while it is live) and T::Finish scales them into the token's
+// float accumulator. MatMul (prefill) unpacks each weight block once for up to 4 tokens (2 on
+// the plain set); VecDot and decode are the 1-token case of the same loop.
+//
+// Decode inner loop, per super-block and row (everything inlined into one loop body, no stack
+// traffic):
 //   - loads the block's bytes once (84 .. 210 bytes: 4 .. 14 q-register loads) and the 256
 //     activation bytes (16 loads) plus, for Q2_K/Q4_K/Q5_K, the 32 bytes of bsums;
 //   - unpacks with and/shift/or (Q3_K, Q5_K, Q6_K add the high bits; IQ4_XS maps nibbles
@@ -40,6 +45,11 @@ namespace {
 
 using Byte = unsigned char;
 
+// The unpackers' functions are inlined into the row loop, so the 16 weight registers never go
+// through memory.
+#define ONDO_K_INLINE inline __attribute__((always_inline))
+#define ONDO_K_LAMBDA_INLINE __attribute__((always_inline))
+
 constexpr size_t kQ8KBytes = sizeof(block_q8_K);
 constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
 constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
@@ -47,10 +57,11 @@ constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
 // f(integral_constant<int, 0>) ... f(integral_constant<int, N - 1>): compile-time indices for
 // lane and shift immediates.
 template <int N, class F>
-inline void Unroll(F&& f) {
-  [&]<int... J>(std::integer_sequence<int, J...>) {
+ONDO_K_INLINE void Unroll(F&& f) {
+  [&]<int... J>(std::integer_sequence<int, J...>) ONDO_K_LAMBDA_INLINE {
     (f(std::integral_constant<int, J>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  }
+  (std::make_integer_sequence<int, N>{});
 }
 
 inline float LoadF32(const Byte* p) {
@@ -104,28 +115,52 @@ inline uint8x16_t Crumb(uint8x16_t v) {
   }
 }
 
-// sum over 16 registers of sc_j * (w_j . x_j): sub-block j is register j, with its own scale
-// in lane j % 4 of sc[j / 4] (Q3_K, Q6_K: sub-blocks of 16).
-inline int32x4_t ScaledDot16(const int8x16_t* w, const int32x4_t* sc, const Byte* xq) {
-  int32x4_t isum = vdupq_n_s32(0);
-  Unroll<16>([&](auto jc) {
+// Integer sums of one unpacked super-block against NT activation blocks (xq[t]: the 256 quants
+// of token t), sub-block by sub-block with the tokens innermost: each weight register is used
+// for every token while it is live.
+//
+// Sixteen sub-blocks of 16 (Q3_K, Q6_K): isum[t] += sc_j * (w_j . x_j), the scale in lane j % 4
+// of sc[j / 4].
+template <int NT>
+ONDO_K_INLINE void ScaledDot16(const int8x16_t* w, const int32x4_t* sc, const Byte* const* xq,
+                               int32x4_t* isum) {
+  for (int t = 0; t < NT; ++t) isum[t] = vdupq_n_s32(0);
+  Unroll<16>([&](auto jc) ONDO_K_LAMBDA_INLINE {
     constexpr int j = decltype(jc)::value;
-    const int32x4_t p = DotI8(vdupq_n_s32(0), w[j], LoadS8(xq + 16 * j));
-    isum = vmlaq_laneq_s32(isum, p, sc[j / 4], j % 4);
+    Unroll<NT>([&](auto tc) ONDO_K_LAMBDA_INLINE {
+      constexpr int t = decltype(tc)::value;
+      const int32x4_t p = DotI8(vdupq_n_s32(0), w[j], LoadS8(xq[t] + 16 * j));
+      isum[t] = vmlaq_laneq_s32(isum[t], p, sc[j / 4], j % 4);
+    });
   });
-  return isum;
 }
-// The same over 8 sub-blocks of 32: registers 2j and 2j + 1, scale in lane j % 4 of sc[j / 4]
-// (Q4_K, Q5_K, IQ4_XS).
-inline int32x4_t ScaledDot8(const int8x16_t* w, const int32x4_t* sc, const Byte* xq) {
-  int32x4_t isum = vdupq_n_s32(0);
-  Unroll<8>([&](auto jc) {
+// Eight sub-blocks of 32 (Q4_K, Q5_K, IQ4_XS): registers 2j and 2j + 1, scale in lane j % 4 of
+// sc[j / 4].
+template <int NT>
+ONDO_K_INLINE void ScaledDot8(const int8x16_t* w, const int32x4_t* sc, const Byte* const* xq,
+                              int32x4_t* isum) {
+  for (int t = 0; t < NT; ++t) isum[t] = vdupq_n_s32(0);
+  Unroll<8>([&](auto jc) ONDO_K_LAMBDA_INLINE {
     constexpr int j = decltype(jc)::value;
-    int32x4_t p = DotI8(vdupq_n_s32(0), w[2 * j], LoadS8(xq + 32 * j));
-    p = DotI8(p, w[2 * j + 1], LoadS8(xq + 32 * j + 16));
-    isum = vmlaq_laneq_s32(isum, p, sc[j / 4], j % 4);
+    Unroll<NT>([&](auto tc) ONDO_K_LAMBDA_INLINE {
+      constexpr int t = decltype(tc)::value;
+      int32x4_t p = DotI8(vdupq_n_s32(0), w[2 * j], LoadS8(xq[t] + 32 * j));
+      p = DotI8(p, w[2 * j + 1], LoadS8(xq[t] + 32 * j + 16));
+      isum[t] = vmlaq_laneq_s32(isum[t], p, sc[j / 4], j % 4);
+    });
   });
-  return isum;
+}
+// Scales already in the weights (Q2_K): one accumulator per token.
+template <int NT>
+ONDO_K_INLINE void PlainDot16(const int8x16_t* w, const Byte* const* xq, int32x4_t* isum) {
+  for (int t = 0; t < NT; ++t) isum[t] = vdupq_n_s32(0);
+  Unroll<16>([&](auto jc) ONDO_K_LAMBDA_INLINE {
+    constexpr int j = decltype(jc)::value;
+    Unroll<NT>([&](auto tc) ONDO_K_LAMBDA_INLINE {
+      constexpr int t = decltype(tc)::value;
+      isum[t] = DotI8(isum[t], w[j], LoadS8(xq[t] + 16 * j));
+    });
+  });
 }
 
 // --- Q2_K: x ~= d * sc_j * q - dmin * m_j over 16 sub-blocks of 16, q in 0..3 ----------------
@@ -139,7 +174,7 @@ struct Q2K {
     int16x8_t mins[2];  // m_j, j = 0..7 and 8..15
     float d, dmin;
   };
-  static void Unpack(const Byte* b, Unpacked& u) {
+  ONDO_K_INLINE static void Unpack(const Byte* b, Unpacked& u) {
     const uint8x16_t sc8 = vld1q_u8(b + offsetof(block_q2_K, scales));
     const uint8x16_t sc = vandq_u8(sc8, vdupq_n_u8(0x0F));
     const uint8x16_t mn = vshrq_n_u8(sc8, 4);
@@ -148,11 +183,11 @@ struct Q2K {
     u.d = LoadHalf(b + offsetof(block_q2_K, d));
     u.dmin = LoadHalf(b + offsetof(block_q2_K, dmin));
     const Byte* qs = b + offsetof(block_q2_K, qs);
-    Unroll<2>([&](auto hc) {
+    Unroll<2>([&](auto hc) ONDO_K_LAMBDA_INLINE {
       constexpr int h = decltype(hc)::value;
       const uint8x16_t v0 = vld1q_u8(qs + 32 * h);
       const uint8x16_t v1 = vld1q_u8(qs + 32 * h + 16);
-      Unroll<4>([&](auto sc_) {
+      Unroll<4>([&](auto sc_) ONDO_K_LAMBDA_INLINE {
         constexpr int s = decltype(sc_)::value;
         constexpr int j = 8 * h + 2 * s;
         u.q[j] = AsS8(vmulq_u8(Crumb<s>(v0), vdupq_laneq_u8(sc, j)));
@@ -160,14 +195,13 @@ struct Q2K {
       });
     });
   }
-  static void Dot(const Unpacked& u, const Byte* xb, float32x4_t& acc) {
+  template <int NT>
+  ONDO_K_INLINE static void IntSums(const Unpacked& u, const Byte* const* xq, int32x4_t* isum) {
+    PlainDot16<NT>(u.q, xq, isum);
+  }
+  ONDO_K_INLINE static void Finish(const Unpacked& u, const Byte* xb, int32x4_t isum,
+                                   float32x4_t& acc) {
     const float dy = LoadF32(xb);
-    const Byte* xq = xb + kQ8KQs;
-    int32x4_t isum = vdupq_n_s32(0);
-    Unroll<16>([&](auto jc) {
-      constexpr int j = decltype(jc)::value;
-      isum = DotI8(isum, u.q[j], LoadS8(xq + 16 * j));
-    });
     const int16x8_t b0 = LoadS16(xb + kQ8KBsums);
     const int16x8_t b1 = LoadS16(xb + kQ8KBsums + 16);
     int32x4_t mins = vmull_s16(vget_low_s16(b0), vget_low_s16(u.mins[0]));
@@ -188,31 +222,32 @@ struct Q3K {
     int32x4_t sc[4];  // sc_j - 32
     float d;
   };
-  static void Unpack(const Byte* b, Unpacked& u) {
+  ONDO_K_INLINE static void Unpack(const Byte* b, Unpacked& u) {
     // The 16 6-bit scales from their 12 packed bytes (ggml's kmask1/kmask2 unpacking).
-    uint32_t aux[4];
-    std::memcpy(aux, b + offsetof(block_q3_K, scales), 12);
-    const uint32_t tmp = aux[2];
-    aux[2] = ((aux[0] >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
-    aux[3] = ((aux[1] >> 4) & 0x0f0f0f0fu) | (((tmp >> 6) & 0x03030303u) << 4);
-    aux[0] = (aux[0] & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
-    aux[1] = (aux[1] & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
-    const uint64_t lo = aux[0] | (static_cast<uint64_t>(aux[1]) << 32);
-    const uint64_t hi = aux[2] | (static_cast<uint64_t>(aux[3]) << 32);
-    const int8x16_t sc =
-        vsubq_s8(vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi))),
-                 vdupq_n_s8(32));
+    uint64_t a01;
+    uint32_t tmp;
+    std::memcpy(&a01, b + offsetof(block_q3_K, scales), 8);
+    std::memcpy(&tmp, b + offsetof(block_q3_K, scales) + 8, 4);
+    const uint32_t a0 = static_cast<uint32_t>(a01), a1 = static_cast<uint32_t>(a01 >> 32);
+    const uint32_t s0 = (a0 & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
+    const uint32_t s1 = (a1 & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
+    const uint32_t s2 = ((a0 >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
+    const uint32_t s3 = ((a1 >> 4) & 0x0f0f0f0fu) | (((tmp >> 6) & 0x03030303u) << 4);
+    const uint64_t lo = s0 | (static_cast<uint64_t>(s1) << 32);
+    const uint64_t hi = s2 | (static_cast<uint64_t>(s3) << 32);
+    const int8x16_t sc = vsubq_s8(
+        vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi))), vdupq_n_s8(32));
     WidenS8x16(sc, u.sc);
     u.d = LoadHalf(b + offsetof(block_q3_K, d));
     const uint8x16_t hm0 = vld1q_u8(b + offsetof(block_q3_K, hmask));
     const uint8x16_t hm1 = vld1q_u8(b + offsetof(block_q3_K, hmask) + 16);
     const Byte* qs = b + offsetof(block_q3_K, qs);
     const int8x16_t four = vdupq_n_s8(4);
-    Unroll<2>([&](auto hc) {
+    Unroll<2>([&](auto hc) ONDO_K_LAMBDA_INLINE {
       constexpr int h = decltype(hc)::value;
       const uint8x16_t v0 = vld1q_u8(qs + 32 * h);
       const uint8x16_t v1 = vld1q_u8(qs + 32 * h + 16);
-      Unroll<4>([&](auto sc_) {
+      Unroll<4>([&](auto sc_) ONDO_K_LAMBDA_INLINE {
         constexpr int s = decltype(sc_)::value;
         constexpr int j = 8 * h + 2 * s;
         u.q[j] = vsubq_s8(AsS8(vorrq_u8(Crumb<s>(v0), MoveBit<4 * h + s, 2>(hm0))), four);
@@ -220,8 +255,12 @@ struct Q3K {
       });
     });
   }
-  static void Dot(const Unpacked& u, const Byte* xb, float32x4_t& acc) {
-    const int32x4_t isum = ScaledDot16(u.q, u.sc, xb + kQ8KQs);
+  template <int NT>
+  ONDO_K_INLINE static void IntSums(const Unpacked& u, const Byte* const* xq, int32x4_t* isum) {
+    ScaledDot16<NT>(u.q, u.sc, xq, isum);
+  }
+  ONDO_K_INLINE static void Finish(const Unpacked& u, const Byte* xb, int32x4_t isum,
+                                   float32x4_t& acc) {
     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), u.d * LoadF32(xb));
   }
 };
@@ -239,19 +278,22 @@ struct Q45K {
     int16x8_t mins;   // mins 0..7
     float d, dmin;
   };
-  static void Unpack(const Byte* b, Unpacked& u) {
+  ONDO_K_INLINE static void Unpack(const Byte* b, Unpacked& u) {
     u.d = LoadHalf(b);
     u.dmin = LoadHalf(b + 2);
     // ggml get_scale_min_k4 for all 8 at once (kmask1 = 0x3f.., kmask2 = 0x0f.., kmask3 = 0x03..).
-    uint32_t a[3];
-    std::memcpy(a, b + 4, 12);
-    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
-    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
-    const uint32_t mn_lo = a[1] & 0x3f3f3f3fu;
-    const uint32_t mn_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
+    uint64_t a01;
+    uint32_t a2;
+    std::memcpy(&a01, b + 4, 8);
+    std::memcpy(&a2, b + 12, 4);
+    const uint32_t a0 = static_cast<uint32_t>(a01), a1 = static_cast<uint32_t>(a01 >> 32);
+    const uint32_t sc_lo = a0 & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a2 & 0x0f0f0f0fu) | (((a0 >> 6) & 0x03030303u) << 4);
+    const uint32_t mn_lo = a1 & 0x3f3f3f3fu;
+    const uint32_t mn_hi = ((a2 >> 4) & 0x0f0f0f0fu) | (((a1 >> 6) & 0x03030303u) << 4);
     WidenU8x8(vcreate_u8(sc_lo | (static_cast<uint64_t>(sc_hi) << 32)), u.sc);
-    u.mins = vreinterpretq_s16_u16(
-        vmovl_u8(vcreate_u8(mn_lo | (static_cast<uint64_t>(mn_hi) << 32))));
+    u.mins =
+        vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(mn_lo | (static_cast<uint64_t>(mn_hi) << 32))));
     const Byte* qs = b + kQs;
     const uint8x16_t m4 = vdupq_n_u8(0x0F);
     uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
@@ -259,7 +301,7 @@ struct Q45K {
       h0 = vld1q_u8(b + offsetof(block_q5_K, qh));
       h1 = vld1q_u8(b + offsetof(block_q5_K, qh) + 16);
     }
-    Unroll<4>([&](auto cc) {
+    Unroll<4>([&](auto cc) ONDO_K_LAMBDA_INLINE {
       constexpr int c = decltype(cc)::value;
       const uint8x16_t v0 = vld1q_u8(qs + 32 * c);
       const uint8x16_t v1 = vld1q_u8(qs + 32 * c + 16);
@@ -277,12 +319,15 @@ struct Q45K {
       u.q[4 * c + 3] = AsS8(g1);
     });
   }
-  static void Dot(const Unpacked& u, const Byte* xb, float32x4_t& acc) {
+  template <int NT>
+  ONDO_K_INLINE static void IntSums(const Unpacked& u, const Byte* const* xq, int32x4_t* isum) {
+    ScaledDot8<NT>(u.q, u.sc, xq, isum);
+  }
+  ONDO_K_INLINE static void Finish(const Unpacked& u, const Byte* xb, int32x4_t isum,
+                                   float32x4_t& acc) {
     const float dy = LoadF32(xb);
-    const int32x4_t isum = ScaledDot8(u.q, u.sc, xb + kQ8KQs);
     // Pair sums of the bsums (sub-block j of 32 = bsums 2j, 2j + 1; |pair| <= 4096) by the mins.
-    const int16x8_t pairs =
-        vpaddq_s16(LoadS16(xb + kQ8KBsums), LoadS16(xb + kQ8KBsums + 16));
+    const int16x8_t pairs = vpaddq_s16(LoadS16(xb + kQ8KBsums), LoadS16(xb + kQ8KBsums + 16));
     int32x4_t mins = vmull_s16(vget_low_s16(pairs), vget_low_s16(u.mins));
     mins = vmlal_high_s16(mins, pairs, u.mins);
     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), u.d * dy);
@@ -300,7 +345,7 @@ struct Q6K {
     int32x4_t sc[4];
     float d;
   };
-  static void Unpack(const Byte* b, Unpacked& u) {
+  ONDO_K_INLINE static void Unpack(const Byte* b, Unpacked& u) {
     WidenS8x16(LoadS8(b + offsetof(block_q6_K, scales)), u.sc);
     u.d = LoadHalf(b + offsetof(block_q6_K, d));
     const Byte* ql = b + offsetof(block_q6_K, ql);
@@ -308,17 +353,17 @@ struct Q6K {
     const uint8x16_t m4 = vdupq_n_u8(0x0F);
     const uint8x16_t m30 = vdupq_n_u8(0x30);
     const int8x16_t k32 = vdupq_n_s8(32);
-    Unroll<2>([&](auto hc) {
+    Unroll<2>([&](auto hc) ONDO_K_LAMBDA_INLINE {
       constexpr int h = decltype(hc)::value;
       uint8x16_t l[4];
       for (int i = 0; i < 4; ++i) l[i] = vld1q_u8(ql + 64 * h + 16 * i);
       const uint8x16_t hb[2] = {vld1q_u8(qh + 32 * h), vld1q_u8(qh + 32 * h + 16)};
       for (int i = 0; i < 2; ++i) {
         const uint8x16_t q0 = vorrq_u8(vandq_u8(l[i], m4), vandq_u8(vshlq_n_u8(hb[i], 4), m30));
-        const uint8x16_t q1 =
-            vorrq_u8(vandq_u8(l[i + 2], m4), vandq_u8(vshlq_n_u8(hb[i], 2), m30));
+        const uint8x16_t q1 = vorrq_u8(vandq_u8(l[i + 2], m4), vandq_u8(vshlq_n_u8(hb[i], 2), m30));
         const uint8x16_t q2 = vorrq_u8(vshrq_n_u8(l[i], 4), vandq_u8(hb[i], m30));
-        const uint8x16_t q3 = vorrq_u8(vshrq_n_u8(l[i + 2], 4), vandq_u8(vshrq_n_u8(hb[i], 2), m30));
+        const uint8x16_t q3 =
+            vorrq_u8(vshrq_n_u8(l[i + 2], 4), vandq_u8(vshrq_n_u8(hb[i], 2), m30));
         u.q[8 * h + 0 + i] = vsubq_s8(AsS8(q0), k32);
         u.q[8 * h + 2 + i] = vsubq_s8(AsS8(q1), k32);
         u.q[8 * h + 4 + i] = vsubq_s8(AsS8(q2), k32);
@@ -326,8 +371,12 @@ struct Q6K {
       }
     });
   }
-  static void Dot(const Unpacked& u, const Byte* xb, float32x4_t& acc) {
-    const int32x4_t isum = ScaledDot16(u.q, u.sc, xb + kQ8KQs);
+  template <int NT>
+  ONDO_K_INLINE static void IntSums(const Unpacked& u, const Byte* const* xq, int32x4_t* isum) {
+    ScaledDot16<NT>(u.q, u.sc, xq, isum);
+  }
+  ONDO_K_INLINE static void Finish(const Unpacked& u, const Byte* xb, int32x4_t isum,
+                                   float32x4_t& acc) {
     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), u.d * LoadF32(xb));
   }
 };
@@ -341,17 +390,22 @@ struct IQ4XS {
     int32x4_t sc[2];  // ls_j - 32
     float d;
   };
-  static void Unpack(const Byte* b, Unpacked& u) {
+  ONDO_K_INLINE static void Unpack(const Byte* b, Unpacked& u) {
     u.d = LoadHalf(b);
     uint16_t sh;
     std::memcpy(&sh, b + offsetof(block_iq4_xs, scales_h), 2);
     const Byte* sl = b + offsetof(block_iq4_xs, scales_l);
-    int32_t ls[8];
-    for (int j = 0; j < 8; ++j) {
-      ls[j] = (((sl[j / 2] >> (4 * (j % 2))) & 0xf) | (((sh >> (2 * j)) & 3) << 4)) - 32;
-    }
-    u.sc[0] = vld1q_s32(ls);
-    u.sc[1] = vld1q_s32(ls + 4);
+    // ls_j = nibble j % 2 of scales_l[j / 2] | bits 2j, 2j + 1 of scales_h << 4, all 8 at once.
+    uint32_t slw;
+    std::memcpy(&slw, sl, 4);
+    const uint8x8_t s8 = vcreate_u8(slw);
+    const uint8x8_t lo = vzip1_u8(vand_u8(s8, vdup_n_u8(0x0F)), vshr_n_u8(s8, 4));
+    const int16x8_t shifts = {0, -2, -4, -6, -8, -10, -12, -14};
+    const uint8x8_t hi = vmovn_u16(vandq_u16(vshlq_u16(vdupq_n_u16(sh), shifts), vdupq_n_u16(3)));
+    const int16x8_t ls =
+        vsubq_s16(vreinterpretq_s16_u16(vmovl_u8(vorr_u8(lo, vshl_n_u8(hi, 4)))), vdupq_n_s16(32));
+    u.sc[0] = vmovl_s16(vget_low_s16(ls));
+    u.sc[1] = vmovl_high_s16(ls);
     const int8x16_t levels = vld1q_s8(kIq4nlValues);
     const uint8x16_t m4 = vdupq_n_u8(0x0F);
     const Byte* qs = b + offsetof(block_iq4_xs, qs);
@@ -361,8 +415,12 @@ struct IQ4XS {
       u.q[2 * j + 1] = vqtbl1q_s8(levels, vshrq_n_u8(v, 4));
     }
   }
-  static void Dot(const Unpacked& u, const Byte* xb, float32x4_t& acc) {
-    const int32x4_t isum = ScaledDot8(u.q, u.sc, xb + kQ8KQs);
+  template <int NT>
+  ONDO_K_INLINE static void IntSums(const Unpacked& u, const Byte* const* xq, int32x4_t* isum) {
+    ScaledDot8<NT>(u.q, u.sc, xq, isum);
+  }
+  ONDO_K_INLINE static void Finish(const Unpacked& u, const Byte* xb, int32x4_t isum,
+                                   float32x4_t& acc) {
     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), u.d * LoadF32(xb));
   }
 };
@@ -370,19 +428,25 @@ struct IQ4XS {
 // --- drivers ----------------------------------------------------------------------------------
 
 // One weight row against NT activation rows: each super-block is unpacked once and used for
-// every token.
+// every token. Not inlined into MatMul: one register allocation per tile width.
 template <class T, int NT>
-void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
+__attribute__((noinline)) void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x,
+                                            float* out) {
   const int64_t nb = n / kQK_K;
   float32x4_t acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
   for (int64_t ib = 0; ib < nb; ++ib) {
     typename T::Unpacked u;
     T::Unpack(w + ib * T::kBytes, u);
-    Unroll<NT>([&](auto tc) {
-      constexpr int t = decltype(tc)::value;
-      T::Dot(u, x[t] + ib * kQ8KBytes, acc[t]);
-    });
+    const Byte* xb[NT];
+    const Byte* xq[NT];
+    for (int t = 0; t < NT; ++t) {
+      xb[t] = x[t] + ib * kQ8KBytes;
+      xq[t] = xb[t] + kQ8KQs;
+    }
+    int32x4_t isum[NT];
+    T::template IntSums<NT>(u, xq, isum);
+    for (int t = 0; t < NT; ++t) T::Finish(u, xb[t], isum[t], acc[t]);
   }
   for (int t = 0; t < NT; ++t) out[t] = vaddvq_f32(acc[t]);
 }
@@ -395,12 +459,19 @@ float VecDotK(int64_t n, const void* w_row, const void* x_vd) {
   return out;
 }
 
+// Tokens per weight-block unpack. With sdot a tile of 4 tokens keeps the 16 weight registers,
+// 4 int32 and 4 float accumulators in the 32 vector registers; the plain path needs two more
+// temporaries per product (smull, smull2) and spills at 3 and 4 tokens, so it tiles by 2.
+#if defined(__ARM_FEATURE_DOTPROD)
 constexpr int kMaxTok = 4;
+#else
+constexpr int kMaxTok = 2;
+#endif
 
 // Rows [r0, r1) against n_tok tokens, kMaxTok tokens at a time.
 template <class T>
-void MatMulK(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-             const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
+void MatMulK(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd,
+             size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   const Byte* wb = static_cast<const Byte*>(w);
   const Byte* xb = static_cast<const Byte*>(x_vd);
   for (int t0 = 0; t0 < n_tok; t0 += kMaxTok) {
@@ -410,11 +481,25 @@ void MatMulK(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t 
     for (int64_t r = r0; r < r1; ++r) {
       const Byte* row = wb + static_cast<size_t>(r) * w_row_bytes;
       float out[kMaxTok];
-      switch (nt) {
-        case 4: DotRowTokens<T, 4>(k, row, xs, out); break;
-        case 3: DotRowTokens<T, 3>(k, row, xs, out); break;
-        case 2: DotRowTokens<T, 2>(k, row, xs, out); break;
-        default: DotRowTokens<T, 1>(k, row, xs, out); break;
+      if constexpr (kMaxTok == 4) {
+        switch (nt) {
+          case 4:
+            DotRowTokens<T, 4>(k, row, xs, out);
+            break;
+          case 3:
+            DotRowTokens<T, 3>(k, row, xs, out);
+            break;
+          case 2:
+            DotRowTokens<T, 2>(k, row, xs, out);
+            break;
+          default:
+            DotRowTokens<T, 1>(k, row, xs, out);
+            break;
+        }
+      } else if (nt == 2) {
+        DotRowTokens<T, 2>(k, row, xs, out);
+      } else {
+        DotRowTokens<T, 1>(k, row, xs, out);
       }
       for (int t = 0; t < nt; ++t) y[static_cast<int64_t>(t0 + t) * y_stride + r] = out[t];
     }

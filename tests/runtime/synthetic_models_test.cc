@@ -225,6 +225,14 @@ RefConfig Gemma3(int n_head, int n_head_kv, int head_dim, bool tied) {
   return c;
 }
 
+// exaone (EXAONE 3.0/3.5): llama's block with NEOX rope, rope base 1e6 as EXAONE 3.5.
+RefConfig Exaone(int n_head, int n_head_kv, int head_dim, bool tied) {
+  RefConfig c = Llama(n_head, n_head_kv, head_dim, tied);
+  c.arch = RefArch::kExaone;
+  c.rope_base = 1000000.0;
+  return c;
+}
+
 // YaRN, factor 4 over an original context of 64: the ramp spans the first pairs.
 RefConfig Yarn(RefConfig c) {
   c.yarn_factor = 4.0;
@@ -276,6 +284,11 @@ std::vector<Case> AllCases() {
       {"gemma3_gqa_f16_tied", Gemma3(4, 2, 32, true), GgmlType::kF16},
       {"gemma3_gqa_bf16_tied", Gemma3(4, 2, 32, true), GgmlType::kBF16},
       {"gemma3_gqa4_q8_0_tied", Gemma3(8, 2, 16, true), GgmlType::kQ8_0},
+      // exaone: EXAONE 3.5 carries llama3 rope factors (rope_freqs.weight); 3.0 none.
+      {"exaone_gqa_llama3rope_f32_untied", Llama3Rope(Exaone(4, 2, 16, false)), GgmlType::kF32},
+      {"exaone_mha_f32_tied", Exaone(4, 4, 16, true), GgmlType::kF32},
+      {"exaone_gqa_llama3rope_f16_tied", Llama3Rope(Exaone(4, 2, 16, true)), GgmlType::kF16},
+      {"exaone_gqa_bf16_untied", Exaone(4, 2, 16, false), GgmlType::kBF16},
 
       // --- quantized weights: built as F32, then each 2-D tensor requantized (LoadCase) ---
       // Legacy types, blocks of 32 (activations in Q8_0 or Q8_1).
@@ -328,6 +341,13 @@ std::vector<Case> AllCases() {
       {"gemma3_gqa_q4_k_m_tied", Wide(Gemma3(4, 2, 64, true)), f32,
        {{"token_embd.weight", D::kQ6_K}, {"attn_v.weight", D::kQ6_K}, {"", D::kQ4_K}}},
       {"gemma3_gqa_q4_0_tied", Gemma3(4, 2, 32, true), f32, {{"", D::kQ4_0}}},
+      // exaone Q4_K_M-like (output and attn_v Q6_K, first ffn_down Q6_K, the rest Q4_K), and a
+      // Q8_0 / Q5_1 / IQ4_NL legacy mix (rope factors: the F32/F16 cases above).
+      {"exaone_gqa_q4_k_m_untied", Wide(Exaone(4, 2, 64, false)), f32,
+       {{"output.weight", D::kQ6_K}, {"attn_v.weight", D::kQ6_K},
+        {"blk.0.ffn_down.weight", D::kQ6_K}, {"", D::kQ4_K}}},
+      {"exaone_gqa_legacy_mix_tied", Exaone(4, 2, 16, true), f32,
+       {{"token_embd.weight", D::kQ8_0}, {"attn_v.weight", D::kQ5_1}, {"", D::kIQ4_NL}}},
   };
 }
 

@@ -27,19 +27,19 @@ bool ParseContextFull(std::string_view name, ContextFull* out) {
   return true;
 }
 
-namespace {
-
-// Frees room for at least one token at the end of a full context (kSlide): half of what is
-// after `keep`, but with a ring KV (sliding-window layers) no more than leaves the window's
-// last ring - 1 positions in place (Session::Shift refuses to drop those).
-Status SlideContext(Session& session, int keep) {
+int SlideDiscard(const Session& session, int keep) {
   int discard = std::max(1, (session.n_past() - keep) / 2);
   const int ring = session.plan().kv_ring_rows;
   if (ring > 0 && session.n_past() > ring) {
     discard = std::max(1, std::min(discard, session.n_past() - keep - (ring - 1)));
   }
-  return session.Shift(keep, discard);
+  return discard;
 }
+
+namespace {
+
+// Frees room for at least one token at the end of a full context (kSlide).
+Status SlideContext(Session& session, int keep) { return session.Shift(keep, SlideDiscard(session, keep)); }
 
 }  // namespace
 

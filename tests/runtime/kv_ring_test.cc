@@ -16,6 +16,7 @@
 
 #include "memory/kv_cache.h"
 #include "runtime/generate.h"
+#include "runtime/weight_stream.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "tests/count_allocations.h"
@@ -271,6 +272,45 @@ TEST(KvRing, GenerateSlidesWithinTheRing) {
     ASSERT_TRUE(full->Decode(ids.back()).ok());
   }
   EXPECT_EQ(r.ids, ids);
+}
+
+// Weight streaming and the ring together: a budget that holds the ring-sized KV cache, two
+// resident layers and two buffers of a streamed one (not the full cache's KV) streams the
+// other layers, and the logits are bit for bit those of the resident ring session.
+TEST(KvRing, StreamedLayersGiveTheSameLogits) {
+  Loaded l = LoadGemma3(28);
+  ASSERT_NE(l.model, nullptr);
+  SessionOptions o;
+  o.n_ctx = kCtx;
+  o.n_threads = 2;
+  o.n_batch = 16;
+  SessionPlan plan;
+  ASSERT_TRUE(PlanSession(*l.model, o, &plan).ok());
+  LayerStreamLayout layout;
+  ASSERT_TRUE(BuildLayerStreamLayout(*l.model, &layout).ok());
+  uint64_t budget = plan.kv_bytes + plan.scratch_bytes + layout.fixed_bytes + layout.layer_bytes[0] +
+                    layout.layer_bytes[1];
+  uint64_t largest = 0;
+  for (size_t i = 2; i < layout.layer_read_bytes.size(); ++i) largest = std::max(largest, layout.layer_read_bytes[i]);
+  budget += 2 * largest;
+  std::unique_ptr<Session> resident, streamed;
+  ASSERT_TRUE(Session::Create(*l.model, o, &resident).ok());
+  o.budget = memory::GivenBudget(budget);
+  const Status st = Session::Create(*l.model, o, &streamed);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(streamed->plan().streamed());
+  EXPECT_EQ(streamed->plan().n_layer_resident, 2);
+  EXPECT_EQ(streamed->plan().kv_ring_rows, kWindow);
+  const std::vector<int32_t> prompt = test::SyntheticTokens(20, 8);
+  ASSERT_TRUE(resident->Prefill(prompt).ok());
+  ASSERT_TRUE(streamed->Prefill(prompt).ok());
+  const size_t V = static_cast<size_t>(l.model->config().n_vocab);
+  ASSERT_TRUE(std::equal(resident->logits(), resident->logits() + V, streamed->logits()));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(resident->Decode(3 + i * 17).ok());
+    ASSERT_TRUE(streamed->Decode(3 + i * 17).ok());
+    ASSERT_TRUE(std::equal(resident->logits(), resident->logits() + V, streamed->logits())) << "step " << i;
+  }
 }
 
 // The prompt cache needs every position's rows: refused with a ring, fine without.

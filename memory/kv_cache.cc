@@ -36,6 +36,10 @@ Status CheckKvCacheShape(const KvCacheShape& s) {
     return InvalidArgument("KV cache shape must be positive (layers {}, kv heads {}, head dim {}, ctx {})",
                            s.n_layer, s.n_kv_head, s.head_dim, s.n_ctx);
   }
+  if (s.ring_rows < 0 || s.ring_rows > s.n_ctx || (s.ring_rows > 0 && s.ring_period <= 0)) {
+    return InvalidArgument("KV ring of {} rows (period {}) does not fit a context of {}", s.ring_rows,
+                           s.ring_period, s.n_ctx);
+  }
   if (s.type == KvType::kQ8_0 && s.head_dim % kQ8Block != 0) {
     return InvalidArgument(
         "the 8-bit KV cache (q8_0) stores rows in blocks of {} but this model's head_dim is {} "
@@ -46,18 +50,32 @@ Status CheckKvCacheShape(const KvCacheShape& s) {
 }
 
 uint64_t KvCache::BytesFor(const KvCacheShape& s) {
-  return 2ull * static_cast<uint64_t>(s.n_layer) * static_cast<uint64_t>(s.n_kv_head) *
-         static_cast<uint64_t>(s.n_ctx) * KvRowBytes(s.type, s.head_dim);
+  uint64_t rows = 0;
+  for (int l = 0; l < s.n_layer; ++l) rows += static_cast<uint64_t>(s.rows(l));
+  return 2ull * rows * static_cast<uint64_t>(s.n_kv_head) * KvRowBytes(s.type, s.head_dim);
+}
+
+KvCache::KvCache(const KvCacheShape& shape, uint8_t* data, uint64_t bytes)
+    : shape_(shape), data_(data), bytes_(bytes),
+      row_bytes_(static_cast<int64_t>(KvRowBytes(shape.type, shape.head_dim))),
+      layer_offset_(2 * static_cast<size_t>(shape.n_layer)) {
+  int64_t off = 0;
+  for (int l = 0; l < shape.n_layer; ++l) {
+    for (int which = 0; which < 2; ++which) {
+      layer_offset_[static_cast<size_t>(2 * l + which)] = off;
+      off += static_cast<int64_t>(shape.rows(l)) * shape.n_kv_head * row_bytes_;
+    }
+  }
 }
 
 Status KvCache::Create(const KvCacheShape& shape, std::unique_ptr<KvCache>* out) {
   ONDO_RETURN_IF_ERROR(CheckKvCacheShape(shape));
   const uint64_t bytes = BytesFor(shape);
-  if (bytes / 2 / KvRowBytes(shape.type, shape.head_dim) / static_cast<uint64_t>(shape.n_layer) /
-          static_cast<uint64_t>(shape.n_kv_head) !=
-      static_cast<uint64_t>(shape.n_ctx)) {
-    return OutOfMemory("KV cache size overflows");
-  }
+  // Dimensions are ints, so the full-cache figure fits in 2^31 * 2^31 * ... only when small:
+  // check the largest one (every layer at n_ctx rows) in floating point.
+  const double most = 2.0 * shape.n_layer * shape.n_kv_head * static_cast<double>(shape.n_ctx) *
+                      static_cast<double>(KvRowBytes(shape.type, shape.head_dim));
+  if (most > 9.0e18) return OutOfMemory("KV cache size overflows");
   const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64);
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) return OutOfMemory("cannot allocate the KV cache ({} bytes)", bytes);

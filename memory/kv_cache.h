@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "platform/status.h"
 
@@ -31,6 +32,17 @@ struct KvCacheShape {
   int head_dim = 0;
   int n_ctx = 0;
   KvType type = KvType::kF16;
+  // Ring layers (sliding-window attention: gemma3's local layers) keep only ring_rows rows
+  // per head instead of n_ctx: position p lives in row p % ring_rows. Layer l is a ring layer
+  // when ring_rows > 0 and l % ring_period != ring_period - 1 (every ring_period-th layer is
+  // global and keeps n_ctx rows). ring_rows 0: every layer keeps n_ctx rows.
+  // REQUIRES: ring_rows == 0, or 0 < ring_rows <= n_ctx and ring_period > 0.
+  int ring_rows = 0;
+  int ring_period = 0;
+  bool is_ring_layer(int layer) const { return ring_rows > 0 && layer % ring_period != ring_period - 1; }
+  // Rows per head of `layer`.
+  int rows(int layer) const { return is_ring_layer(layer) ? ring_rows : n_ctx; }
+  bool has_ring() const { return ring_rows > 0 && ring_rows < n_ctx; }
 };
 // InvalidArgument, naming the figure, unless every dimension is positive and head_dim suits
 // the type (q8_0: a multiple of 32).
@@ -38,8 +50,9 @@ Status CheckKvCacheShape(const KvCacheShape& shape);
 
 class KvCache {
  public:
-  // Exact bytes: 2 * n_layer * n_kv_head * n_ctx * KvRowBytes(type, head_dim)
-  // (f16: head_dim * 2 per row; q8_0: head_dim / 32 * 34).
+  // Exact bytes: 2 * n_kv_head * KvRowBytes(type, head_dim) * (the sum over layers of
+  // rows(layer): n_ctx, or ring_rows for a ring layer) (f16: head_dim * 2 per row; q8_0:
+  // head_dim / 32 * 34).
   static uint64_t BytesFor(const KvCacheShape& shape);
   // Checks the shape (CheckKvCacheShape), then allocates (and zero-fills) the whole cache up
   // front; OutOfMemory if it cannot.
@@ -52,8 +65,8 @@ class KvCache {
   KvType type() const { return shape_.type; }
   uint64_t bytes() const { return bytes_; }
   // Row `pos` of KV head `h` in layer `layer`: row_bytes() bytes of shape().type. The rows of
-  // one head are contiguous (positions p and p + 1 are row_bytes() apart). REQUIRES: indices in
-  // range.
+  // one head are contiguous (rows r and r + 1 are row_bytes() apart). For a ring layer the
+  // caller maps a position to its row (p % ring_rows). REQUIRES: 0 <= pos < shape().rows(layer).
   uint8_t* K(int layer, int h, int pos) { return Row(0, layer, h, pos); }
   uint8_t* V(int layer, int h, int pos) { return Row(1, layer, h, pos); }
   const uint8_t* K(int layer, int h, int pos) const { return const_cast<KvCache*>(this)->Row(0, layer, h, pos); }
@@ -62,19 +75,19 @@ class KvCache {
   int64_t row_bytes() const { return row_bytes_; }
 
  private:
-  KvCache(const KvCacheShape& shape, uint8_t* data, uint64_t bytes)
-      : shape_(shape), data_(data), bytes_(bytes),
-        row_bytes_(static_cast<int64_t>(KvRowBytes(shape.type, shape.head_dim))) {}
+  KvCache(const KvCacheShape& shape, uint8_t* data, uint64_t bytes);
+  // Layer l's K (which 0) or V (1) block: n_kv_head heads of rows(l) rows, from
+  // data_ + layer_offset_[2 * l + which].
   uint8_t* Row(int which, int layer, int h, int pos) {
-    const int64_t head = static_cast<int64_t>(shape_.n_ctx) * row_bytes_;
-    const int64_t layer_sz = head * shape_.n_kv_head;
-    return data_ + (static_cast<int64_t>(which) * shape_.n_layer + layer) * layer_sz + h * head +
+    const int64_t head = static_cast<int64_t>(shape_.rows(layer)) * row_bytes_;
+    return data_ + layer_offset_[static_cast<size_t>(2 * layer + which)] + h * head +
            static_cast<int64_t>(pos) * row_bytes_;
   }
   KvCacheShape shape_;
   uint8_t* data_ = nullptr;
   uint64_t bytes_ = 0;
   int64_t row_bytes_ = 0;
+  std::vector<int64_t> layer_offset_;
 };
 
 }  // namespace ondo::memory

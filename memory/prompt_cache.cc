@@ -83,6 +83,7 @@ Status IoError(const std::string& what) {
 Status SavePromptCache(const std::string& path, uint64_t model_id, const KvCache& kv,
                        std::span<const int32_t> ids) {
   const KvCacheShape& s = kv.shape();
+  if (s.has_ring()) return InvalidArgument("the prompt cache needs every position's rows, not a ring KV cache");
   if (ids.empty()) return InvalidArgument("the prompt cache needs at least one token");
   if (ids.size() > static_cast<size_t>(s.n_ctx)) {
     return InvalidArgument("{} tokens do not fit the KV cache ({} positions)", ids.size(), s.n_ctx);
@@ -137,6 +138,7 @@ Status SavePromptCache(const std::string& path, uint64_t model_id, const KvCache
 Status LoadPromptCache(const std::string& path, uint64_t model_id, std::span<const int32_t> prompt,
                        KvCache* kv, int* n_reused) {
   *n_reused = 0;
+  if (kv->shape().has_ring()) return InvalidArgument("the prompt cache needs every position's rows, not a ring KV cache");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     if (errno == ENOENT) return NotFound("no prompt cache '{}'", path);

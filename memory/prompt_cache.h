@@ -27,7 +27,8 @@ inline constexpr uint32_t kPromptCacheVersion = 1;
 
 // Writes rows [0, ids.size()) of `kv` and `ids` to `path`, atomically: to `path`.tmp, then
 // renamed over `path` (an existing file is replaced only by a complete one; the temporary is
-// removed on failure). InvalidArgument if ids is empty or longer than the cache.
+// removed on failure). InvalidArgument if ids is empty or longer than the cache, or if `kv`
+// has ring layers (KvCacheShape::has_ring: they lack early positions; also for Load).
 Status SavePromptCache(const std::string& path, uint64_t model_id, const KvCache& kv,
                        std::span<const int32_t> ids);
 

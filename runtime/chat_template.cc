@@ -40,6 +40,7 @@ const char* ChatFormatName(ChatFormat format) {
     case ChatFormat::kLlama3: return "llama3";
     case ChatFormat::kKoMini: return "ko-mini";
     case ChatFormat::kGemma: return "gemma";
+    case ChatFormat::kExaone: return "exaone";
   }
   return "?";
 }
@@ -49,6 +50,7 @@ ChatFormat DetectChatFormatFromTemplate(std::string_view t) {
   if (Contains(t, "<|im_start|>")) return ChatFormat::kChatMl;
   if (Contains(t, "<|start_header_id|>") && Contains(t, "<|eot_id|>")) return ChatFormat::kLlama3;
   if (Contains(t, "<start_of_turn>")) return ChatFormat::kGemma;
+  if (Contains(t, "[|system|]") && Contains(t, "[|endofturn|]")) return ChatFormat::kExaone;
   // Phi-3 and Zephyr also use <|user|>/<|assistant|>, but with a newline after the tag and an
   // end marker; ko-mini-a has neither.
   if (Contains(t, "<|user|>") && Contains(t, "<|assistant|>") && !Contains(t, "<|end|>") &&
@@ -65,6 +67,9 @@ ChatFormat DetectChatFormatFromVocab(const tokenizer::Tokenizer& tok) {
     return ChatFormat::kLlama3;
   }
   if (has("<start_of_turn>") && has("<end_of_turn>")) return ChatFormat::kGemma;
+  if (has("[|system|]") && has("[|user|]") && has("[|assistant|]") && has("[|endofturn|]")) {
+    return ChatFormat::kExaone;
+  }
   if (has("<|user|>") && has("<|assistant|>") && !has("<|end|>")) return ChatFormat::kKoMini;
   return ChatFormat::kNone;
 }
@@ -130,6 +135,18 @@ Status ApplyChatTemplate(ChatFormat format, std::span<const ChatMessage> message
       if (add_generation_prompt) out->append("<start_of_turn>model\n");
       break;
     }
+    case ChatFormat::kExaone:
+      // EXAONE 3.0/3.5 Instruct's template (LGAI-EXAONE's tokenizer_config.json): contents
+      // verbatim (llama.cpp's built-in LLM_CHAT_TEMPLATE_EXAONE_3 trims them; the Jinja
+      // template does not), an empty system turn when the conversation does not open with
+      // one, a user turn ends with a newline, the others with [|endofturn|] and a newline.
+      if (messages.empty() || messages[0].role != "system") out->append("[|system|][|endofturn|]\n");
+      for (const ChatMessage& m : messages) {
+        out->append("[|").append(m.role).append("|]").append(m.content);
+        out->append(m.role == "user" ? "\n" : "[|endofturn|]\n");
+      }
+      if (add_generation_prompt) out->append("[|assistant|]");
+      break;
     case ChatFormat::kNone:
       break;
   }
@@ -185,7 +202,7 @@ Status PreparePrompt(const Model& model, std::string_view prompt, const PromptOp
   if (options.mode != PromptMode::kRaw) {
     format = DetectChatFormat(model);
     if (options.mode == PromptMode::kChat && format == ChatFormat::kNone) {
-      return Unsupported("the model has no chat template ondo knows (ChatML, Llama 3, Gemma, ko-mini)");
+      return Unsupported("the model has no chat template ondo knows (ChatML, Llama 3, Gemma, EXAONE, ko-mini)");
     }
   }
   if (format == ChatFormat::kNone && !options.system.empty()) {

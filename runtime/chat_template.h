@@ -1,5 +1,5 @@
 // Chat templates and prompt preparation: renders a conversation in the format a model was
-// trained on (ChatML, Llama 3, Gemma, ko-mini-a), detects that format from the GGUF
+// trained on (ChatML, Llama 3, Gemma, EXAONE, ko-mini-a), detects that format from the GGUF
 // `tokenizer.chat_template` text or the vocabulary, and turns a user prompt into token ids the
 // way both `ondo run` and the C API do it.
 #pragma once
@@ -24,6 +24,8 @@ enum class ChatFormat {
   kKoMini,  // ko-mini-a: <|user|>content<|assistant|> (no system role; BOS from add_bos)
   kGemma,   // Gemma 3: <start_of_turn>user\ncontent<end_of_turn>\n ... <start_of_turn>model\n
             // (no system role: the system text opens the first user turn; BOS from add_bos)
+  kExaone,  // EXAONE 3.0/3.5: [|system|]text[|endofturn|]\n[|user|]text\n[|assistant|]text[|endofturn|]\n
+            // ... [|assistant|] (an empty system turn first when there is none)
 };
 const char* ChatFormatName(ChatFormat format);
 

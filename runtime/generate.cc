@@ -27,13 +27,19 @@ bool ParseContextFull(std::string_view name, ContextFull* out) {
   return true;
 }
 
+int SlideDiscard(const Session& session, int keep) {
+  int discard = std::max(1, (session.n_past() - keep) / 2);
+  const int ring = session.plan().kv_ring_rows;
+  if (ring > 0 && session.n_past() > ring) {
+    discard = std::max(1, std::min(discard, session.n_past() - keep - (ring - 1)));
+  }
+  return discard;
+}
+
 namespace {
 
 // Frees room for at least one token at the end of a full context (kSlide).
-Status SlideContext(Session& session, int keep) {
-  const int discard = std::max(1, (session.n_past() - keep) / 2);
-  return session.Shift(keep, discard);
-}
+Status SlideContext(Session& session, int keep) { return session.Shift(keep, SlideDiscard(session, keep)); }
 
 }  // namespace
 

@@ -32,6 +32,11 @@ enum class ContextFull {
 };
 // "stop", "slide" -> mode; false for anything else.
 bool ParseContextFull(std::string_view name, ContextFull* out);
+// How many tokens --ctx-full slide discards from a full session keeping the first `keep`:
+// half of the rest, but with a ring KV (gemma3's sliding-window layers, once wrapped) no more
+// than leaves the window's last ring - 1 positions in place (Session::Shift refuses to drop
+// those). At least 1.
+int SlideDiscard(const Session& session, int keep);
 
 struct GenerateOptions {
   int max_tokens = 256;           // < 0: until EOG or context end (with kSlide: until EOG)

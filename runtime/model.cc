@@ -19,6 +19,7 @@ const char* ArchName(Arch arch) {
     case Arch::kQwen3: return "qwen3";
     case Arch::kGptNeox: return "gptneox";
     case Arch::kGemma3: return "gemma3";
+    case Arch::kExaone: return "exaone";
   }
   return "?";
 }
@@ -63,7 +64,7 @@ constexpr KeyRule kArchKeyRules[] = {
     {"attention.head_count_kv", KeyUse::kRead, "n_head_kv (GQA)"},
     {"attention.key_length", KeyUse::kRead, "head_dim"},
     {"attention.value_length", KeyUse::kRead, "must equal key_length"},
-    {"attention.layer_norm_rms_epsilon", KeyUse::kRead, "RMSNorm epsilon (llama, qwen2, qwen3, gemma3)"},
+    {"attention.layer_norm_rms_epsilon", KeyUse::kRead, "RMSNorm epsilon (llama, qwen2, qwen3, gemma3, exaone)"},
     {"attention.layer_norm_epsilon", KeyUse::kRead, "LayerNorm epsilon (gptneox; llama.cpp ignores it elsewhere too)"},
     {"use_parallel_residual", KeyUse::kRead, "gptneox residual form (llama.cpp ignores it elsewhere too)"},
     {"rope.dimension_count", KeyUse::kRead, "n_rot (partial rotary)"},
@@ -234,8 +235,12 @@ Status Model::Init() {
     c.arch = Arch::kGptNeox;
   } else if (arch_name == "gemma3") {
     c.arch = Arch::kGemma3;
+  } else if (arch_name == "exaone") {
+    // EXAONE 3.0/3.5 (llama.cpp's LLM_ARCH_EXAONE): llama's blocks and tensor names (the
+    // converter renames Hugging Face's), NEOX rope, rope_freqs.weight (llama3 factors) in 3.5.
+    c.arch = Arch::kExaone;
   } else {
-    return Unsupported("architecture '{}' is not supported (llama, qwen2, qwen3, gemma3, gptneox are)", arch_name);
+    return Unsupported("architecture '{}' is not supported (llama, qwen2, qwen3, gemma3, gptneox, exaone are)", arch_name);
   }
   ONDO_RETURN_IF_ERROR(CheckMetadataKeys(g, arch_name));
   const std::string a(arch_name);

@@ -16,7 +16,7 @@
 
 namespace ondo::runtime {
 
-enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3 };
+enum class Arch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3, kExaone };
 const char* ArchName(Arch arch);
 
 // rope.scaling.type: how positions beyond the training context are mapped (llama.cpp's

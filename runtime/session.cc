@@ -43,9 +43,20 @@ Status PlanSession(const Model& model, const SessionOptions& options, SessionPla
   plan->n_ctx = n_ctx;
   plan->n_batch = n_batch;
   plan->n_threads = n_threads;
-  const memory::KvCacheShape kv_shape{c.n_layer, c.n_head_kv, c.head_dim, n_ctx, options.kv_type};
+  memory::KvCacheShape kv_shape{c.n_layer, c.n_head_kv, c.head_dim, n_ctx, options.kv_type};
   ONDO_RETURN_IF_ERROR(memory::CheckKvCacheShape(kv_shape));
   plan->kv_type = options.kv_type;
+  plan->kv_full_bytes = memory::KvCache::BytesFor(kv_shape);
+  // Sliding-window layers attend to their last n_swa positions only: a ring of n_swa rows
+  // holds them all once the context is longer.
+  plan->kv_ring_rows = 0;
+  plan->kv_ring_layers = 0;
+  if (options.swa_ring && c.n_swa > 0 && c.n_swa < n_ctx) {
+    kv_shape.ring_rows = c.n_swa;
+    kv_shape.ring_period = c.swa_pattern;
+    plan->kv_ring_rows = c.n_swa;
+    for (int il = 0; il < c.n_layer; ++il) plan->kv_ring_layers += kv_shape.is_ring_layer(il) ? 1 : 0;
+  }
   plan->kv_bytes = memory::KvCache::BytesFor(kv_shape);
   // Mirrors the buffers Session::Create sizes (x_ .. ffn_b_, act_).
   const uint64_t B = static_cast<uint64_t>(n_batch);
@@ -110,9 +121,17 @@ std::string DescribePlan(const SessionPlan& p, const ModelConfig& c) {
     s += fmt::format("  weights   {:>12} bytes  {:>11}  resident, of {} mapped from the file\n", p.weight_resident_bytes,
                      memory::FormatBytes(p.weight_resident_bytes), memory::FormatBytes(p.weight_bytes));
   }
-  s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} layers x {} kv heads x {} dims x {} tokens x {}\n",
-                   p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, p.n_ctx,
-                   p.kv_type == memory::KvType::kQ8_0 ? "q8_0 (34 bytes per 32)" : "f16");
+  const char* kv_elem = p.kv_type == memory::KvType::kQ8_0 ? "q8_0 (34 bytes per 32)" : "f16";
+  if (p.kv_ring_rows > 0) {
+    s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} kv heads x {} dims x ({} sliding-window layers x "
+                     "{} tokens (ring) + {} global x {} tokens) x {}; a full cache: {}\n",
+                     p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_head_kv, c.head_dim, p.kv_ring_layers,
+                     p.kv_ring_rows, p.n_layer - p.kv_ring_layers, p.n_ctx, kv_elem, Figure(p.kv_full_bytes));
+  } else {
+    s += fmt::format("  KV cache  {:>12} bytes  {:>11}  2 x {} layers x {} kv heads x {} dims x {} tokens x {}\n",
+                     p.kv_bytes, memory::FormatBytes(p.kv_bytes), c.n_layer, c.n_head_kv, c.head_dim, p.n_ctx,
+                     kv_elem);
+  }
   s += fmt::format("  scratch   {:>12} bytes  {:>11}  activations {} ({} tokens), attention {} ({} threads), "
                    "logits {}, sampler {}\n",
                    p.scratch_bytes, memory::FormatBytes(p.scratch_bytes), memory::FormatBytes(p.activation_bytes),
@@ -162,8 +181,12 @@ Status Session::Create(const Model& model, const SessionOptions& options,
   const ModelConfig& c = model.config();
   const int n_threads = plan.n_threads;
   std::unique_ptr<Session> s(new Session(model, plan, n_threads));
-  ONDO_RETURN_IF_ERROR(
-      memory::KvCache::Create({c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx, plan.kv_type}, &s->kv_));
+  memory::KvCacheShape kv_shape{c.n_layer, c.n_head_kv, c.head_dim, plan.n_ctx, plan.kv_type};
+  if (plan.kv_ring_rows > 0) {
+    kv_shape.ring_rows = plan.kv_ring_rows;
+    kv_shape.ring_period = c.swa_pattern;
+  }
+  ONDO_RETURN_IF_ERROR(memory::KvCache::Create(kv_shape, &s->kv_));
   const size_t B = static_cast<size_t>(plan.n_batch);
   s->x_.resize(B * c.n_embd);
   s->xb_.resize(B * c.n_embd);
@@ -215,6 +238,17 @@ Status Session::Shift(int keep, int discard) {
   const int hd = c.head_dim;
   const int first = keep + discard;  // first position that moves
   const int n_move = n_past_ - first;
+  // Ring layers that have wrapped hold positions [n_past - W, n_past) only. After the shift
+  // their next token attends to the W - 1 positions before it, which must all be moved ones.
+  const int ring_rows = kv_->shape().ring_rows;
+  const bool ring_wrapped = kv_->shape().has_ring() && n_past_ > ring_rows;
+  if (ring_wrapped && n_move < ring_rows - 1) {
+    return Unsupported(
+        "cannot shift the context: the sliding-window layers keep only their last {} positions (ring KV cache) "
+        "and keeping {} and discarding {} of {} tokens would need earlier ones; discard fewer tokens, or "
+        "create the session without the ring",
+        ring_rows, keep, discard, n_past_);
+  }
   // One task per KV head, each with its own slice of k_ (n_batch x n_embd_kv floats, so
   // n_batch rows of head_dim per head) as scratch. A head's rows are contiguous in the cache,
   // so a chunk of rows is converted, rotated (Rope treats the rows as heads at one position)
@@ -235,6 +269,25 @@ Status Session::Shift(int keep, int discard) {
     float* buf = k_.data() + static_cast<size_t>(h) * chunk * hd;
     for (int il = 0; il < c.n_layer; ++il) {
       const kernels::RopeParams& rope = c.is_swa_layer(il) ? shift_rope_swa : shift_rope;
+      if (ring_wrapped && kv_->shape().is_ring_layer(il)) {
+        // New position q belongs in row q % W and was old position q + discard, in row
+        // (q + discard) % W: the rows rotate left by discard % W (in place), then every row
+        // is re-rotated by -discard (the one row left over, position n_past - discard - W,
+        // is the next to be overwritten and never read).
+        const size_t rb = static_cast<size_t>(kv_->row_bytes());
+        const size_t d = static_cast<size_t>(discard % ring_rows);
+        for (uint8_t* base : {kv_->K(il, h, 0), kv_->V(il, h, 0)}) {
+          std::rotate(base, base + d * rb, base + static_cast<size_t>(ring_rows) * rb);
+        }
+        for (int j = 0; j < ring_rows; j += chunk) {
+          const int n = std::min(chunk, ring_rows - j);
+          const int64_t len = static_cast<int64_t>(n) * hd;
+          kernels::DequantizeRow(kv_type, kv_->K(il, h, j), buf, len);
+          kernels::Rope(buf, n, hd, -discard, rope);
+          kernels::QuantizeRow(kv_type, buf, kv_->K(il, h, j), len);
+        }
+        continue;
+      }
       for (int j = 0; j < n_move; j += chunk) {
         const int n = std::min(chunk, n_move - j);
         const int64_t len = static_cast<int64_t>(n) * hd;
@@ -330,23 +383,32 @@ void Session::Norm(const WeightView& w, const WeightView& b, const float* in, fl
   }
 }
 
-void Session::Attention(int layer, int n_tokens) {
+void Session::Attention(int layer, int t_begin, int t_end) {
   const ModelConfig& c = model_.config();
   const int n_group = c.n_group();
   const int hd = c.head_dim;
   const float scale = c.attn_scale;
-  const int n_tasks = n_tokens * c.n_head_kv;
+  const int n_tasks = (t_end - t_begin) * c.n_head_kv;
   // A sliding-window layer attends to the last n_swa positions only (its own included), as
   // llama.cpp's SWA mask (p_query - p_key >= n_swa is masked): rows [first, n_kv).
   const int window = c.is_swa_layer(layer) ? c.n_swa : 0;
+  // A ring layer (ring_rows == n_swa) holds position p in row p % n_swa: once it has wrapped,
+  // its rows are exactly the window's positions, in rotated order, which attention (a sum
+  // over the rows) does not depend on beyond float rounding.
+  const bool ring = kv_->shape().is_ring_layer(layer);
+  const int ring_rows = kv_->shape().ring_rows;
   const bool q8 = kv_->type() == memory::KvType::kQ8_0;
   pool_.ParallelFor(n_tasks, [&](int task, int thread) {
-    const int t = task / c.n_head_kv;
+    const int t = t_begin + task / c.n_head_kv;
     const int h = task % c.n_head_kv;
     const float* q = q_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
     const int n_end = n_past_ + t + 1;  // causal: position n_past + t sees 0..n_past + t
-    const int first = window > 0 ? std::max(0, n_end - window) : 0;
-    const int n_kv = n_end - first;
+    int first = window > 0 ? std::max(0, n_end - window) : 0;
+    int n_kv = n_end - first;
+    if (ring && n_end > ring_rows) {
+      first = 0;
+      n_kv = ring_rows;
+    }
     float* out = att_.data() + static_cast<size_t>(t) * c.n_embd_q() + static_cast<size_t>(h) * n_group * hd;
     float* scratch = att_scratch_.data() + static_cast<size_t>(thread) * n_group * plan_.n_ctx;
     // The fields both argument types share.
@@ -413,6 +475,24 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
                                {&L.wv, &L.bv, v_.data(), KV}};
       MatMuls(qkv, xb, E, n);
     }
+    // K and V rows of token t into the cache (row KvRow: a ring layer wraps).
+    const kernels::DType kv_type = KvDType(kv_->type());
+    auto write_kv = [&](int t) {
+      const int row = KvRow(il, n_past_ + t);
+      const float* kt = k_.data() + t * KV;
+      const float* vt = v_.data() + t * KV;
+      for (int h = 0; h < c.n_head_kv; ++h) {
+        kernels::QuantizeRow(kv_type, kt + h * hd, kv_->K(il, h, row), hd);
+        kernels::QuantizeRow(kv_type, vt + h * hd, kv_->V(il, h, row), hd);
+      }
+    };
+    // A ring layer's rows are overwritten W positions later: once positions reach the ring's
+    // size, a token's row would overwrite one an earlier token of the batch still attends to,
+    // so from there each token writes its row and attends before the next one writes.
+    int n_batched = n;
+    if (kv_->shape().is_ring_layer(il)) {
+      n_batched = std::clamp(kv_->shape().ring_rows - n_past_, 1, n);
+    }
     ForTokens(n, [&](int t) {
       float* qt = q_.data() + t * Q;
       float* kt = k_.data() + t * KV;
@@ -424,14 +504,13 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
       const kernels::RopeParams& rope = model_.rope(il);
       kernels::Rope(qt, c.n_head, hd, pos, rope);
       kernels::Rope(kt, c.n_head_kv, hd, pos, rope);
-      const float* vt = v_.data() + t * KV;
-      const kernels::DType kv_type = KvDType(kv_->type());
-      for (int h = 0; h < c.n_head_kv; ++h) {
-        kernels::QuantizeRow(kv_type, kt + h * hd, kv_->K(il, h, pos), hd);
-        kernels::QuantizeRow(kv_type, vt + h * hd, kv_->V(il, h, pos), hd);
-      }
+      if (t < n_batched) write_kv(t);
     });
-    Attention(il, n);
+    Attention(il, 0, n_batched);
+    for (int t = n_batched; t < n; ++t) {  // ring layer past its wrap: one token at a time
+      write_kv(t);
+      Attention(il, t, t + 1);
+    }
 
     if (c.parallel_residual) {
       // x + attn(ln1(x)) + ffn(ln2(x)); xb is free again once attention is done.
@@ -546,7 +625,21 @@ Status Session::AcquireStreamedLayer(int il) {
   return s;
 }
 
+namespace {
+
+Status RingRefusesPromptCache(const memory::KvCache& kv) {
+  if (!kv.shape().has_ring()) return Status::Ok();
+  return Unsupported(
+      "the prompt cache saves every position's KV rows, but this session's sliding-window layers keep only "
+      "their last {} positions (ring KV cache); create the session with the full cache (SessionOptions::swa_ring "
+      "= false; `ondo run --prompt-cache` does so)",
+      kv.shape().ring_rows);
+}
+
+}  // namespace
+
 Status Session::SavePromptCache(const std::string& path, std::span<const int32_t> ids) const {
+  ONDO_RETURN_IF_ERROR(RingRefusesPromptCache(*kv_));
   if (ids.size() > static_cast<size_t>(n_past_)) {
     return InvalidArgument("the prompt cache would hold {} tokens but the session has {}", ids.size(), n_past_);
   }
@@ -558,6 +651,8 @@ Status Session::SavePromptCache(const std::string& path, std::span<const int32_t
 Status Session::LoadPromptCache(const std::string& path, std::span<const int32_t> prompt, int* n_reused) {
   // Rows [0, n) are overwritten, so whatever the session held is gone either way.
   n_past_ = 0;
+  *n_reused = 0;
+  ONDO_RETURN_IF_ERROR(RingRefusesPromptCache(*kv_));
   const uint64_t identity = ModelIdentity(model_);
   UnmapStreamedPages();
   ONDO_RETURN_IF_ERROR(memory::LoadPromptCache(path, identity, prompt, kv_.get(), n_reused));

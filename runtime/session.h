@@ -39,6 +39,11 @@ struct SessionOptions {
   // `ondo run` passes its resident set before creating the session), counted against the
   // budget so that the whole process stays under it.
   uint64_t process_bytes = 0;
+  // Sliding-window layers (gemma3's local layers) keep only their window of positions, in a
+  // ring, when the context is longer than the window: the KV cache is then a fraction of a
+  // full one, with the same results. False: every layer keeps n_ctx rows (what the prompt
+  // cache needs: it saves every position's rows).
+  bool swa_ring = true;
 };
 
 // Byte figures a session will use, known before allocating anything (for the budget,
@@ -48,8 +53,11 @@ struct SessionPlan {
   int n_batch = 0;    // largest prefill chunk
   int n_threads = 0;
   memory::KvType kv_type = memory::KvType::kF16;
-  uint64_t kv_bytes = 0;  // exact: 2 x n_layer x n_kv_head x n_ctx x row bytes (f16: head_dim x 2,
-                          // q8_0: head_dim / 32 x 34)
+  uint64_t kv_bytes = 0;  // exact: 2 x n_kv_head x row bytes (f16: head_dim x 2, q8_0: head_dim / 32 x 34)
+                          // x the rows of all layers (n_ctx each, kv_ring_rows for a ring layer)
+  int kv_ring_rows = 0;        // rows of a sliding-window layer's ring; 0: no ring
+  int kv_ring_layers = 0;      // layers that keep a ring
+  uint64_t kv_full_bytes = 0;  // what the cache would take with n_ctx rows in every layer
   // Scratch, by part; scratch_bytes is their sum.
   uint64_t activation_bytes = 0;  // activations of the largest prefill chunk (n_batch tokens)
   uint64_t attention_bytes = 0;   // attention scores, n_threads x n_group x n_ctx floats
@@ -127,12 +135,16 @@ class Session {
   // only as float theta loses precision at large positions, as llama.cpp's does).
   // logits() still describes the last token processed. InvalidArgument unless
   // 0 <= keep, 0 <= discard and keep + discard <= n_past(); the session is unchanged then.
+  // With a ring KV (plan().kv_ring_rows > 0) that has wrapped (n_past() > the ring), the
+  // sliding-window layers no longer hold the first positions: a shift that would need them
+  // (fewer than ring - 1 positions moved) is Unsupported, the session unchanged.
   Status Shift(int keep, int discard);
   // The cache, for tests and diagnostics.
   const memory::KvCache& kv_cache() const { return *kv_; }
   // Prompt (prefix) cache, memory/prompt_cache.h, keyed by ModelIdentity(model()).
   // Save: the rows of positions [0, ids.size()) and `ids`, which must be the tokens the
-  // session holds there (InvalidArgument if ids.size() > n_past()).
+  // session holds there (InvalidArgument if ids.size() > n_past()). Both are Unsupported
+  // for a session with a ring KV (SessionOptions::swa_ring), which lacks early positions.
   Status SavePromptCache(const std::string& path, std::span<const int32_t> ids) const;
   // Load: forgets all tokens, then restores the longest prefix of `prompt` the file holds
   // (at most prompt.size() - 1 tokens) and sets n_past() = *n_reused. On any error (NotFound
@@ -159,7 +171,16 @@ class Session {
   void MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride, int n_tokens);
   void Norm(const WeightView& w, const WeightView& b, const float* in, float* out, int n_tokens,
             int64_t n);
-  void Attention(int layer, int n_tokens);
+  // Attention of the batch's tokens [t_begin, t_end) in `layer`, whose K and V rows are in
+  // the cache.
+  void Attention(int layer, int t_begin, int t_end);
+  // The cache row of position `pos` in `layer` (pos % ring rows in a ring layer).
+  int KvRow(int layer, int pos) const {
+    const int rows = kv_->shape().rows(layer);
+    return kv_->shape().is_ring_layer(layer) ? pos % rows : pos;
+  }
+  // Shift of the ring layers once they have wrapped (Shift's part for them).
+  Status ShiftRing(int keep, int discard);
   // f(t) for t in [0, n) on the pool (inline for one token). Each t must write only its own
   // rows, so the results do not depend on the thread count.
   template <class F>

@@ -191,8 +191,9 @@ Status VocabSpecFromGguf(const GgufFile& gguf, VocabSpec* out) {
       spec.eom_id = id;
       force_control(id);
     }
+    // [|endofturn|]: EXAONE's end of turn (its files also name it as EOS).
     if (OneOf(t, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-                  "<|eom_id|>", "<EOT>"})) {
+                  "<|eom_id|>", "<EOT>", "[|endofturn|]"})) {
       spec.eog_ids.push_back(id);
       force_control(id);
     }

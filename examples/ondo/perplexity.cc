@@ -34,6 +34,7 @@
 #include "examples/ondo/cli.h"
 #include "platform/sys_info.h"
 #include "runtime/chat_template.h"
+#include "runtime/generate.h"
 #include "runtime/imatrix.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -320,7 +321,7 @@ int PerplexityCommand(const std::vector<std::string>& args) {
     size_t done = 0;
     while (done + 1 < ids.size()) {
       if (session.n_past() == session.n_ctx()) {
-        if (Status s = session.Shift(slide_keep, (session.n_past() - slide_keep) / 2); !s.ok()) return Error(s);
+        if (Status s = session.Shift(slide_keep, runtime::SlideDiscard(session, slide_keep)); !s.ok()) return Error(s);
       }
       const size_t n = std::min(ids.size() - 1 - done, static_cast<size_t>(session.n_ctx() - session.n_past()));
       if (Status s = session.Prefill(std::span<const int32_t>(ids.data() + done, n), e.logits.data()); !s.ok()) {

@@ -206,6 +206,8 @@ int RunCommand(const std::vector<std::string>& args) {
   session_options.budget = budget;
   session_options.process_bytes = ProcessBytesForBudget();
   session_options.kv_type = kv_element;
+  // The prompt cache saves every position's rows: no ring for sliding-window layers then.
+  if (!prompt_cache.empty()) session_options.swa_ring = false;
   if (vm.count("verbose") != 0) {
     runtime::SessionPlan plan;
     if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);

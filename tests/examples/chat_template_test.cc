@@ -70,6 +70,26 @@ TEST(ChatTemplate, Gemma) {
             "<start_of_turn>user\nc<end_of_turn>\n");
 }
 
+// EXAONE 3.5 Instruct's Jinja template (LGAI-EXAONE, tokenizer_config.json) rendered by hand:
+//   {% for message in messages %}{% if loop.first and message['role'] != 'system' %}
+//   {{ '[|system|][|endofturn|]\n' }}{% endif %}{{ '[|' + message['role'] + '|]' + message['content'] }}
+//   {% if message['role'] == 'user' %}{{ '\n' }}{% else %}{{ '[|endofturn|]\n' }}{% endif %}{% endfor %}
+//   {% if add_generation_prompt %}{{ '[|assistant|]' }}{% endif %}
+// Contents are not trimmed; an empty system turn opens a conversation without one.
+TEST(ChatTemplate, Exaone) {
+  EXPECT_EQ(Render(ChatFormat::kExaone, {{"user", " 안녕?\n"}}),
+            "[|system|][|endofturn|]\n[|user|] 안녕?\n\n[|assistant|]");
+  EXPECT_EQ(Render(ChatFormat::kExaone, {{"system", "Be brief."}, {"user", "a"}, {"assistant", "b"}, {"user", "c"}},
+                   false),
+            "[|system|]Be brief.[|endofturn|]\n[|user|]a\n[|assistant|]b[|endofturn|]\n[|user|]c\n");
+  const std::string exaone_template =
+      "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}{{ '[|system|][|endofturn|]\\n' }}"
+      "{% endif %}{{ '[|' + message['role'] + '|]' + message['content'] }}{% if message['role'] == 'user' %}"
+      "{{ '\\n' }}{% else %}{{ '[|endofturn|]\\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}"
+      "{{ '[|assistant|]' }}{% endif %}";
+  EXPECT_EQ(DetectChatFormatFromTemplate(exaone_template), ChatFormat::kExaone);
+}
+
 TEST(ChatTemplate, Errors) {
   std::string out;
   const ChatMessage user[] = {{"user", "x"}};
@@ -81,6 +101,7 @@ TEST(ChatTemplate, Errors) {
   EXPECT_STREQ(ChatFormatName(ChatFormat::kLlama3), "llama3");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kKoMini), "ko-mini");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kGemma), "gemma");
+  EXPECT_STREQ(ChatFormatName(ChatFormat::kExaone), "exaone");
   EXPECT_STREQ(ChatFormatName(ChatFormat::kNone), "none");
 }
 

@@ -55,7 +55,8 @@ void ExpectRefusedNaming(const Status& s, const std::string& name) {
 }
 
 TEST(ModelKeysTest, PlainSyntheticModelsLoad) {
-  for (RefArch arch : {RefArch::kLlama, RefArch::kQwen2, RefArch::kQwen3, RefArch::kGptNeox, RefArch::kGemma3}) {
+  for (RefArch arch : {RefArch::kLlama, RefArch::kQwen2, RefArch::kQwen3, RefArch::kGptNeox, RefArch::kGemma3,
+                       RefArch::kExaone}) {
     const Status s = LoadEdited(arch, [](GgufWriter*) {});
     EXPECT_TRUE(s.ok()) << test::RefArchName(arch) << ": " << s.ToString();
   }
@@ -102,6 +103,10 @@ TEST(ModelKeysTest, UnimplementedKeysAreRefusedByName) {
   // The same key in another architecture's file is refused under that name.
   ExpectRefusedNaming(LoadEdited(RefArch::kQwen2, [](GgufWriter* w) { w->AddU32("qwen2.attention.sliding_window", 4096); }),
                       "qwen2.attention.sliding_window");
+  ExpectRefusedNaming(LoadEdited(RefArch::kExaone, [](GgufWriter* w) { w->AddU32("exaone.attention.sliding_window", 4096); }),
+                      "exaone.attention.sliding_window");
+  ExpectRefusedNaming(LoadEdited(RefArch::kExaone, [](GgufWriter* w) { w->AddF32("exaone.final_logit_softcapping", 30.0f); }),
+                      "exaone.final_logit_softcapping");
 }
 
 TEST(ModelKeysTest, UnimplementedRopeScalingTypesAreRefused) {
@@ -226,6 +231,7 @@ TEST(ModelKeysTest, UnusedTensorsAreRefusedByName) {
       {RefArch::kGemma3, "rope_freqs.weight", {4}},              // llama.cpp's gemma3 reads none
       {RefArch::kGemma3, "output_norm.bias", {32}},                // RMSNorm adds no bias
       {RefArch::kLlama, "output_norm.bias", {32}},
+      {RefArch::kExaone, "blk.0.attn_q_norm.weight", {8}},       // exaone has no q/k norm
   };
   for (const TensorCase& c : cases) {
     const Status s = LoadEdited(c.arch, [&](GgufWriter* w) {
@@ -248,7 +254,7 @@ TEST(ModelKeysTest, RopeFreqsTensor) {
   EXPECT_TRUE(m->config().rope_freq_factors);
   ASSERT_NE(m->rope().freq_factors, nullptr);
   EXPECT_EQ(m->rope().freq_factors[3], 8.0f);
-  for (RefArch arch : {RefArch::kQwen2, RefArch::kQwen3}) {
+  for (RefArch arch : {RefArch::kQwen2, RefArch::kQwen3, RefArch::kExaone}) {
     s = LoadEdited(arch, [](GgufWriter* w) {
       w->AddTensor("rope_freqs.weight", {4}, GgmlType::kF32, {1.0f, 1.0f, 2.0f, 2.0f});
     }, &m);

@@ -112,6 +112,7 @@ const char* RefArchName(RefArch arch) {
     case RefArch::kQwen3: return "qwen3";
     case RefArch::kGptNeox: return "gptneox";
     case RefArch::kGemma3: return "gemma3";
+    case RefArch::kExaone: return "exaone";
   }
   return "?";
 }

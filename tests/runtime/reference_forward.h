@@ -12,7 +12,9 @@
 
 namespace ondo::test {
 
-enum class RefArch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3 };
+// kExaone: EXAONE 3.0/3.5 (Hugging Face's ExaoneForCausalLM): llama's block (RMSNorm, SwiGLU,
+// no biases) with rotate_half (NEOX) rope, like every architecture here but llama.
+enum class RefArch { kLlama, kQwen2, kQwen3, kGptNeox, kGemma3, kExaone };
 const char* RefArchName(RefArch arch);  // the GGUF general.architecture string
 
 struct RefConfig {

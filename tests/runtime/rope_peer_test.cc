@@ -1,4 +1,4 @@
-// Greedy ids of small synthetic models with rope scaling equal llama.cpp's, and of a gemma3
+// Greedy ids of small synthetic models with rope scaling (llama, qwen2, exaone) equal llama.cpp's, and of a gemma3
 // model (sliding window, two rope bases) equal ik_llama.cpp's (the llama.cpp build here
 // predates gemma3). The models are built here (BuildSyntheticModel with fixed seeds,
 // attention sharpened so that positions matter); the expected ids were produced once by the
@@ -60,6 +60,16 @@ PeerCase Qwen2YarnCase() {
   c.yarn_factor = 4.0;
   c.yarn_original_context = 64;
   return {"yarn_qwen2", c, 8};
+}
+
+// exaone (EXAONE 3.5: llama's blocks, NEOX rope, llama3 rope factors in rope_freqs.weight),
+// 2 layers, 4 query / 2 KV heads of 16, factor 8 over an original context of 32, rope base
+// 1e6 as EXAONE 3.5 has.
+PeerCase ExaoneCase() {
+  RefConfig c = Llama3Case().config;
+  c.arch = RefArch::kExaone;
+  c.rope_base = 1000000.0;
+  return {"exaone_llama3_rope", c, 10};
 }
 
 // gemma3, 8 layers (0-4, 6, 7 sliding-window, 5 global), 4 query / 2 KV heads of 32, window
@@ -209,7 +219,7 @@ TEST_P(RopePeerTest, GreedyIdsEqualLlamaCpp) {
   std::printf("[ peer ] %s: ondo %s\n[ peer ] without the feature: %s\n", pc.name, str(got).c_str(), str(without).c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Peers, RopePeerTest, ::testing::Values(Llama3Case(), Qwen2YarnCase(), Gemma3Case()),
+INSTANTIATE_TEST_SUITE_P(Peers, RopePeerTest, ::testing::Values(Llama3Case(), Qwen2YarnCase(), Gemma3Case(), ExaoneCase()),
                          [](const ::testing::TestParamInfo<PeerCase>& i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -55,12 +55,12 @@ int PostCommand(const std::vector<std::string>& args) {
   const bool explain = vm.count("explain") != 0;
   if (vm.count("json") != 0 && eval_paths.empty()) return UsageError("post", "--json needs --eval");
 
-  std::unique_ptr<korean::Analyzer> analyzer;
-  if (Status s = korean::Analyzer::Create(&analyzer); !s.ok()) return Error(s);
+  const korean::Analyzer* analyzer = nullptr;
+  if (Status s = korean::Analyzer::Shared(&analyzer); !s.ok()) return Error(s);
   korean::PostOptions po_options;
   po_options.record_changes = explain || !eval_paths.empty();
   std::unique_ptr<korean::PostProcessor> pp;
-  if (Status s = korean::PostProcessor::Create(analyzer.get(), po_options, &pp); !s.ok()) {
+  if (Status s = korean::PostProcessor::Create(analyzer, po_options, &pp); !s.ok()) {
     return Error(s);
   }
 

@@ -8,9 +8,9 @@
 //   header (64 bytes)
 //     0  "OKC2"
 //     4  u32 version (2)
-//     8  u32 layout: hash of the sizes and field offsets of Entry, Morph and Params and of the
-//        table dimensions (kTT, kNumSymbols, kSCount); a build whose structs lay out otherwise
-//        rejects the blob instead of misreading it
+//     8  u32 layout: CompiledModelLayout() (lexicon.h), a hash of the sizes and field offsets
+//        of Entry, Morph and Params; a build whose structs lay out otherwise rejects the blob
+//        instead of misreading it (and a cross build fails to compile, see compile_model.cc)
 //    12  u32 number of tables (17: Params as a table of one element, then VisitTables order)
 //    16  u64 total size of the blob in bytes
 //    24  u32 CRC-32 of bytes [32, total)
@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -67,6 +68,7 @@ constexpr size_t kDirEntrySize = 24;
 constexpr uint32_t kNumTables = 17;
 constexpr size_t kAlign = 64;
 constexpr uint64_t kMaxBlob = 256u << 20;
+constexpr float kMaxCost = 1e6f;  // nats; real costs are below 100
 
 static_assert(std::is_trivially_copyable_v<Entry> && std::is_trivially_copyable_v<Morph> &&
               std::is_trivially_copyable_v<Params>);
@@ -78,32 +80,7 @@ static_assert(sizeof(Entry) == 4 + 12 * 1 + 4 + 4 + 4, "Entry gained padding or 
 static_assert(sizeof(Morph) == 4 + 4 + 2 + 2 + 1 + 1 + 1 + 1, "Morph gained padding or a field");
 static_assert(alignof(Entry) <= 8 && alignof(Morph) <= 8 && alignof(Params) <= 8);
 
-constexpr uint32_t Mix(uint32_t h, uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= static_cast<uint32_t>((v >> (8 * i)) & 0xff);
-    h *= 16777619u;
-  }
-  return h;
-}
-
-constexpr uint32_t LayoutHash() {
-  uint32_t h = 2166136261u;
-  const uint64_t parts[] = {
-      sizeof(Entry), offsetof(Entry, morph_begin), offsetof(Entry, n_morph),
-      offsetof(Entry, left), offsetof(Entry, first_consonant), offsetof(Entry, final),
-      offsetof(Entry, stem), offsetof(Entry, harmony), offsetof(Entry, uncontracted_ok),
-      offsetof(Entry, harmonic_output), offsetof(Entry, merge_bits), offsetof(Entry, merge_id),
-      offsetof(Entry, first_tag), offsetof(Entry, last_tag), offsetof(Entry, lex_row),
-      offsetof(Entry, first_emit), offsetof(Entry, rest_cost), sizeof(Morph),
-      offsetof(Morph, form), offsetof(Morph, alt), offsetof(Morph, form_len),
-      offsetof(Morph, alt_len), offsetof(Morph, tag), offsetof(Morph, alt_static),
-      offsetof(Morph, sym_begin), offsetof(Morph, sym_end), sizeof(Params), sizeof(bool),
-      sizeof(Tag), sizeof(LeftClass), static_cast<uint64_t>(Model::kTT),
-      static_cast<uint64_t>(kNumSymbols), static_cast<uint64_t>(kSCount)};
-  for (uint64_t p : parts) h = Mix(h, p);
-  return h;
-}
-constexpr uint32_t kLayout = LayoutHash();
+constexpr uint32_t kLayout = CompiledModelLayout();
 
 // Little-endian fixed-width fields of the header and the directory.
 template <typename T>
@@ -140,10 +117,11 @@ Status MapTable(std::string_view blob, const char* dir, size_t* pos, Table<T>* t
   const uint64_t offset = Get<uint64_t>(dir);
   const uint64_t count = Get<uint64_t>(dir + 8);
   const uint32_t elem = Get<uint32_t>(dir + 16);
-  if (elem != sizeof(T) || Get<uint32_t>(dir + 20) != 0) {
+  if (elem != sizeof(T)) {
     return Corrupt("compiled Korean model: table element of {} bytes, expected {}", elem,
                    sizeof(T));
   }
+  if (Get<uint32_t>(dir + 20) != 0) return Corrupt("compiled Korean model: reserved field set");
   if (offset % kAlign != 0 || offset < *pos || offset > blob.size()) {
     return Corrupt("compiled Korean model: table offset {} misplaced", offset);
   }
@@ -345,8 +323,25 @@ Status Model::Validate() const {
       }
     }
   }
+  // Costs are finite and of a sane size, so that sums over any text stay finite and the
+  // search always has a best path (a NaN or an infinity would compare false everywhere).
+  auto sane = [](float x) { return std::isfinite(x) && std::fabs(x) <= kMaxCost; };
+  for (const Table<float>* t : {&trans_, &lex_cost_, &cross_, &cross_end_, &unk_syl_}) {
+    for (float x : *t) {
+      if (!sane(x)) return bad("cost");
+    }
+  }
+  // Params: floats but for unk_max_syl, whose words read as floats are tiny and finite.
+  static_assert(sizeof(Params) % 4 == 0);
+  for (size_t off = 0; off < sizeof(Params); off += 4) {
+    if (off == offsetof(Params, unk_max_syl)) continue;
+    float x;
+    std::memcpy(&x, reinterpret_cast<const char*>(&params) + off, 4);
+    if (!sane(x)) return bad("parameter");
+  }
   const int64_t rows = static_cast<int64_t>(lex_cost_.size() / kTT);
   for (const Entry& e : entries) {
+    if (!sane(e.first_emit) || !sane(e.rest_cost)) return bad("entry cost");
     // bool fields are read as bool: only the bytes 0 and 1 are values of that type.
     uint8_t flags[2];
     std::memcpy(&flags[0], &e.uncontracted_ok, 1);

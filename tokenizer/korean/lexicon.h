@@ -332,6 +332,32 @@ void Model::ForEachPrefix(const uint16_t* syms, int n, F&& f) const {
   }
 }
 
+// Hash of the in-memory layout of the compiled model's structs (sizes and field offsets of
+// Entry, Morph, Params; kTT, kNumSymbols): written into compiled models and checked where they
+// are used, so a model compiled by a host tool for a cross build is known to fit the target.
+constexpr uint32_t CompiledModelLayout() {
+  const uint64_t parts[] = {
+      sizeof(Entry), offsetof(Entry, morph_begin), offsetof(Entry, n_morph),
+      offsetof(Entry, left), offsetof(Entry, first_consonant), offsetof(Entry, final),
+      offsetof(Entry, stem), offsetof(Entry, harmony), offsetof(Entry, uncontracted_ok),
+      offsetof(Entry, harmonic_output), offsetof(Entry, merge_bits), offsetof(Entry, merge_id),
+      offsetof(Entry, first_tag), offsetof(Entry, last_tag), offsetof(Entry, lex_row),
+      offsetof(Entry, first_emit), offsetof(Entry, rest_cost), sizeof(Morph),
+      offsetof(Morph, form), offsetof(Morph, alt), offsetof(Morph, form_len),
+      offsetof(Morph, alt_len), offsetof(Morph, tag), offsetof(Morph, alt_static),
+      offsetof(Morph, sym_begin), offsetof(Morph, sym_end), sizeof(Params), sizeof(bool),
+      sizeof(Tag), sizeof(LeftClass), static_cast<uint64_t>(Model::kTT),
+      static_cast<uint64_t>(kNumSymbols)};
+  uint32_t h = 2166136261u;  // FNV-1a over the little-endian bytes of each part
+  for (uint64_t v : parts) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<uint32_t>((v >> (8 * i)) & 0xff);
+      h *= 16777619u;
+    }
+  }
+  return h;
+}
+
 // Converts a Hangul string (syllables; compatibility consonants stand for a bare final
 // consonant) to split-coda symbols. Returns false if it contains anything else.
 bool ToSymbols(std::string_view utf8, std::vector<uint16_t>* out);

@@ -349,8 +349,8 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     const bool post = cb != nullptr && (p.post == 1 || (p.post == -1 && chat_applied));
     if (post && session->post == nullptr) {
       const ondo::korean::Analyzer* analyzer = nullptr;
-      // One analyzer for the whole process, created on first use (~1 ms: its tables are read
-      // in place from the library's read-only data) and shared by every session.
+      // One analyzer for the whole process, created on first use (a few ms: its tables are
+      // read in place from the library's read-only data) and shared by every session.
       ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::Analyzer::Shared(&analyzer)));
       ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::PostProcessor::Create(
           analyzer, ondo::korean::PostOptions{}, &session->post)));

@@ -52,7 +52,7 @@ class MorphSplitter {
   };
 
   // kKoreanMorph uses the process-wide morpheme analyzer (Analyzer::Shared: created once,
-  // ~1 ms, its tables read in place from the library); kWhitespace needs nothing.
+  // a few ms, its tables read in place from the library); kWhitespace needs nothing.
   static Status Create(OndoPreTokenizer kind, std::unique_ptr<MorphSplitter>* out);
 
   // Replaces *pieces with the pieces of `text` (REQUIRES: valid UTF-8, at most 2 GiB).

@@ -87,7 +87,7 @@ class Analyzer {
  public:
   // The analyzer of the lexicon and statistics compiled into the library: uses the model the
   // build compiled from them in place, from the library's read-only data (the kernel maps it
-  // from the file and shares it between processes; about 1 ms to check every offset and index,
+  // from the file and shares it between processes; a few ms to check every offset and index,
   // no heap copy of the 4.4 MB of tables), or builds it from the data when the build had no
   // compiled model or this host cannot read it (big-endian).
   static Status Create(std::unique_ptr<Analyzer>* out);

@@ -76,8 +76,10 @@ static_assert(std::is_standard_layout_v<Entry> && std::is_standard_layout_v<Morp
               std::is_standard_layout_v<Params>);
 static_assert(std::numeric_limits<float>::is_iec559 && sizeof(float) == 4);
 // No padding: the bytes of a table are exactly its fields.
-static_assert(sizeof(Entry) == 4 + 12 * 1 + 4 + 4 + 4, "Entry gained padding or a field");
-static_assert(sizeof(Morph) == 4 + 4 + 2 + 2 + 1 + 1 + 1 + 1, "Morph gained padding or a field");
+static_assert(sizeof(Entry) == 4 + 12 * 1 + 4 + 4 + 4,
+              "Entry changed: keep it free of padding and update CompiledModelLayout (lexicon.h)");
+static_assert(sizeof(Morph) == 4 + 4 + 2 + 2 + 1 + 1 + 1 + 1,
+              "Morph changed: keep it free of padding and update CompiledModelLayout (lexicon.h)");
 static_assert(alignof(Entry) <= 8 && alignof(Morph) <= 8 && alignof(Params) <= 8);
 
 constexpr uint32_t kLayout = CompiledModelLayout();

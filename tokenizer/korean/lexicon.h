@@ -231,11 +231,11 @@ class Model {
 
   // Builds from the two data blobs (the packed files in tokenizer/korean/data).
   Status Build(std::string_view stems_blob, std::string_view stats_blob, const Params& params);
-  // The compiled form (compiled_model.cc): every table of a built model and its Params, zlib-
-  // compressed behind a small header with a CRC. The build compiles the default model once
-  // (tools/compile_model.cc) and embeds it, so Analyzer::Create loads tables instead of
-  // generating them: 15 ms instead of 150 ms at start-up, 4.4 MB of heap instead of a 24.5 MB
-  // peak.
+  // The compiled form (compiled_model.cc, format "OKC2"): every table of a built model and its
+  // Params, uncompressed, little-endian, 64-byte aligned, behind a header and a directory with
+  // a CRC. The build compiles the default model once (tools/compile_model.cc) and embeds it, so
+  // Analyzer::Create uses the tables in place instead of generating them: a few ms instead of
+  // 150 ms at start-up, no heap for the 4.4 MB of tables instead of a 24.5 MB peak.
   Status Serialize(std::string* out) const;
   // Replaces this model with a compiled one, copied to one heap buffer (the caller may free
   // `compiled` afterwards). Corrupt for a blob of another version or layout, a CRC mismatch,
@@ -243,9 +243,9 @@ class Model {
   Status Load(std::string_view compiled);
   // Same, but the tables are read in place from `compiled`, which must stay valid and
   // unchanged while this model (or a copy of it) lives, and start at an 8-byte boundary
-  // (InvalidArgument otherwise). Every offset, size and index is checked here; `check_crc`
-  // also reads every byte for the CRC (off for the blob embedded in the library, whose pages
-  // are then only read when the search needs them).
+  // (InvalidArgument otherwise). Every offset, size and index is checked here (which reads
+  // the entries, morphs, trie and cost tables once); `check_crc` also reads every byte for the
+  // CRC (off for the blob embedded in the library).
   Status MapInPlace(std::string_view compiled, bool check_crc);
   // Heap bytes of the tables (0 for a model used in place).
   size_t HeapBytes() const;

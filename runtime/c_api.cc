@@ -5,7 +5,6 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -43,24 +42,7 @@ static_assert(ONDO_INTERNAL == static_cast<int>(ondo::StatusCode::kInternal));
 
 struct ondo_model {
   std::unique_ptr<ondo::runtime::Model> model;
-  // The Korean morpheme analyzer for the post-processor: loaded on first use (~15 ms, ~4.5 MB)
-  // and shared by the model's sessions (Analyze is const and thread-safe).
-  mutable std::mutex analyzer_mu;
-  mutable std::unique_ptr<ondo::korean::Analyzer> analyzer;
 };
-
-namespace {
-
-ondo::Status SharedAnalyzer(const ondo_model* model, const ondo::korean::Analyzer** out) {
-  std::lock_guard<std::mutex> lock(model->analyzer_mu);
-  if (model->analyzer == nullptr) {
-    ONDO_RETURN_IF_ERROR(ondo::korean::Analyzer::Create(&model->analyzer));
-  }
-  *out = model->analyzer.get();
-  return ondo::Status::Ok();
-}
-
-}  // namespace
 
 struct ondo_session {
   const ondo_model* model = nullptr;
@@ -372,7 +354,9 @@ ondo_status ondo_generate(ondo_session* session, const char* prompt,
     const bool spacing = p.spacing == 1 || (p.spacing == -1 && ondo::korean::kSpacingAuto);
     if (post && (session->post == nullptr || session->post->options().spacing != spacing)) {
       const ondo::korean::Analyzer* analyzer = nullptr;
-      ONDO_RETURN_IF_ERROR_C(FromStatus(SharedAnalyzer(session->model, &analyzer)));
+      // One analyzer for the whole process, created on first use (a few ms: its tables are
+      // read in place from the library's read-only data) and shared by every session.
+      ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::Analyzer::Shared(&analyzer)));
       ondo::korean::PostOptions post_options;
       post_options.spacing = spacing;
       ONDO_RETURN_IF_ERROR_C(FromStatus(ondo::korean::PostProcessor::Create(

@@ -34,7 +34,7 @@ Status MorphSplitter::Create(OndoPreTokenizer kind, std::unique_ptr<MorphSplitte
   auto s = std::unique_ptr<MorphSplitter>(new MorphSplitter());
   s->kind_ = kind;
   if (kind == OndoPreTokenizer::kKoreanMorph) {
-    ONDO_RETURN_IF_ERROR(korean::Analyzer::Create(&s->analyzer_));
+    ONDO_RETURN_IF_ERROR(korean::Analyzer::Shared(&s->analyzer_));
   }
   *out = std::move(s);
   return Status::Ok();

@@ -51,7 +51,8 @@ class MorphSplitter {
     std::vector<uint32_t> cuts;
   };
 
-  // kKoreanMorph loads the morpheme analyzer (~15 ms, ~4.5 MB); kWhitespace needs nothing.
+  // kKoreanMorph uses the process-wide morpheme analyzer (Analyzer::Shared: created once,
+  // a few ms, its tables read in place from the library); kWhitespace needs nothing.
   static Status Create(OndoPreTokenizer kind, std::unique_ptr<MorphSplitter>* out);
 
   // Replaces *pieces with the pieces of `text` (REQUIRES: valid UTF-8, at most 2 GiB).
@@ -61,7 +62,7 @@ class MorphSplitter {
 
  private:
   OndoPreTokenizer kind_ = OndoPreTokenizer::kWhitespace;
-  std::unique_ptr<korean::Analyzer> analyzer_;
+  const korean::Analyzer* analyzer_ = nullptr;  // Analyzer::Shared, never freed
 };
 
 }  // namespace ondo::tokenizer

@@ -125,12 +125,12 @@ int PostCommand(const std::vector<std::string>& args) {
     return UsageError("post", fmt::format("--part {} is not one of all, tune, held-out", part_name));
   }
 
-  std::unique_ptr<korean::Analyzer> analyzer;
-  if (Status s = korean::Analyzer::Create(&analyzer); !s.ok()) return Error(s);
+  const korean::Analyzer* analyzer = nullptr;
+  if (Status s = korean::Analyzer::Shared(&analyzer); !s.ok()) return Error(s);
   if (!spacing_paths.empty()) {
     const std::string part = part_name.empty() ? std::string("held-out") : part_name;
     std::unique_ptr<korean::Spacer> spacer;
-    if (Status s = korean::Spacer::Create(analyzer.get(), sp_options, &spacer); !s.ok()) {
+    if (Status s = korean::Spacer::Create(analyzer, sp_options, &spacer); !s.ok()) {
       return Error(s);
     }
     std::ofstream failures;
@@ -202,7 +202,7 @@ int PostCommand(const std::vector<std::string>& args) {
   po_options.spacing = spacing == "on" || (spacing == "auto" && korean::kSpacingAuto);
   po_options.spacing_options = sp_options;
   std::unique_ptr<korean::PostProcessor> pp;
-  if (Status s = korean::PostProcessor::Create(analyzer.get(), po_options, &pp); !s.ok()) {
+  if (Status s = korean::PostProcessor::Create(analyzer, po_options, &pp); !s.ok()) {
     return Error(s);
   }
 

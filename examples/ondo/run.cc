@@ -250,12 +250,12 @@ int RunCommand(const std::vector<std::string>& args) {
     gen.loop_max_period = runtime::kDefaultLoopMaxPeriod;
   }
   const bool post_on = post == "ko" || (post == "auto" && chat_applied);
-  std::unique_ptr<korean::Analyzer> analyzer;
+  const korean::Analyzer* analyzer = nullptr;
   std::unique_ptr<korean::PostProcessor> pp;
   PostStream post_stream;
   if (post_on) {
-    if (Status st = korean::Analyzer::Create(&analyzer); !st.ok()) return Error(st);
-    if (Status st = korean::PostProcessor::Create(analyzer.get(), korean::PostOptions{}, &pp);
+    if (Status st = korean::Analyzer::Shared(&analyzer); !st.ok()) return Error(st);
+    if (Status st = korean::PostProcessor::Create(analyzer, korean::PostOptions{}, &pp);
         !st.ok()) {
       return Error(st);
     }

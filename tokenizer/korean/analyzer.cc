@@ -3,6 +3,7 @@
 #include "tokenizer/korean/analyzer.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -112,8 +113,40 @@ Analyzer::~Analyzer() = default;
 
 Status Analyzer::Create(std::unique_ptr<Analyzer>* out) {
   const std::string_view compiled = detail::EmbeddedCompiledModel();
-  if (compiled.empty()) return CreateWithParams({}, out);
-  return CreateFromCompiled(compiled, out);
+  if (compiled.empty() || std::endian::native != std::endian::little) {
+    return CreateWithParams({}, out);
+  }
+  // In place: the tables stay in the library's read-only data. Every offset and index is
+  // checked; the CRC is not (a second pass over all 4.4 MB at every start, for bytes that are
+  // part of the library itself and that the checks make memory-safe whatever they hold).
+  std::unique_ptr<Analyzer> a(new Analyzer());
+  ONDO_RETURN_IF_ERROR(a->impl_->model.MapInPlace(compiled, /*check_crc=*/false));
+  *out = std::move(a);
+  return Status::Ok();
+}
+
+Status Analyzer::Shared(const Analyzer** out) {
+  struct Instance {
+    Status status;
+    std::unique_ptr<Analyzer> analyzer;
+  };
+  // Created by the first caller (C++ guarantees one initialisation even when threads race) and
+  // never destroyed, so sessions still running during exit keep a valid analyzer.
+  static const Instance* const instance = [] {
+    auto* in = new Instance;
+    in->status = Create(&in->analyzer);
+    return in;
+  }();
+  if (!instance->status.ok()) return instance->status;
+  *out = instance->analyzer.get();
+  return Status::Ok();
+}
+
+Status Analyzer::CreateInPlace(std::string_view compiled, std::unique_ptr<Analyzer>* out) {
+  std::unique_ptr<Analyzer> a(new Analyzer());
+  ONDO_RETURN_IF_ERROR(a->impl_->model.MapInPlace(compiled, /*check_crc=*/true));
+  *out = std::move(a);
+  return Status::Ok();
 }
 
 Status Analyzer::CreateFromCompiled(std::string_view compiled, std::unique_ptr<Analyzer>* out) {
@@ -144,6 +177,8 @@ Status Analyzer::CreateFromData(std::string_view stems_blob, std::string_view st
 Status Analyzer::SerializeModel(std::string* out) const { return impl_->model.Serialize(out); }
 
 size_t Analyzer::MemoryBytes() const { return impl_->model.MemoryBytes() + sizeof(Impl); }
+
+size_t Analyzer::HeapBytes() const { return impl_->model.HeapBytes() + sizeof(Impl); }
 
 namespace {
 

@@ -85,12 +85,22 @@ struct AnalyzeOptions {
 
 class Analyzer {
  public:
-  // The analyzer of the lexicon and statistics compiled into the library: loads the model the
-  // build compiled from them (a few ms; the model's 4.4 MB of tables on the heap and little
-  // else), or builds it from the data when the build had no compiled model (cross builds).
+  // The analyzer of the lexicon and statistics compiled into the library: uses the model the
+  // build compiled from them in place, from the library's read-only data (the kernel maps it
+  // from the file and shares it between processes; a few ms to check every offset and index,
+  // no heap copy of the 4.4 MB of tables), or builds it from the data when the build had no
+  // compiled model or this host cannot read it (big-endian).
   static Status Create(std::unique_ptr<Analyzer>* out);
-  // From a compiled model (the format of detail::Model::Serialize). Corrupt when malformed.
+  // The process-wide default analyzer (what Create gives), created once by the first call,
+  // thread-safe, never destroyed: every session of the process shares it. A failed creation
+  // is returned to every caller.
+  static Status Shared(const Analyzer** out);
+  // From a compiled model (the format of detail::Model::Serialize), copied: `compiled` may be
+  // freed afterwards. Corrupt when malformed (any byte, size or index is checked).
   static Status CreateFromCompiled(std::string_view compiled, std::unique_ptr<Analyzer>* out);
+  // Same without the copy: the tables are read in place from `compiled` (e.g. a file mapping),
+  // which must start at an 8-byte boundary and outlive the analyzer unchanged.
+  static Status CreateInPlace(std::string_view compiled, std::unique_ptr<Analyzer>* out);
   // Builds the model from the embedded data at run time, with named cost parameters overridden
   // (development and tuning; the names are the fields of detail::Params in lexicon.h, e.g.
   // {"unk_per_syl", 1.5}). InvalidArgument for an unknown name.
@@ -134,8 +144,10 @@ class Analyzer {
   // it to embed the default model (tools/compile_model.cc).
   Status SerializeModel(std::string* out) const;
 
-  // Approximate resident size of the lexicon and model tables.
+  // Size of the lexicon and model tables, wherever they are.
   size_t MemoryBytes() const;
+  // What of it is on the heap (a few hundred bytes when the tables are used in place).
+  size_t HeapBytes() const;
 
  private:
   Analyzer();

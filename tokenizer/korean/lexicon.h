@@ -14,9 +14,11 @@
 // analyzer.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "platform/status.h"
@@ -144,19 +146,112 @@ struct Params {
   bool Set(std::string_view name, float value);
 };
 
+// A read-only table of the model: either owned (a vector the builder fills with the vector-like
+// mutators below) or a view of bytes it does not own (the compiled model used in place from
+// the library's mapping, Model::MapInPlace). Reads are the same either way: operator[],
+// size(), data(), iteration. Mutators are for building only (an owned table).
+template <typename T>
+class Table {
+ public:
+  using value_type = T;
+  Table() = default;
+  Table(const Table& o) { *this = o; }
+  Table(Table&& o) noexcept { *this = std::move(o); }
+  Table& operator=(const Table& o) {
+    if (this == &o) return *this;
+    own_ = o.own_;
+    if (o.owned()) {
+      Sync();
+    } else {
+      data_ = o.data_, size_ = o.size_;
+    }
+    return *this;
+  }
+  Table& operator=(Table&& o) noexcept {
+    if (this == &o) return *this;
+    const bool owned = o.owned();
+    own_ = std::move(o.own_);  // the buffer moves with its address
+    if (owned) {
+      Sync();
+    } else {
+      data_ = o.data_, size_ = o.size_;
+    }
+    o.own_.clear();
+    o.Sync();
+    return *this;
+  }
+
+  // Points at `n` elements owned elsewhere, which must outlive this table.
+  void View(const T* p, size_t n) {
+    own_ = std::vector<T>();
+    data_ = p, size_ = n;
+  }
+  bool owned() const { return data_ == own_.data(); }
+
+  const T& operator[](size_t i) const { return data_[i]; }
+  // Builder access; writing is only valid on an owned table.
+  T& operator[](size_t i) { return const_cast<T*>(data_)[i]; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+  const T& back() const { return data_[size_ - 1]; }
+  // Bytes held on the heap by this table (a view holds none).
+  size_t capacity() const { return owned() ? own_.capacity() : size_; }
+  size_t heap_bytes() const { return own_.capacity() * sizeof(T); }
+
+  void clear() { Own().clear(), Sync(); }
+  void push_back(const T& v) { Own().push_back(v), Sync(); }
+  void assign(size_t n, const T& v) { Own().assign(n, v), Sync(); }
+  void resize(size_t n) { Own().resize(n), Sync(); }
+  void append(std::string_view s) {  // Table<char> (the string pool)
+    Own().insert(own_.end(), s.begin(), s.end()), Sync();
+  }
+
+ private:
+  std::vector<T>& Own() {
+    if (!owned()) {
+      own_.assign(data_, data_ + size_);
+      Sync();
+    }
+    return own_;
+  }
+  void Sync() { data_ = own_.data(), size_ = own_.size(); }
+  std::vector<T> own_;
+  const T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 class Model {
  public:
+  Model() = default;
+  // Tables may point into blob_: moving keeps that buffer's address, copying would not.
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
   // Builds from the two data blobs (the packed files in tokenizer/korean/data).
   Status Build(std::string_view stems_blob, std::string_view stats_blob, const Params& params);
-  // The compiled form (compiled_model.cc): every table of a built model and its Params, zlib-
-  // compressed behind a small header with a CRC. The build compiles the default model once
-  // (tools/compile_model.cc) and embeds it, so Analyzer::Create loads tables instead of
-  // generating them: 15 ms instead of 150 ms at start-up, 4.4 MB of heap instead of a 24.5 MB
-  // peak.
+  // The compiled form (compiled_model.cc, format "OKC2"): every table of a built model and its
+  // Params, uncompressed, little-endian, 64-byte aligned, behind a header and a directory with
+  // a CRC. The build compiles the default model once (tools/compile_model.cc) and embeds it, so
+  // Analyzer::Create uses the tables in place instead of generating them: a few ms instead of
+  // 150 ms at start-up, no heap for the 4.4 MB of tables instead of a 24.5 MB peak.
   Status Serialize(std::string* out) const;
-  // Replaces this model with a compiled one. Corrupt for a blob of another version, byte order
-  // or layout, a CRC mismatch, or tables whose indices do not fit together.
+  // Replaces this model with a compiled one, copied to one heap buffer (the caller may free
+  // `compiled` afterwards). Corrupt for a blob of another version or layout, a CRC mismatch,
+  // tables out of the blob, or tables whose indices do not fit together.
   Status Load(std::string_view compiled);
+  // Same, but the tables are read in place from `compiled`, which must stay valid and
+  // unchanged while this model (or a copy of it) lives, and start at an 8-byte boundary
+  // (InvalidArgument otherwise). Every offset, size and index is checked here (which reads
+  // the entries, morphs, trie and cost tables once); `check_crc` also reads every byte for the
+  // CRC (off for the blob embedded in the library).
+  Status MapInPlace(std::string_view compiled, bool check_crc);
+  // Heap bytes of the tables (0 for a model used in place).
+  size_t HeapBytes() const;
 
   // Looks up entries whose surface starts at syms[0]. Calls f(length_in_symbols, entry_index)
   // for each; stops at the first symbol that is 0 (not Hangul).
@@ -164,7 +259,7 @@ class Model {
   void ForEachPrefix(const uint16_t* syms, int n, F&& f) const;
 
   std::string_view Str(uint32_t off, uint16_t len) const {
-    return std::string_view(pool_).substr(off, len);
+    return std::string_view(pool_.data(), pool_.size()).substr(off, len);
   }
   // Transition cost between tags (kBos / kEos as pseudo tags).
   float Trans(int from, int to) const { return trans_[from * kTT + to]; }
@@ -184,8 +279,8 @@ class Model {
   static constexpr int kEos = kNumTags + 1;
   static constexpr int kTT = kNumTags + 2;
 
-  std::vector<Entry> entries;
-  std::vector<Morph> morphs;
+  Table<Entry> entries;
+  Table<Morph> morphs;
   Params params;
   size_t MemoryBytes() const;
 
@@ -194,20 +289,22 @@ class Model {
   template <typename M, typename F>
   friend void VisitTables(M& m, F&& f);
   Status Validate() const;
-  std::string pool_;
-  std::vector<float> trans_;
-  std::vector<float> lex_cost_;
-  std::vector<float> cross_, cross_end_;
-  std::vector<float> unk_syl_;
+  // The compiled blob the tables point into when Load copied it (8-byte aligned).
+  std::vector<uint64_t> blob_;
+  Table<char> pool_;
+  Table<float> trans_;
+  Table<float> lex_cost_;
+  Table<float> cross_, cross_end_;
+  Table<float> unk_syl_;
   // Trie: node 0 unused; root children indexed directly by symbol.
-  std::vector<uint32_t> root_;  // symbol -> node (0 = none)
-  std::vector<uint32_t> node_child_begin_;
-  std::vector<uint16_t> node_child_count_;
-  std::vector<uint32_t> node_entry_begin_;
-  std::vector<uint16_t> node_entry_count_;
-  std::vector<uint16_t> child_sym_;  // sorted per node
-  std::vector<uint32_t> child_node_;
-  std::vector<uint32_t> entry_ids_;  // per node entry lists
+  Table<uint32_t> root_;  // symbol -> node (0 = none)
+  Table<uint32_t> node_child_begin_;
+  Table<uint16_t> node_child_count_;
+  Table<uint32_t> node_entry_begin_;
+  Table<uint16_t> node_entry_count_;
+  Table<uint16_t> child_sym_;  // sorted per node
+  Table<uint32_t> child_node_;
+  Table<uint32_t> entry_ids_;  // per node entry lists
 };
 
 template <typename F>
@@ -236,6 +333,32 @@ void Model::ForEachPrefix(const uint16_t* syms, int n, F&& f) const {
     node = child_node_[cb + lo];
     ++len;
   }
+}
+
+// Hash of the in-memory layout of the compiled model's structs (sizes and field offsets of
+// Entry, Morph, Params; kTT, kNumSymbols): written into compiled models and checked where they
+// are used, so a model compiled by a host tool for a cross build is known to fit the target.
+constexpr uint32_t CompiledModelLayout() {
+  const uint64_t parts[] = {
+      sizeof(Entry), offsetof(Entry, morph_begin), offsetof(Entry, n_morph),
+      offsetof(Entry, left), offsetof(Entry, first_consonant), offsetof(Entry, final),
+      offsetof(Entry, stem), offsetof(Entry, harmony), offsetof(Entry, uncontracted_ok),
+      offsetof(Entry, harmonic_output), offsetof(Entry, merge_bits), offsetof(Entry, merge_id),
+      offsetof(Entry, first_tag), offsetof(Entry, last_tag), offsetof(Entry, lex_row),
+      offsetof(Entry, first_emit), offsetof(Entry, rest_cost), sizeof(Morph),
+      offsetof(Morph, form), offsetof(Morph, alt), offsetof(Morph, form_len),
+      offsetof(Morph, alt_len), offsetof(Morph, tag), offsetof(Morph, alt_static),
+      offsetof(Morph, sym_begin), offsetof(Morph, sym_end), sizeof(Params), sizeof(bool),
+      sizeof(Tag), sizeof(LeftClass), static_cast<uint64_t>(Model::kTT),
+      static_cast<uint64_t>(kNumSymbols)};
+  uint32_t h = 2166136261u;  // FNV-1a over the little-endian bytes of each part
+  for (uint64_t v : parts) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<uint32_t>((v >> (8 * i)) & 0xff);
+      h *= 16777619u;
+    }
+  }
+  return h;
 }
 
 // Converts a Hangul string (syllables; compatibility consonants stand for a bare final

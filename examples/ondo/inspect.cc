@@ -141,8 +141,13 @@ int InspectCommand(const std::vector<std::string>& args) {
   session_options.kv_type = kv_element;
   runtime::SessionPlan plan;
   if (Status s = runtime::PlanSession(*model, session_options, &plan); !s.ok()) return Error(s);
-  fmt::print("  kernels {} (CPU features: {}; ONDO_CPU=scalar|avx2 forces a lower set)\n", kernels::ActiveIsa(),
-             platform::GetCpuFeatures().ToString());
+#if defined(__aarch64__)
+  constexpr const char* kLowerSets = "scalar|neon";
+#else
+  constexpr const char* kLowerSets = "scalar|avx2";
+#endif
+  fmt::print("  kernels {} (CPU features: {}; ONDO_CPU={} forces a lower set)\n", kernels::ActiveIsa(),
+             platform::GetCpuFeatures().ToString(), kLowerSets);
   fmt::print("\nmemory (n_ctx {}, prefill chunk {} tokens):\n{}", plan.n_ctx, plan.n_batch,
              runtime::DescribePlan(plan, c));
   return kExitOk;

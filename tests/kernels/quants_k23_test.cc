@@ -748,26 +748,6 @@ TEST(K23SimdTable, SetsUseTheirOwnKernels) {
 }
 #endif
 
-#if ONDO_KERNELS_ARM
-// The NEON sets register their own kernels for every K-quant and IQ4_XS (kernels/arm/neon_k.cc):
-// the comparisons above pass as well when a set silently keeps the reference.
-TEST(K23SimdTable, ArmSetsUseTheirOwnKernels) {
-  const KernelSet* neon = GetKernelSet(Isa::kNeon);
-  const KernelSet* neondot = GetKernelSet(Isa::kNeonDot);
-  for (DType t : {DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kIQ4_XS}) {
-    for (const KernelSet* s : {neon, neondot}) {
-      if (!s) continue;
-      EXPECT_NE(s->For(t).vec_dot, Ref().For(t).vec_dot) << s->name << " " << Info(t).name;
-      EXPECT_NE(s->For(t).mat_mul, Ref().For(t).mat_mul) << s->name << " " << Info(t).name;
-    }
-    if (neon && neondot) {
-      EXPECT_NE(neon->For(t).vec_dot, neondot->For(t).vec_dot) << Info(t).name;
-      EXPECT_NE(neon->For(t).mat_mul, neondot->For(t).mat_mul) << Info(t).name;
-    }
-  }
-}
-#endif
 
 }  // namespace
 }  // namespace ondo::kernels

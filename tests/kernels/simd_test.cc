@@ -656,5 +656,34 @@ TEST(SimdTable, SetsUseTheirOwnKernels) {
 }
 #endif
 
+#if ONDO_KERNELS_ARM
+// Both NEON sets register their own kernels for every weight type and op (kernels/arm/*.cc):
+// the comparisons against the reference pass as well when a set silently keeps the reference.
+TEST(SimdTable, ArmSetsUseTheirOwnKernels) {
+  const KernelSet* neon = GetKernelSet(Isa::kNeon);
+  const KernelSet* neondot = GetKernelSet(Isa::kNeonDot);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+                  DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K,
+                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kOQ2}) {
+    for (const KernelSet* s : {neon, neondot}) {
+      if (!s) continue;
+      EXPECT_NE(s->For(t).vec_dot, Ref().For(t).vec_dot) << s->name << " " << Info(t).name;
+      EXPECT_NE(s->For(t).mat_mul, Ref().For(t).mat_mul) << s->name << " " << Info(t).name;
+    }
+    if (neon && neondot) {
+      EXPECT_NE(neon->For(t).vec_dot, neondot->For(t).vec_dot) << Info(t).name;
+      EXPECT_NE(neon->For(t).mat_mul, neondot->For(t).mat_mul) << Info(t).name;
+    }
+  }
+  for (const KernelSet* s : {neon, neondot}) {
+    if (!s) continue;
+    EXPECT_NE(s->softmax, Ref().softmax) << s->name;
+    EXPECT_NE(s->swiglu, Ref().swiglu) << s->name;
+    EXPECT_NE(s->attention_f16, Ref().attention_f16) << s->name;
+    EXPECT_NE(s->attention_q8_0, Ref().attention_q8_0) << s->name;
+  }
+}
+#endif
+
 }  // namespace
 }  // namespace ondo::kernels

@@ -136,46 +136,26 @@ float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
   return out;
 }
 
-// Rows [r0, r1) against n_tok tokens, kMaxTok tokens at a time.
-template <template <int> class Kernel>
-void MatMulTiled(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  for (int t0 = 0; t0 < n_tok; t0 += kMaxTok) {
-    const int nt = n_tok - t0 < kMaxTok ? n_tok - t0 : kMaxTok;
-    const Byte* xs[kMaxTok];
-    for (int t = 0; t < nt; ++t) xs[t] = xb + static_cast<size_t>(t0 + t) * x_row_bytes;
-    for (int64_t r = r0; r < r1; ++r) {
-      const Byte* row = wb + static_cast<size_t>(r) * w_row_bytes;
-      float out[kMaxTok];
-      switch (nt) {
-        case 4: Kernel<4>::Run(k, row, xs, out); break;
-        case 3: Kernel<3>::Run(k, row, xs, out); break;
-        case 2: Kernel<2>::Run(k, row, xs, out); break;
-        default: Kernel<1>::Run(k, row, xs, out); break;
-      }
-      for (int t = 0; t < nt; ++t) y[static_cast<int64_t>(t0 + t) * y_stride + r] = out[t];
-    }
-  }
-}
-
-template <int NT> struct F32Kernel {
+struct F32Kernel {
+  template <int NT>
   static void Run(int64_t n, const Byte* w, const Byte* const* x, float* o) {
     DotRowTokens<F32Row, NT>(n, w, x, o);
   }
 };
-template <int NT> struct F16Kernel {
+struct F16Kernel {
+  template <int NT>
   static void Run(int64_t n, const Byte* w, const Byte* const* x, float* o) {
     DotRowTokens<F16Row, NT>(n, w, x, o);
   }
 };
-template <int NT> struct Bf16Kernel {
+struct Bf16Kernel {
+  template <int NT>
   static void Run(int64_t n, const Byte* w, const Byte* const* x, float* o) {
     DotRowTokens<Bf16Row, NT>(n, w, x, o);
   }
 };
-template <int NT> struct Q8_0Kernel {
+struct Q8_0Kernel {
+  template <int NT>
   static void Run(int64_t n, const Byte* w, const Byte* const* x, float* o) {
     DotRowTokensQ8_0<NT>(n, w, x, o);
   }
@@ -184,7 +164,8 @@ template <int NT> struct Q8_0Kernel {
 #define ONDO_NEON_MATMUL(NAME, KERNEL)                                                       \
   void NAME(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,            \
             const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {   \
-    MatMulTiled<KERNEL>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);   \
+    MatMulTokenTiles<KERNEL, kMaxTok>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,   \
+                                      y_stride);                                             \
   }
 ONDO_NEON_MATMUL(MatMulF32, F32Kernel)
 ONDO_NEON_MATMUL(MatMulF16, F16Kernel)

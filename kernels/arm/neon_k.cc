@@ -468,42 +468,19 @@ constexpr int kMaxTok = 4;
 constexpr int kMaxTok = 2;
 #endif
 
-// Rows [r0, r1) against n_tok tokens, kMaxTok tokens at a time.
+template <class T>
+struct KKernel {
+  template <int NT>
+  static void Run(int64_t n, const Byte* w, const Byte* const* x, float* o) {
+    DotRowTokens<T, NT>(n, w, x, o);
+  }
+};
+
 template <class T>
 void MatMulK(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const void* x_vd,
              size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  for (int t0 = 0; t0 < n_tok; t0 += kMaxTok) {
-    const int nt = n_tok - t0 < kMaxTok ? n_tok - t0 : kMaxTok;
-    const Byte* xs[kMaxTok];
-    for (int t = 0; t < nt; ++t) xs[t] = xb + static_cast<size_t>(t0 + t) * x_row_bytes;
-    for (int64_t r = r0; r < r1; ++r) {
-      const Byte* row = wb + static_cast<size_t>(r) * w_row_bytes;
-      float out[kMaxTok];
-      if constexpr (kMaxTok == 4) {
-        switch (nt) {
-          case 4:
-            DotRowTokens<T, 4>(k, row, xs, out);
-            break;
-          case 3:
-            DotRowTokens<T, 3>(k, row, xs, out);
-            break;
-          case 2:
-            DotRowTokens<T, 2>(k, row, xs, out);
-            break;
-          default:
-            DotRowTokens<T, 1>(k, row, xs, out);
-            break;
-        }
-      } else if (nt == 2) {
-        DotRowTokens<T, 2>(k, row, xs, out);
-      } else {
-        DotRowTokens<T, 1>(k, row, xs, out);
-      }
-      for (int t = 0; t < nt; ++t) y[static_cast<int64_t>(t0 + t) * y_stride + r] = out[t];
-    }
-  }
+  MatMulTokenTiles<KKernel<T>, kMaxTok>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                        y_stride);
 }
 
 }  // namespace

@@ -57,5 +57,41 @@ void MatMulByRows(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int
   }
 }
 
+// Calls Kernel::Run<NT> for the largest NT <= MaxNT with NT <= nt (so NT == nt when nt <= MaxNT).
+template <class Kernel, int MaxNT>
+inline void RunTokens(int nt, int64_t n, const unsigned char* row, const unsigned char* const* xs,
+                      float* out) {
+  if constexpr (MaxNT > 1) {
+    if (nt < MaxNT) {
+      RunTokens<Kernel, MaxNT - 1>(nt, n, row, xs, out);
+      return;
+    }
+  }
+  Kernel::template Run<MaxNT>(n, row, xs, out);
+}
+
+// The MatMul of a type whose row kernel handles 1..MaxTok tokens at once:
+// Kernel::Run<NT>(k, w_row, x_rows[NT], out[NT]) computes one weight row against NT activation
+// rows, so each weight block is unpacked once per group of MaxTok tokens (prefill) and once per
+// row for a single token (decode). Rows [r0, r1), tokens in groups of MaxTok.
+template <class Kernel, int MaxTok>
+void MatMulTokenTiles(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                      const void* x_vd, size_t x_row_bytes, int n_tok, float* y,
+                      int64_t y_stride) {
+  const auto* wb = static_cast<const unsigned char*>(w);
+  const auto* xb = static_cast<const unsigned char*>(x_vd);
+  for (int t0 = 0; t0 < n_tok; t0 += MaxTok) {
+    const int nt = n_tok - t0 < MaxTok ? n_tok - t0 : MaxTok;
+    const unsigned char* xs[MaxTok];
+    for (int t = 0; t < nt; ++t) xs[t] = xb + static_cast<size_t>(t0 + t) * x_row_bytes;
+    for (int64_t r = r0; r < r1; ++r) {
+      const unsigned char* row = wb + static_cast<size_t>(r) * w_row_bytes;
+      float out[MaxTok];
+      RunTokens<Kernel, MaxTok>(nt, k, row, xs, out);
+      for (int t = 0; t < nt; ++t) y[static_cast<int64_t>(t0 + t) * y_stride + r] = out[t];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ondo::kernels::ONDO_ARM_NS

@@ -90,6 +90,14 @@ inline __m256 RoundHalfAway(__m256 v) {
   return _mm256_add_ps(t, _mm256_and_ps(up, one));
 }
 
+// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
+// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
+inline __m256 RoundToInt8Range(__m256 v) {
+  const __m256 r = RoundHalfAway(v);
+  const __m256 not_nan = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));
+  return _mm256_min_ps(_mm256_max_ps(not_nan, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+}
+
 // --- element loaders for the float-like row types ------------------------------------------
 struct F32Load {
   static __m256 Load8(const Byte* p, int64_t i) {
@@ -433,7 +441,7 @@ void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q32[4];
     for (int q = 0; q < 4; ++q) {
-      q32[q] = _mm256_cvtps_epi32(RoundHalfAway(_mm256_mul_ps(v[q], vid)));
+      q32[q] = _mm256_cvtps_epi32(RoundToInt8Range(_mm256_mul_ps(v[q], vid)));
     }
     const __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]);
     const __m256i q16b = _mm256_packs_epi32(q32[2], q32[3]);

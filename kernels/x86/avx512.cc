@@ -77,6 +77,14 @@ inline __m512 RoundHalfAway(__m512 v) {
   return _mm512_mask_add_ps(t, up, t, one);
 }
 
+// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
+// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
+inline __m512 RoundToInt8Range(__m512 v) {
+  const __m512 r = RoundHalfAway(v);
+  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
+  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+}
+
 struct F32Load {
   static __m512 Load16(const Byte* p, int64_t i) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(p + 4 * i));
@@ -541,9 +549,9 @@ void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const __m512 vid = _mm512_set1_ps(id);
     const __m128i q0 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundHalfAway(_mm512_mul_ps(v0, vid))));
+        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid))));
     const __m128i q1 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundHalfAway(_mm512_mul_ps(v1, vid))));
+        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid))));
     Byte* b = o + ib * sizeof(block_q8_0);
     const uint16_t dh = F2H(d);
     std::memcpy(b, &dh, 2);

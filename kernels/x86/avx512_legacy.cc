@@ -65,6 +65,14 @@ inline __m512 RoundHalfAway(__m512 v) {
   return _mm512_mask_add_ps(t, up, t, one);
 }
 
+// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
+// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
+inline __m512 RoundToInt8Range(__m512 v) {
+  const __m512 r = RoundHalfAway(v);
+  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
+  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+}
+
 enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
 
 template <Kind K>
@@ -416,8 +424,8 @@ void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const __m512 vid = _mm512_set1_ps(id);
-    const __m512i q0 = _mm512_cvtps_epi32(RoundHalfAway(_mm512_mul_ps(v0, vid)));
-    const __m512i q1 = _mm512_cvtps_epi32(RoundHalfAway(_mm512_mul_ps(v1, vid)));
+    const __m512i q0 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid)));
+    const __m512i q1 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid)));
     const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
     Byte* b = o + ib * sizeof(block_q8_1);
     const uint16_t dh = F2H(d);

@@ -102,7 +102,8 @@ TEST_P(SimdTest, QuantizeRowF16IsBitIdentical) {
 TEST_P(SimdTest, QuantizeRowQ8_0IsBitIdentical) {
   std::mt19937 rng(22);
   for (int64_t n : Q8Sizes()) {
-    for (float scale : {1.0f, 127.0f / 2.0f, 1e-20f, 3e4f}) {
+    // 1e-38 and 1e-40: subnormal scales d, whose inverse overflows to inf.
+    for (float scale : {1.0f, 127.0f / 2.0f, 1e-20f, 3e4f, 1e-38f, 1e-40f}) {
       std::vector<float> xs = TestValues(rng, n + 16);
       for (float& v : xs) v *= scale;
       // A block with max 127: d = 1, so x * id = x and the quarter steps are exact ties.

@@ -42,21 +42,6 @@ inline float LoadHalf(const void* p) {
   return HalfToF32(bits);
 }
 
-// y[t * y_stride + r] = dot(row r, x row t) with a row kernel: the fallback MatMul for a type
-// whose many-token path is not tiled (each weight row is read once per token).
-template <float (*Dot)(int64_t, const void*, const void*)>
-void MatMulByRows(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  const auto* wb = static_cast<const unsigned char*>(w);
-  const auto* xb = static_cast<const unsigned char*>(x_vd);
-  for (int64_t r = r0; r < r1; ++r) {
-    const void* row = wb + static_cast<size_t>(r) * w_row_bytes;
-    for (int t = 0; t < n_tok; ++t) {
-      y[t * y_stride + r] = Dot(k, row, xb + static_cast<size_t>(t) * x_row_bytes);
-    }
-  }
-}
-
 // Calls Kernel::Run<NT> for the largest NT <= MaxNT with NT <= nt (so NT == nt when nt <= MaxNT).
 template <class Kernel, int MaxNT>
 inline void RunTokens(int nt, int64_t n, const unsigned char* row, const unsigned char* const* xs,

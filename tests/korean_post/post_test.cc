@@ -146,11 +146,19 @@ TEST_F(PostTest, Punctuation) {
   EXPECT_EQ(Post("좋다!!!"), "좋다!!!");
   EXPECT_EQ(Post("정말??"), "정말??");
   EXPECT_EQ(Post("어어!?"), "어어!?");
-  EXPECT_EQ(Post("뭐?!?!"), "뭐?");
+  EXPECT_EQ(Post("뭐?!?!"), "뭐?!?!");        // mixed marks as written (issue 13)
+  EXPECT_EQ(Post("뭐?!?!?!?!"), "뭐?");      // more than 6: a loop
+  EXPECT_EQ(Post("좋다,,, 정말"), "좋다,,, 정말");
+  EXPECT_EQ(Post("좋다,,,, 정말"), "좋다, 정말");  // 4 commas in a row: a loop
+  EXPECT_EQ(Post("사랑합니다.!!!"), "사랑합니다.!!!");
+  EXPECT_EQ(Post("진짜;;;"), "진짜;;;");
   EXPECT_EQ(Post("그래.."), "그래..");
   EXPECT_EQ(Post("그래..."), "그래...");
   EXPECT_EQ(Post("그래…"), "그래…");
-  EXPECT_EQ(Post("그래....."), "그래...");
+  EXPECT_EQ(Post("그래....."), "그래.....");  // up to 12 dots as written
+  EXPECT_EQ(Post("그래..............."), "그래...");
+  EXPECT_EQ(Post("그래…………………"), "그래...");
+  EXPECT_EQ(Post("좋다！！"), "좋다!!");
   EXPECT_EQ(Post("3.14를 곱한다."), "3.14를 곱한다.");
   EXPECT_EQ(Post("그는 (학교에 갔다."), "그는 학교에 갔다.");
   EXPECT_EQ(Post("그는 학교에) 갔다."), "그는 학교에 갔다.");
@@ -162,8 +170,15 @@ TEST_F(PostTest, Punctuation) {
 TEST_F(PostTest, Repetition) {
   EXPECT_EQ(Post("좋아요 좋아요 좋아요 좋아요"), "좋아요");
   EXPECT_EQ(Post("정말 정말 좋다."), "정말 정말 좋다.");  // emphasis: two copies stay
-  EXPECT_EQ(Post("ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ"), "ㅋㅋㅋ");
-  EXPECT_EQ(Post("하하하하하 좋다"), "하하하 좋다");
+  // Human laughter and crying stay up to loop_char_run (30) copies; longer runs are loops.
+  EXPECT_EQ(Post("ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ"), "ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ");
+  std::string k31;
+  for (int i = 0; i < 31; ++i) k31 += "ㅋ";
+  EXPECT_EQ(Post(k31), "ㅋㅋㅋ");
+  EXPECT_EQ(Post(k31.substr(3)), k31.substr(3));  // 30 copies stay
+  EXPECT_EQ(Post("하하하하하 좋다"), "하하하하하 좋다");  // a syllable that begins its word
+  EXPECT_EQ(Post("좋다다다다다"), "좋다다다");              // repeated inside a word: a loop
+  EXPECT_EQ(Post("혐의(방해)도도도도 적용됐다."), "혐의(방해)도도도 적용됐다.");
   EXPECT_EQ(Post("좋다!!!!!!"), "좋다!");
   EXPECT_EQ(Post("날씨가 좋다. 날씨가 좋다. 날씨가 좋다."), "날씨가 좋다.");
   EXPECT_EQ(Post("허리가 아파서 허리가 아파서 허리가 아파서 병원에 갔다."),
@@ -177,7 +192,13 @@ TEST_F(PostTest, Repetition) {
   EXPECT_EQ(Post("1000000원"), "1000000원");  // digits never flood
   PostOptions o;
   o.max_char_run = 2;
-  EXPECT_EQ(Post("ㅋㅋㅋㅋ", o), "ㅋㅋ");
+  EXPECT_EQ(Post("좋다다다", o), "좋다다");
+  o.loop_char_run = 5;
+  EXPECT_EQ(Post("ㅋㅋㅋㅋㅋ", o), "ㅋㅋㅋㅋㅋ");
+  EXPECT_EQ(Post("ㅋㅋㅋㅋㅋㅋ", o), "ㅋㅋ");
+  o.loop_char_run = 1;  // below max_char_run
+  std::unique_ptr<PostProcessor> bad;
+  EXPECT_FALSE(PostProcessor::Create(analyzer_.get(), o, &bad).ok());
 }
 
 TEST_F(PostTest, CleanTextUnchanged) {
@@ -242,6 +263,7 @@ TEST_F(PostTest, StreamingEqualsWholeText) {
 TEST_F(PostTest, BoundedBuffer) {
   PostOptions o;
   o.buffer_capacity = 64;
+  o.loop_char_run = 8;  // the 64-byte buffer cuts a run into pieces of 21 characters
   std::unique_ptr<PostProcessor> pp;
   ASSERT_TRUE(PostProcessor::Create(analyzer_.get(), o, &pp).ok());
   std::string text;

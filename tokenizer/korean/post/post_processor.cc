@@ -136,6 +136,47 @@ bool ListMarker(std::string_view before) {
   return DecodeUtf8(before, &pos, &c) && pos == before.size() && IsHangulSyllable(c);
 }
 
+// Whether only sentence marks, closers and whitespace are in `rest` (the text after a closer).
+bool EndsWithMarksOnly(std::string_view rest) {
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    char32_t c = 0;
+    if (!DecodeUtf8(rest, &pos, &c)) return false;
+    c = MapFullwidth(c);
+    if (!(IsMark(c) || IsCloser(c) || c == ' ' || c == '\t')) return false;
+  }
+  return true;
+}
+
+// Whether an opener after `before` (the sentence up to it) opens a quotation or parenthetical
+// that may go on past the line: it begins the sentence (after whitespace or other openers), or
+// it follows a comma or colon and a space.
+bool OpensQuotation(std::string_view before) {
+  size_t e = before.size();
+  while (e > 0 && (before[e - 1] == ' ' || before[e - 1] == '\t')) --e;
+  const bool spaced = e < before.size();
+  for (;;) {
+    if (e == 0) return true;
+    const char c = before[e - 1];
+    if (c == '(' || c == '[' || c == '{' || c == '"') {
+      --e;
+      continue;
+    }
+    if ((c == ',' || c == ':') && spaced) return true;
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t b = e - 1;
+      while (b > 0 && (static_cast<unsigned char>(before[b]) & 0xC0) == 0x80) --b;
+      size_t p = b;
+      char32_t cp = 0;
+      if (DecodeUtf8(before, &p, &cp) && p == e && OpenerIndex(cp) >= 0) {
+        e = b;
+        continue;
+      }
+    }
+    return false;
+  }
+}
+
 // Decodes the code point ending at byte `end` (exclusive); returns its start, or end when
 // nothing valid is there.
 size_t PrevCodePoint(std::string_view s, size_t end, char32_t* cp) {
@@ -298,11 +339,12 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
     return InvalidArgument("post-processor: buffer_capacity {} out of range [64, 2^30]",
                            options.buffer_capacity);
   }
-  if (options.max_char_run < 1 || options.max_eojeol_repeats < 1 || options.sentence_history < 0 ||
+  if (options.max_char_run < 1 || options.loop_char_run < options.max_char_run ||
+      options.max_eojeol_repeats < 1 || options.sentence_history < 0 ||
       options.sentence_history > 4096) {
     return InvalidArgument(
-        "post-processor: max_char_run, max_eojeol_repeats >= 1 and "
-        "sentence_history in [0, 4096] required");
+        "post-processor: max_char_run, max_eojeol_repeats >= 1, loop_char_run >= max_char_run "
+        "and sentence_history in [0, 4096] required");
   }
   std::unique_ptr<PostProcessor> p(new PostProcessor(analyzer, options));
   const size_t cap = options.buffer_capacity;
@@ -533,38 +575,60 @@ Status PostProcessor::ProcessSentence(std::string_view body, std::string* out) {
 
 void PostProcessor::Punctuate(std::string_view in, std::string* out) {
   size_t pos = 0;
-  char32_t last = 0;
-  int run = 0;
-  bool flood_noted = false;
+  char32_t prev = 0;  // the code point before `pos` (0 at the start)
   while (pos < in.size()) {
     const size_t start = pos;
     char32_t cp = 0;
     DecodeUtf8(in, &pos, &cp);  // validated by the caller
     cp = MapFullwidth(cp);
     if (!IsMark(cp)) {
-      if (cp == last && Floodable(cp)) {
-        if (++run > options_.max_char_run) {
-          if (!flood_noted) {
-            Record(ChangeKind::kFlood, in.substr(start, pos - start), "");
-            flood_noted = true;
-          }
-          continue;
+      if (Floodable(cp) && cp != prev) {
+        // A run of one character [start, end): count it whole, then keep all of it (human
+        // style) or cut it to max_char_run (a loop).
+        size_t end = pos;
+        int n = 1;
+        for (;;) {
+          size_t p2 = end;
+          char32_t c2 = 0;
+          if (p2 >= in.size() || !DecodeUtf8(in, &p2, &c2) || c2 != cp) break;
+          end = p2;
+          ++n;
         }
-      } else {
-        last = cp;
-        run = 1;
-        flood_noted = false;
+        // A Hangul syllable repeated inside a word is a loop from max_char_run + 1 copies on
+        // (좋다다다다). Runs of a jamo, a Latin letter, ~ or ^, or of
+        // a syllable that begins its word (ㅋㅋㅋㅋㅋ, ㅠㅠㅠㅠ, 하하하하하하, 쿵쿵쿵쿵, ~~~~) are human
+        // laughter, crying and onomatopoeia: a loop only beyond loop_char_run copies.
+        // (Begins its word: at the start or after whitespace; after a bracket, quote or %
+        // it still ends a word: 혐의(…)도도도도, 30%는는는는.)
+        const bool in_word = IsHangulSyllable(cp) && start > 0 && !IsSpace(in[start - 1]);
+        const int limit = in_word ? options_.max_char_run : options_.loop_char_run;
+        if (n > limit) {
+          const size_t char_len = pos - start;
+          const size_t keep = char_len * static_cast<size_t>(options_.max_char_run);
+          out->append(in.substr(start, keep));
+          Record(ChangeKind::kFlood, in.substr(start, end - start), in.substr(start, keep));
+        } else {
+          out->append(in.substr(start, end - start));
+        }
+        pos = end;
+        prev = cp;
+        continue;
       }
       out->append(in.substr(start, pos - start));
+      prev = cp;
       continue;
     }
-    last = 0;
-    run = 0;
+    prev = 0;
     // A run of marks [start, end).
     size_t end = pos;
     int dots = 0, lead_dots = 0, q = 0, ex = 0, comma = 0, semi = 0;
+    int same = 0, longest_same = 0;  // identical ! ? , in a row
+    char32_t last_mark = 0;
     bool leading = true, ellipsis_char = false;
     auto count = [&](char32_t m) {
+      same = m == last_mark ? same + 1 : 1;
+      last_mark = m;
+      if (m == '!' || m == '?' || m == ',') longest_same = std::max(longest_same, same);
       if (m == '.' || m == 0x2026) {
         const int d = m == '.' ? 1 : 3;
         dots += d;
@@ -589,38 +653,6 @@ void PostProcessor::Punctuate(std::string_view in, std::string* out) {
       end = p2;
     }
     const std::string_view orig = in.substr(start, end - start);
-    char norm[8];
-    size_t nn = 0;
-    auto put = [&](std::string_view s) {
-      std::memcpy(norm + nn, s.data(), s.size());
-      nn += s.size();
-    };
-    if (q + ex > 0) {
-      if (lead_dots >= 3) put(ellipsis_char && lead_dots == 3 ? "…" : "...");
-      put(q > 0 ? "?" : "!");
-    } else if (dots > 0) {
-      if (dots >= 3) {
-        put(ellipsis_char && dots == 3 ? "…" : "...");
-      } else {
-        put(".");
-      }
-    } else if (comma > 0) {
-      put(",");
-    } else {
-      put(";");
-    }
-    // Human style, not a loop: two dots, two ellipsis characters, two or three ! or ?, an
-    // interrobang (좋겠다.., 상관없네만……, 컷!!, 않음???, 어어!?) stay as written.
-    auto same = [&](char m) {
-      return orig.size() >= 2 && orig.size() <= 3 &&
-             orig.find_first_not_of(m) == std::string_view::npos;
-    };
-    if (orig == ".." || orig == "……" || same('!') || same('?') || orig == "?!" ||
-        orig == "!?") {
-      nn = orig.size();
-      std::memcpy(norm, orig.data(), nn);
-    }
-    const std::string_view normalized(norm, nn);
     // No space before a mark that ends a word (followed by space, end or a closer).
     bool ends_word = end >= in.size() || IsSpace(in[end]);
     if (!ends_word) {
@@ -636,8 +668,42 @@ void PostProcessor::Punctuate(std::string_view in, std::string* out) {
         out->resize(e);
       }
     }
-    if (normalized != orig) Record(ChangeKind::kPunctuation, orig, normalized);
-    out->append(normalized);
+    // A loop of marks (issue 13: human style stays as written): 4+ identical ! ? or , in a
+    // row (좋다!!!!, 뭐????, 그리고,,,,), more than kMaxMixedMarks ! ? , in all (?!?!?!?!),
+    // more than kMaxDots dots (… counts 3), more than loop_char_run ; (;;; is a sweat drop).
+    // It collapses to one mark: a run with a ? becomes ?, else ! (after a leading ellipsis:
+    // ...?), dots become ..., commas ,. Everything else (.., ......, ,,, ..!, ,!, .!!!, ?!?!,
+    // ……., ;;;) is written as it was, fullwidth marks in ASCII.
+    constexpr int kLoopSame = 4, kMaxMixedMarks = 6, kMaxDots = 12;
+    const bool loop = longest_same >= kLoopSame || q + ex + comma > kMaxMixedMarks ||
+                      dots > kMaxDots || semi > options_.loop_char_run;
+    const size_t out_begin = out->size();
+    if (!loop) {
+      size_t p2 = start;
+      while (p2 < end) {
+        const size_t s2 = p2;
+        char32_t c2 = 0;
+        DecodeUtf8(in, &p2, &c2);
+        const char32_t m = MapFullwidth(c2);
+        if (m != c2) {
+          out->push_back(static_cast<char>(m));
+        } else {
+          out->append(in.substr(s2, p2 - s2));
+        }
+      }
+    } else if (q + ex > 0) {
+      if (lead_dots >= 3) out->append(ellipsis_char && lead_dots == 3 ? "…" : "...");
+      out->append(q > 0 ? "?" : "!");
+    } else if (dots > 0) {
+      out->append(dots >= 3 ? (ellipsis_char && dots == 3 ? "…" : "...") : ".");
+    } else if (comma > 0) {
+      out->append(",");
+    } else {
+      out->append(";");
+    }
+    if (std::string_view(*out).substr(out_begin) != orig) {
+      Record(ChangeKind::kPunctuation, orig, std::string_view(*out).substr(out_begin));
+    }
     pos = end;
   }
 }
@@ -683,6 +749,9 @@ void PostProcessor::BalanceBrackets(std::string* s) {
     while (j >= 0 && stack[j].kind != k) --j;
     if (j < 0 && k == 3) continue;  // a lone ” closes a quote begun in an earlier sentence
     if (j < 0 && k == 0 && ListMarker(std::string_view(*s).substr(0, start))) continue;
+    // A closer that ends the sentence (only marks and closers follow) closes a bracket
+    // opened in an earlier line (a parenthetical or quotation cut into lines: ...ㅋㅋㅋ)).
+    if (j < 0 && EndsWithMarksOnly(std::string_view(*s).substr(pos))) continue;
     if (j < 0) {
       edits_.push_back(Edit{static_cast<uint32_t>(start), static_cast<uint32_t>(pos), 0, {}});
     } else {
@@ -697,6 +766,10 @@ void PostProcessor::BalanceBrackets(std::string* s) {
     if (stack[x].kind == kQuoteIndex && stack[x].at > 0 && !IsSpace((*s)[stack[x].at - 1])) {
       continue;
     }
+    // An opener that begins the sentence, or a quotation after a comma or a colon, opens a
+    // quotation or parenthetical that goes on past the line (a quotation of several
+    // paragraphs opens each of them: "승상, 지습은 ... 좋습니다. / 끝나자마자, "음, ...).
+    if (OpensQuotation(std::string_view(*s).substr(0, stack[x].at))) continue;
     edits_.push_back(Edit{stack[x].at, stack[x].at + stack[x].len, 0, {}});
   }
   if (edits_.empty()) return;

@@ -28,8 +28,13 @@ struct PostOptions {
   // default: kSpacingAuto says whether callers' "auto" turns it on.
   bool spacing = false;
   SpacingOptions spacing_options;
-  // Longest run of one character kept (ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ); Hangul, jamo, Latin letters, ~ ^ ㅠ.
+  // Character floods. A Hangul syllable repeated after other letters of its word more than
+  // max_char_run times is cut to max_char_run (좋다다다다다 -> 좋다다다). Runs of a jamo, a Latin
+  // letter, ~ or ^, or of a syllable that begins its word (ㅋㅋㅋㅋ, ㅠㅠㅠㅠ, 하하하하하, ~~~~)
+  // are human style up to loop_char_run copies; longer runs are loops, cut to max_char_run.
+  // loop_char_run also bounds runs of ; (;;; is a sweat drop).
   int max_char_run = 3;
+  int loop_char_run = 30;
   // One eojeol repeated this many times or more in a row is a loop and is kept once
   // (좋아요 좋아요 좋아요 -> 좋아요); fewer repeats (정말 정말) are kept as emphasis.
   int max_eojeol_repeats = 2;

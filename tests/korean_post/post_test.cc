@@ -86,6 +86,13 @@ TEST(HostSound, DigitsSinoKorean) {
   EXPECT_EQ(HostFinalSound("1000"), 'C');  // 천
   EXPECT_EQ(HostFinalSound("3.5"), 'V');   // 삼 점 오
   EXPECT_EQ(HostFinalSound("S3"), 'V');    // 에스 쓰리 (a digit after a letter: English)
+  // ... also after a letter and a hyphen (issue 13): GPT-3 지피티쓰리, A-1 에이원, B-2 비투;
+  // a number of two digits or one after a word and a hyphen stays Sino-Korean (3-3 삼 다시 삼).
+  EXPECT_EQ(HostFinalSound("GPT-3"), 'V');
+  EXPECT_EQ(HostFinalSound("A-1"), 'C');
+  EXPECT_EQ(HostFinalSound("B-2"), 'V');
+  EXPECT_EQ(HostFinalSound("3-3"), 'C');
+  EXPECT_EQ(HostFinalSound("F-16"), 'C');  // 십육 (both readings end in a consonant)
 }
 TEST(HostSound, UnitsAcronymsWords) {
   EXPECT_EQ(HostFinalSound("3kg"), 'C');  // 킬로그램
@@ -98,6 +105,16 @@ TEST(HostSound, UnitsAcronymsWords) {
   EXPECT_EQ(HostFinalSound("SNS"), 'V');  // 에스엔에스
   EXPECT_EQ(HostFinalSound("iOS"), 'V');  // 아이오에스
   EXPECT_EQ(HostFinalSound("ChatGPT"), 'V');
+  // One English syllable in capitals is read as a word (issue 13): JACK 잭, DRAM 디램, SPAC
+  // 스팩, NAND 낸드; acronyms that are no syllable by letter names: HDMI 에이치디엠아이, CMOS
+  // 씨모스 (CM is no English onset), PUBG 피유비지.
+  EXPECT_EQ(HostFinalSound("JACK"), 'C');
+  EXPECT_EQ(HostFinalSound("DRAM"), 'C');
+  EXPECT_EQ(HostFinalSound("SPAC"), 'C');
+  EXPECT_EQ(HostFinalSound("NAND"), 'V');
+  EXPECT_EQ(HostFinalSound("HDMI"), 'V');
+  EXPECT_EQ(HostFinalSound("CMOS"), 'V');
+  EXPECT_EQ(HostFinalSound("PUBG"), 'V');
   EXPECT_EQ(HostFinalSound("NASA"), 'V');    // 나사 (read as a word)
   EXPECT_EQ(HostFinalSound("Google"), 'L');  // 구글
   EXPECT_EQ(HostFinalSound("iPhone"), 'C');  // 아이폰

@@ -96,6 +96,33 @@ char SpellingSound(std::string_view w) {
   return 'V';  // s x z d g f v h ... 스 즈 드 그 프 브 치 시
 }
 
+// Whether a lower-case word of one vowel letter is one English syllable: an onset of at most
+// one consonant or a two-consonant cluster, the vowel, a coda of at most one consonant or a
+// common final cluster (jack, dram, spac, nand, punk; not hdmi, cmos, ncsoft).
+bool OneSyllable(std::string_view w) {
+  size_t v = 0;
+  while (v < w.size() && !IsVowelLetter(w[v])) ++v;
+  if (v == w.size()) return false;
+  const std::string_view onset = w.substr(0, v), coda = w.substr(v + 1);
+  static constexpr std::string_view kOnsets[] = {
+      "bl", "br", "cl", "cr", "dr", "fl", "fr", "gl", "gr", "pl", "pr", "sc", "sk", "sl", "sm",
+      "sn", "sp", "st", "sw", "tr", "tw", "th", "sh", "ch", "wh", "ph", "kn", "wr"};
+  static constexpr std::string_view kCodas[] = {
+      "ck", "ng", "nk", "nd", "nt", "st", "sk", "sp", "ft", "pt", "lt", "ld", "lk", "lp", "mp",
+      "rd", "rk", "rm", "rn", "rt", "rs", "ll", "ss", "sh", "ch", "th", "ct", "ts", "ks", "ps"};
+  auto in = [](std::string_view x, const std::string_view* list, size_t n) {
+    if (x.size() <= 1) return true;
+    for (size_t i = 0; i < n; ++i) {
+      if (list[i] == x) return true;
+    }
+    return false;
+  };
+  for (const char c : coda) {
+    if (IsVowelLetter(c)) return false;
+  }
+  return in(onset, kOnsets, std::size(kOnsets)) && in(coda, kCodas, std::size(kCodas));
+}
+
 char Lookup(const WordSound* table, size_t n, std::string_view lower) {
   for (size_t i = 0; i < n; ++i) {
     if (table[i].word == lower) return table[i].sound;
@@ -114,8 +141,11 @@ char HostFinalSound(std::string_view host) {
     return t == kTNone ? 'V' : (t == kTRieul ? 'L' : 'C');
   }
   if (cp >= '0' && cp <= '9') {
-    // One digit right after a Latin letter is read in English (S3 에스쓰리, GPT4 지피티포).
-    if (host.size() >= 2 && std::isalpha(static_cast<unsigned char>(host[host.size() - 2]))) {
+    // One digit right after a Latin letter, or after a letter and a hyphen, is read in
+    // English (S3 에스쓰리, GPT4 지피티포, GPT-3 지피티쓰리, B-2 비투).
+    const size_t n = host.size();
+    if ((n >= 2 && std::isalpha(static_cast<unsigned char>(host[n - 2]))) ||
+        (n >= 3 && host[n - 2] == '-' && std::isalpha(static_cast<unsigned char>(host[n - 3])))) {
       return (cp == '1' || cp == '7' || cp == '8' || cp == '9') ? 'C' : 'V';  // 원 세븐 에잇 나인
     }
     switch (cp) {  // Sino-Korean: 일 이 삼 사 오 육 칠 팔 구; 0 영 / 십 백 천 만
@@ -184,6 +214,9 @@ char HostFinalSound(std::string_view host) {
       }
     }
     if (wordlike && vowels >= 2) return SpellingSound(lower);
+    // One English syllable in capitals (JACK 잭, DRAM 디램, SPAC 스팩): one vowel letter
+    // between an onset and a coda English allows; acronyms (HDMI, CMOS, NCSOFT) do not fit.
+    if (vowels == 1 && OneSyllable(lower)) return SpellingSound(lower);
   }
   if (caps >= 2 || (caps == 1 && word.size() == 1)) return LetterSound(word.back());
   if (caps == 1 && word.size() > 1 && word.size() <= 3) return LetterSound(word.back());

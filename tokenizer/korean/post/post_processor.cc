@@ -57,6 +57,7 @@ bool IndefiniteGa(std::string_view host, std::string_view particle) {
   for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "건", "을랑"}) {
     if (host.ends_with(h)) return true;
   }
+  if (host == "몬") return true;  // 몬가: colloquial 뭔가
   return false;
 }
 // 인가 ending a sentence or before 보다, 싶다, 아닌가, 모르다 is the copula's question ending
@@ -281,9 +282,6 @@ bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
     hb = q;
   }
   const std::string_view host = in.substr(hb, host_end - hb);
-  // (Not a counter after a number: 24도이 -> 24도가.)
-  const bool counter = hb > word_begin && in[hb - 1] >= '0' && in[hb - 1] <= '9';
-  if (form == "이" && host.size() == 3 && !counter) return true;
   if (form == "과") {
     static constexpr std::string_view kKwa[] = {
         "고양이", "개",   "소",   "사슴", "장미", "국화", "전자", "기계", "화학", "수학",
@@ -295,6 +293,23 @@ bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
   }
   return false;
 }
+
+// Whether the host of a particle at host_end is one Hangul syllable (제이, 나은, 적가), not a
+// counter after a number (24도이 -> 24도가).
+bool OneSyllableHost(std::string_view in, size_t word_begin, size_t host_end) {
+  char32_t cp = 0;
+  const size_t q = PrevCodePoint(in, host_end, &cp);
+  if (q == host_end || q < word_begin || !IsHangulSyllable(cp)) return false;
+  if (q == word_begin) return true;
+  char32_t before = 0;
+  PrevCodePoint(in, q, &before);
+  return !IsHangulSyllable(before) && !(before >= '0' && before <= '9');
+}
+
+// 내, 제, 네: the forms 나, 저, 너 take before the subject particle 가 (내가, 제가, 네가); with 이
+// (제이 도착하는) the particle is wrong, whereas other one-syllable hosts ending in a vowel +
+// 이 are mostly words (나이, 차이, 데이).
+bool SubjectPronoun(std::string_view host) { return host == "내" || host == "제" || host == "네"; }
 
 bool HostTagOk(Tag t) {
   return IsNominalTag(t) || t == Tag::kXSN || t == Tag::kETN || t == Tag::kSN || t == Tag::kSL ||
@@ -1081,8 +1096,16 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
         if (form == "을" && written_adnominal_ && written_before_noun_) continue;
         // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
-        const float fm = form == "이" && sound == 'V' ? options_.flagged_margin_i
-                                                     : options_.flagged_margin;
+        float fm = form == "이" && sound == 'V' ? options_.flagged_margin_i
+                                               : options_.flagged_margin;
+        if (form == "이" && OneSyllableHost(in, e.begin, host_end)) {
+          if (options_.short_host_margin < 0 ||
+              (sound == 'V' && !SubjectPronoun(std::string_view(in).substr(
+                                   e.begin, host_end - static_cast<size_t>(e.begin))))) {
+            continue;
+          }
+          fm = std::max(fm, options_.short_host_margin);
+        }
         if (!(c1 + fm < c0)) continue;
       }
       Edit ed{static_cast<uint32_t>(m.begin),
@@ -1224,7 +1247,18 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     const bool counter = h0.size() >= 4 && h0[h0.size() - 4] >= '0' && h0[h0.size() - 4] <= '9';
     const bool short_ok = c.form == "과" || c.form == "와" || c.form.ends_with("랑") ||
                           h0 == "것" || counter;
-    if (wc.size() < c.form.size() + (short_ok ? 3 : 6)) continue;
+    if (wc.size() < c.form.size() + 3) continue;
+    const bool short_host =
+        !short_ok && (wc.size() < c.form.size() + 6 ||
+                      (c.form == "이" &&
+                       OneSyllableHost(in, e.begin, e.begin + wc.size() - c.form.size())));
+    // (Never 이 after a vowel, nor a vocative: 나이, 차이, 데이, 마이 are words, 하아 an
+    // interjection.)
+    if (short_host && (options_.short_host_margin < 0 || c.tag == Tag::kJKV ||
+                       (c.form == "이" && HostFinalSound(wc.substr(0, wc.size() - 3)) == 'V' &&
+                        !SubjectPronoun(h0)))) {
+      continue;
+    }
     const std::string_view host = wc.substr(0, wc.size() - c.form.size());
     char32_t last = 0;
     PrevCodePoint(host, host.size(), &last);
@@ -1288,7 +1322,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A vocative must read as one (JKV) with its neighbours.
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
-    const float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
+    float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
+    if (short_host) margin = std::max(margin, options_.short_host_margin);
     // The eojeol itself (read with its neighbours as context) and the whole window must both
     // score better; a vocative (read as JKV where one may stand) when either does: after
     // 영희야 the next eojeol 안녕 scores a little worse, after 민수야 너 better.

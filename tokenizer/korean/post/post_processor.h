@@ -59,6 +59,12 @@ struct PostOptions {
   // correction must win by this larger margin (가능/NNG+성가/NNG for 가능성가 is a misreading
   // the correction beats by 11 nats).
   float compound_margin = 7.0f;
+  // Hosts of one syllable (적가 -> 적이, 나은 -> 나는, 제이 -> 제가) are corrected only when both
+  // the eojeol and the window with the correction win by this margin (nats): many are words or
+  // verb forms as written (강가, 축가, 가을, 모은). Never for 이 after a vowel (나이, 차이, 데이,
+  // 그이 are words) except the pronouns 내, 제, 네, nor for a vocative. Negative: never (except
+  // before 과/와/(이)랑 and after 것, as before issue 13).
+  float short_host_margin = 4.0f;
   // Stream buffer capacity in bytes (unprocessed text held back until a sentence ends). When
   // it fills up without a sentence end, the text up to its last space is processed and
   // emitted. At least 64.

@@ -306,10 +306,12 @@ bool OneSyllableHost(std::string_view in, size_t word_begin, size_t host_end) {
   return !IsHangulSyllable(before) && !(before >= '0' && before <= '9');
 }
 
-// 내, 제, 네: the forms 나, 저, 너 take before the subject particle 가 (내가, 제가, 네가); with 이
-// (제이 도착하는) the particle is wrong, whereas other one-syllable hosts ending in a vowel +
-// 이 are mostly words (나이, 차이, 데이).
-bool SubjectPronoun(std::string_view host) { return host == "내" || host == "제" || host == "네"; }
+// 내, 제, 네: the forms 나, 저, 너 take before the subject particle 가 (내가, 제가, 네가), and the
+// title 씨 (이은숙 씨가): with 이 (제이 도착하는, 씨이 말했다) the particle is wrong, whereas other
+// one-syllable hosts ending in a vowel + 이 are mostly words (나이, 차이, 데이).
+bool SubjectPronoun(std::string_view host) {
+  return host == "내" || host == "제" || host == "네" || host == "씨";
+}
 
 bool HostTagOk(Tag t) {
   return IsNominalTag(t) || t == Tag::kXSN || t == Tag::kETN || t == Tag::kSN || t == Tag::kSL ||
@@ -1096,8 +1098,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
         if (form == "을" && written_adnominal_ && written_before_noun_) continue;
         // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
-        float fm = form == "이" && sound == 'V' ? options_.flagged_margin_i
-                                               : options_.flagged_margin;
+        // (Not after the title 씨, which ends no name: 배씨이 -> 배씨가.)
+        float fm = form == "이" && sound == 'V' &&
+                           !std::string_view(in).substr(0, host_end).ends_with("씨")
+                       ? options_.flagged_margin_i
+                       : options_.flagged_margin;
         if (form == "이" && OneSyllableHost(in, e.begin, host_end)) {
           if (options_.short_host_margin < 0 ||
               (sound == 'V' && !SubjectPronoun(std::string_view(in).substr(
@@ -1322,7 +1327,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A vocative must read as one (JKV) with its neighbours.
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
-    float margin = c.form == "이" ? options_.unflagged_margin_i : options_.unflagged_margin;
+    float margin = c.form == "이" && !host.ends_with("씨") ? options_.unflagged_margin_i
+                                                           : options_.unflagged_margin;
     if (short_host) margin = std::max(margin, options_.short_host_margin);
     // The eojeol itself (read with its neighbours as context) and the whole window must both
     // score better; a vocative (read as JKV where one may stand) when either does: after

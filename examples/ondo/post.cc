@@ -25,9 +25,9 @@ constexpr std::string_view kSynopsis =
     "          [--eval FILE | --eval-text FILE [--part P] [--table] [--json]]\n"
     "          [--eval-spacing FILE [--part P]]";
 constexpr std::string_view kSummary =
-    "Post-processes Korean text: punctuation (no space before . , ! ? ;, runs of marks\n"
-    "collapsed, unbalanced brackets removed), repetition (repeated sentences, clauses and\n"
-    "eojeol runs, character floods beyond 3), particle allomorphs after their host (은/는 이/가\n"
+    "Post-processes Korean text: punctuation (no space before . , ! ? ;, loops of marks\n"
+    "collapsed, stray brackets removed), repetition (repeated sentences, clauses and eojeol\n"
+    "runs, character loops), particle allomorphs after their host (은/는 이/가\n"
     "을/를 와/과 아/야 (이)나 (이)랑 (이)라고 (이)며 (이)여 (으)로; digits in Sino-Korean, Latin\n"
     "words and acronyms by pronunciation). Reads stdin and writes exactly one line per input\n"
     "line (lines are independent texts). With --eval: measures (a) changes on clean text and\n"

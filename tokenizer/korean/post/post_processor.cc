@@ -1110,6 +1110,9 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
             continue;
           }
           fm = std::max(fm, options_.short_host_margin);
+        } else if (OneSyllableHost(in, e.begin, host_end) && options_.short_host_margin >= 0) {
+          // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가).
+          fm = std::max(fm, options_.short_host_margin);
         }
         if (!(c1 + fm < c0)) continue;
       }

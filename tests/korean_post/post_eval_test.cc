@@ -49,10 +49,10 @@ TEST(PostEval, GsdDev) {
   EXPECT_EQ(r.sentences, 950u);
   EXPECT_GT(r.gold_particles, 3000u);
   // measured (issue 13): 2 changed sentences of 950, both fixing a typo of the corpus,
-  // 991/1055 fixed (93.9%)
+  // 1004/1055 fixed (95.2%; 991 before the one-syllable hosts)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
   EXPECT_LE(r.clean_changed_sentences, 3u);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.93);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.95);
   EXPECT_LE(r.particle_other_changed, 1u);
   EXPECT_GE(Ratio(r.repetitions_removed, r.repetitions), 0.98);
   EXPECT_GE(Ratio(r.floods_limited, r.floods), 0.98);
@@ -66,10 +66,10 @@ TEST(PostEval, KlueDpDev) {
   RunEval(path, &r);
   EXPECT_EQ(r.sentences, 2000u);
   // measured (issue 13): 8 changed sentences of 2000 (7 by particles: typos of the corpus
-  // fixed, WSJ은 -> WSJ는; 1 by a triple 너무), 2378/2480 fixed (95.9%)
+  // fixed, WSJ은 -> WSJ는; 1 by a triple 너무), 2405/2480 fixed (97.0%)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
   EXPECT_LE(r.clean_changed_sentences, 10u);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.95);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.965);
   EXPECT_LE(r.particle_other_changed, 1u);
   EXPECT_GE(Ratio(r.repetitions_removed, r.repetitions), 0.98);
   EXPECT_GE(Ratio(r.floods_limited, r.floods), 0.98);
@@ -79,8 +79,9 @@ TEST(PostEval, KlueDpDev) {
 // Human chat text (../shared/data/korean/chatbot, songys/Chatbot_data, MIT): questions and
 // answers written by people, often without spaces (잠와, 생각나, 수학여행가!). A particle
 // change there is either a real typo or a broken sentence. Measured: 5 changes in 23,646
-// lines, each a real typo (친구을 -> 친구를, 친구들랑 -> 친구들이랑, 헤어짐는 -> 헤어짐은,
-// 오늘나 어제이나 -> 오늘이나 어제나); before the chat guards there were 65, ~60 of them wrong.
+// lines: 4 real typos (친구을 -> 친구를, 헤어짐는 -> 헤어짐은, 오늘나 어제이나 -> 오늘이나 어제나)
+// and 이빠이 -> 이빠가 (a Japanese loan: wrong); before the chat guards there were 65, ~60 of
+// them wrong.
 TEST(PostEval, ChatbotCorpusNearlyUntouched) {
   const std::string path = std::string(ONDO_SHARED_DIR) + "/data/korean/chatbot/ChatbotData.csv";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
@@ -156,9 +157,10 @@ TEST(PostEval, SplitByHash) {
 
 // Non-news clean text never tuned on: the held-out half of the Kiwi benchmark sets
 // (bab2min/kiwipiepy benchmark/, LGPL-2.1-or-later; read from ../shared, not shipped).
-// Particle sites come from the analyzer's reading (no gold). Measured (issue 13): 9 of 1017
-// sentences changed by particles (most of them right, see the post README), 1115/1226 fixed
-// (90.9%).
+// Particle sites come from the analyzer's reading (no gold). Measured (issue 13): 7 of 1017
+// sentences changed by particles (6 typos fixed, 토로을 -> 토로를 unclear; see the post README),
+// 7 by style (4 spaces before a final mark, ???? and a run of 16 !, a space before a comma),
+// 1134/1224 fixed (92.6%).
 TEST(PostEval, KiwiHeldOut) {
   const std::string dir = std::string(ONDO_SHARED_DIR) + "/data/korean/kiwipiepy_bench";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
@@ -186,9 +188,10 @@ TEST(PostEval, KiwiHeldOut) {
   PostEvalResult r;
   ASSERT_TRUE(EvaluatePost(pp.get(), all, o, &r).ok());
   EXPECT_GT(r.sentences, 900u);
-  EXPECT_LE(Ratio(r.clean_changed_by_particles, r.sentences), 0.012);
+  EXPECT_LE(Ratio(r.clean_changed_by_particles, r.sentences), 0.008);
+  EXPECT_LE(Ratio(r.clean_changed_by_style, r.sentences), 0.008);  // 23 before issue 13 item 1
   EXPECT_EQ(r.clean_changed_by_repeats, 0u);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.89);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.92);
 }
 
 // The plain-text reader: spacing marks resolved, the text after the last TAB, tokens from the

@@ -1005,7 +1005,21 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       while (h > 0 && an.morphemes[e.morph_begin + h - 1].tag == Tag::kSS) --h;
       if (h == 0) continue;
       const Morpheme& host = an.morphemes[e.morph_begin + h - 1];
-      if (!HostTagOk(host.tag)) continue;
+      if (!HostTagOk(host.tag)) {
+        // A quotation is a nominal: 은/는 이/가 을/를 과/와 (으)로 right after a closing quote
+        // take the quoted sentence as their host whatever it ends in ('같다'는, "좋다"를; the
+        // analyzer reads 다/EF + '/SS). Not the 이- family: a quoted sentence takes 라고.
+        char32_t q = 0;
+        PrevCodePoint(in, static_cast<size_t>(m.begin), &q);
+        const std::string_view f = std::string_view(in).substr(m.begin, m.end - m.begin);
+        const bool pair = f == "은" || f == "는" || f == "이" || f == "가" || f == "을" ||
+                          f == "를" || f == "과" || f == "와" || f == "으로" || f == "로";
+        if (!(h < k && IsEndingTag(host.tag) && pair &&
+              (q == '"' || q == '\'' || q == 0x201D || q == 0x2019 || q == 0x300D ||
+               q == 0x300F))) {
+          continue;
+        }
+      }
       // The host's end: through closing quotes (the host is quoted: "사과"를) and past a
       // parenthetical (음식(food)을: the host is 음식, unless the word starts with the bracket).
       size_t host_end = static_cast<size_t>(m.begin);

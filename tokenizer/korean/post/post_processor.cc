@@ -270,8 +270,8 @@ std::string_view RightParticle(std::string_view form, Tag tag, char sound, bool 
 }
 
 // Analyzer flags on Hangul hosts that are more often a word than a wrong particle: 과 after
-// a noun that names a family or department (고양이과 猫科, 전자과 電子科), and 이 after a
-// one-syllable host (데이 of a transliteration is not 데+이).
+// a noun that names a family or department (고양이과 猫科, 전자과 電子科). (One-syllable hosts:
+// OneSyllableHost and PostOptions::short_host_margin.)
 bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
                        std::string_view form) {
   size_t hb = host_end;  // start of the Hangul run before the particle

@@ -111,8 +111,7 @@ bool RemoveAllowed(uint8_t a, uint8_t b) { return a == kHangul && b == kHangul; 
 
 }  // namespace
 
-Spacer::Spacer(const Analyzer* analyzer, const SpacingModel* model,
-               const SpacingOptions& options)
+Spacer::Spacer(const Analyzer* analyzer, const SpacingModel* model, const SpacingOptions& options)
     : analyzer_(analyzer), model_(model), options_(options) {}
 Spacer::~Spacer() = default;
 
@@ -304,7 +303,7 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
         c += options_.remove_cost * static_cast<float>(spaces_before_[j - 1] - spaces_before_[i]);
         if (j < m) {
           c += options_.space_cost - options_.model_weight * space_odds_[j] +
-               (has_space(j)            ? 0.0f
+               (has_space(j)           ? 0.0f
                 : cls_[j - 1] == kMark ? options_.insert_after_mark_cost
                                        : insert_at_[j]);
         } else {

@@ -277,24 +277,34 @@ TEST(SpacingModelTest, BlobFormat) {
   EXPECT_FLOAT_EQ(out[2], 0.5f + 10 * -2 * 0.25f);
 }
 
-// Random text: the output holds exactly the input's characters other than spaces, in order.
+// Random text: the output holds exactly the input's characters other than spaces, in order,
+// and a second pass over the output is valid too (long runs, Latin, digits, Han, jamo, marks,
+// brackets, odd whitespace).
 TEST_F(SpacingTest, RandomTextKeepsItsCharacters) {
   std::mt19937 rng(7);
-  const std::u32string pool = U"가나다라마바사아자차카타파하각난닫랄맘밥삿앙잦찿에는을를이가도 .,!?()12abAB\t가";
-  for (int iter = 0; iter < 200; ++iter) {
+  const std::u32string pool =
+      U"가나다라마바사아자차카타파하각난닫랄맘밥삿앙잦찿에는을를이가도 .,!?()12abAB\t가"
+      U"學校ㅋㅠ０Ａ…。「」'\"\u00A0\u3000~%-";
+  auto strip = [](const std::string& s) {
+    std::string r;
+    size_t pos = 0;
+    char32_t c;
+    while (pos < s.size()) {
+      const size_t at = pos;
+      DecodeUtf8(s, &pos, &c);
+      if (c != ' ' && c != '\t' && c != 0x00A0 && c != 0x3000) r.append(s, at, pos - at);
+    }
+    return r;
+  };
+  for (int iter = 0; iter < 400; ++iter) {
     std::string text;
-    const int len = static_cast<int>(rng() % 40);
+    const int len = static_cast<int>(rng() % (iter % 4 == 0 ? 120 : 40));
     for (int i = 0; i < len; ++i) AppendUtf8(pool[rng() % pool.size()], &text);
-    std::string out;
+    std::string out, again;
     ASSERT_TRUE(spacer_->Restore(text, &out).ok()) << text;
-    auto strip = [](const std::string& s) {
-      std::string r;
-      for (char c : s) {
-        if (c != ' ' && c != '\t') r.push_back(c);
-      }
-      return r;
-    };
     EXPECT_EQ(strip(out), strip(text)) << text << " -> " << out;
+    ASSERT_TRUE(spacer_->Restore(out, &again).ok()) << out;
+    EXPECT_EQ(strip(again), strip(text));
   }
 }
 

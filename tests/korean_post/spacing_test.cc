@@ -266,15 +266,25 @@ TEST(SpacingModelTest, BlobFormat) {
   EXPECT_EQ(SpacingModel::Create(PackModel(ModelRaw(1, 8, -1.0f, 0, 256, 0)), &m).code(),
             StatusCode::kCorrupt);
   EXPECT_EQ(m, nullptr);
+  EXPECT_EQ(SpacingModel::CreateInPlace(PackModel(ModelRaw(1, 8, 0.1f, 0, 256, 0)), &m).code(),
+            StatusCode::kCorrupt);  // in place: uncompressed only
+  EXPECT_EQ(m, nullptr);
   // A valid model whose every weight is w: each boundary's score is bias + 10 features * w *
-  // scale.
-  ASSERT_TRUE(SpacingModel::Create(PackModel(ModelRaw(1, 8, 0.25f, 0.5f, 256, -2)), &m).ok());
-  const char32_t text[] = {U'가', U'나', U'다'};
-  float out[3];
-  m->Scores(text, 3, out);
-  EXPECT_EQ(out[0], 0.0f);
-  EXPECT_FLOAT_EQ(out[1], 0.5f + 10 * -2 * 0.25f);
-  EXPECT_FLOAT_EQ(out[2], 0.5f + 10 * -2 * 0.25f);
+  // scale; compressed, uncompressed (copied) or in place.
+  const std::string raw = ModelRaw(1, 8, 0.25f, 0.5f, 256, -2);
+  for (int way = 0; way < 3; ++way) {
+    m.reset();
+    const Status s = way == 0   ? SpacingModel::Create(PackModel(raw), &m)
+                     : way == 1 ? SpacingModel::Create(raw, &m)
+                                : SpacingModel::CreateInPlace(raw, &m);
+    ASSERT_TRUE(s.ok()) << way << ": " << s.message();
+    const char32_t text[] = {U'가', U'나', U'다'};
+    float out[3];
+    m->Scores(text, 3, out);
+    EXPECT_EQ(out[0], 0.0f);
+    EXPECT_FLOAT_EQ(out[1], 0.5f + 10 * -2 * 0.25f);
+    EXPECT_FLOAT_EQ(out[2], 0.5f + 10 * -2 * 0.25f);
+  }
 }
 
 // Random text: the output holds exactly the input's characters other than spaces, in order,

@@ -13,7 +13,7 @@
 namespace ondo::korean {
 
 namespace detail {
-// tokenizer/korean/data/spacing_model.z, embedded by tokenizer/korean/post/CMakeLists.txt.
+// tokenizer/korean/data/spacing_model.bin, embedded by tokenizer/korean/post/CMakeLists.txt.
 std::string_view EmbeddedSpacingModelBlob();
 }  // namespace detail
 
@@ -75,11 +75,9 @@ char32_t SpacingModel::MapChar(char32_t c) {
   return 0x00B7;
 }
 
-Status SpacingModel::Create(std::string_view blob, std::unique_ptr<SpacingModel>* out) {
-  std::string raw;
-  ONDO_RETURN_IF_ERROR(detail::UnpackBlob(blob, &raw));
+Status SpacingModel::CreateInPlace(std::string_view raw, std::unique_ptr<SpacingModel>* out) {
   // "OSPM", version 1, bits, 2 reserved bytes, scale (f32), bias (f32), 2^bits int8 weights.
-  if (raw.size() < 16 || raw.compare(0, 4, "OSPM") != 0) return Bad("bad magic");
+  if (raw.size() < 16 || raw.substr(0, 4) != "OSPM") return Bad("bad magic");
   if (raw[4] != 1) return Bad("unknown version");
   const int bits = static_cast<unsigned char>(raw[5]);
   if (bits < 8 || bits > 24) return Bad("table size out of range");
@@ -91,8 +89,21 @@ Status SpacingModel::Create(std::string_view blob, std::unique_ptr<SpacingModel>
   if (!(m->scale_ > 0 && m->scale_ < 1) || !(m->bias_ > -100 && m->bias_ < 100)) {
     return Bad("scale or bias out of range");
   }
-  m->weights_.resize(size_t{1} << bits);
-  std::memcpy(m->weights_.data(), raw.data() + 16, m->weights_.size());
+  m->weights_ = reinterpret_cast<const int8_t*>(raw.data() + 16);
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status SpacingModel::Create(std::string_view blob, std::unique_ptr<SpacingModel>* out) {
+  std::string unpacked;
+  if (blob.substr(0, 4) == "OKZ1") {
+    ONDO_RETURN_IF_ERROR(detail::UnpackBlob(blob, &unpacked));
+    blob = unpacked;
+  }
+  std::unique_ptr<SpacingModel> m;
+  ONDO_RETURN_IF_ERROR(CreateInPlace(blob, &m));
+  m->owned_.assign(m->weights_, m->weights_ + (size_t{1} << m->bits_));
+  m->weights_ = m->owned_.data();
   *out = std::move(m);
   return Status::Ok();
 }
@@ -101,7 +112,8 @@ Status SpacingModel::Shared(const SpacingModel** out) {
   static std::once_flag once;
   static std::unique_ptr<SpacingModel> model;
   static Status status;
-  std::call_once(once, [] { status = Create(detail::EmbeddedSpacingModelBlob(), &model); });
+  std::call_once(once,
+                 [] { status = CreateInPlace(detail::EmbeddedSpacingModelBlob(), &model); });
   *out = model.get();
   return status;
 }

@@ -3,8 +3,8 @@
 // 1-3 characters, right 1-3 characters and their combinations up to 2+2), feature-hashed into
 // a table of 8-bit weights. Learned from correctly spaced text by
 // tokenizer/korean/tools/build_spacing.py (KLUE dp + NLI dev, CC BY-SA 4.0; Chatbot_data, MIT)
-// and embedded in the library (data/spacing_model.z). Spacer (spacing.h) adds it to the
-// analyzer's lattice costs.
+// and embedded in the library (data/spacing_model.bin, used in place: no heap copy). Spacer
+// (spacing.h) adds it to the analyzer's lattice costs.
 //
 // Library ondo_korean_post. A SpacingModel is immutable: one instance may be shared by threads.
 #pragma once
@@ -21,11 +21,14 @@ namespace ondo::korean {
 
 class SpacingModel {
  public:
-  // The embedded model, unpacked once per process (about 256 KiB) and shared.
+  // The embedded model (its 256 KiB table read in place from the library's read-only data),
+  // checked once per process and shared.
   static Status Shared(const SpacingModel** out);
-  // A model from a blob in the format build_spacing.py writes ("OKZ1" zlib wrapper around
-  // "OSPM" header + weights). Corrupt for a malformed blob.
+  // A model from a file in the format build_spacing.py writes ("OSPM" header + weights, or the
+  // same inside an "OKZ1" zlib wrapper); the model keeps a copy. Corrupt for a malformed blob.
   static Status Create(std::string_view blob, std::unique_ptr<SpacingModel>* out);
+  // The same for an uncompressed blob used in place: it must outlive the model.
+  static Status CreateInPlace(std::string_view blob, std::unique_ptr<SpacingModel>* out);
 
   // The character class the features see: Hangul syllables and jamo as themselves, digits as
   // '0', Latin letters as 'a', Han characters as one symbol, other ASCII as itself, anything
@@ -44,7 +47,8 @@ class SpacingModel {
   int bits_ = 0;
   float scale_ = 0;
   float bias_ = 0;
-  std::vector<int8_t> weights_;
+  const int8_t* weights_ = nullptr;  // 2^bits_, in owned_ or in the blob
+  std::vector<int8_t> owned_;
 };
 
 }  // namespace ondo::korean

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the spacing model (tokenizer/korean/data/spacing_model.z) of the Korean spacer.
+"""Builds the spacing model (tokenizer/korean/data/spacing_model.bin) of the Korean spacer.
 
 A logistic regression that gives, for the boundary between two characters of a line written
 without spaces, the log-odds of a space there. Features: the character n-grams around the
@@ -18,8 +18,9 @@ Training: AdaGrad, a fixed number of epochs over the boundaries in a fixed shuff
 (random.Random(1)), L2; weights of buckets seen fewer than --min-count times are zeroed, the
 rest quantized to int8 (scale = the clip / 127). Python 3 standard library only.
 
-File: "OKZ1" + little-endian u32 raw size + zlib(raw); raw = "OSPM", version 1 (u8), bits (u8),
-2 reserved bytes, scale (f32 LE), bias (f32 LE), 2^bits int8 weights.
+File (uncompressed, so that the library uses the embedded table in place): "OSPM", version 1
+(u8), bits (u8), 2 reserved bytes, scale (f32 LE), bias (f32 LE), 2^bits int8 weights.
+(SpacingModel::Create also reads it inside an "OKZ1" zlib wrapper, as --compress writes.)
 
 Usage (from the repository root):
   python3 tokenizer/korean/tools/build_spacing.py --shared ../shared --out tokenizer/korean/data
@@ -173,6 +174,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.2)
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--clip", type=float, default=4.0)
+    ap.add_argument("--compress", action="store_true",
+                    help="write spacing_model.z (zlib) instead of spacing_model.bin")
     ap.add_argument("--no-chat-questions", action="store_true",
                     help="leave out the chatbot questions (their spacing is loose)")
     args = ap.parse_args()
@@ -181,8 +184,12 @@ def main():
     bias, w = train(sentences, args.bits, args.epochs, args.l2, args.lr, args.min_count)
     scale, q = quantize(w, args.clip)
     raw = b"OSPM" + bytes([1, args.bits, 0, 0]) + struct.pack("<ff", scale, bias) + q
-    blob = b"OKZ1" + struct.pack("<I", len(raw)) + zlib.compress(raw, 9)
-    path = os.path.join(args.out, "spacing_model.z")
+    if args.compress:
+        blob = b"OKZ1" + struct.pack("<I", len(raw)) + zlib.compress(raw, 9)
+        path = os.path.join(args.out, "spacing_model.z")
+    else:
+        blob = raw
+        path = os.path.join(args.out, "spacing_model.bin")
     with open(path, "wb") as f:
         f.write(blob)
     used = sum(1 for b in q if b)

@@ -222,6 +222,37 @@ TEST(SpacingModelTest, ScoresFollowSpacingNorms) {
   EXPECT_NE(SpacingModel::MapChar(U'가'), SpacingModel::MapChar(U'나'));
 }
 
+// The C++ features (character classes, hashing, padding) match the Python trainer's: the
+// expected log-odds are computed by build_spacing.py's own implementation over the shipped
+// model (`build_spacing.py --shared ../shared --out tokenizer/korean/data --scores TEXT`;
+// rerun it when the model is rebuilt).
+TEST(SpacingModelTest, MatchesTheTrainer) {
+  const SpacingModel* model = nullptr;
+  ASSERT_TRUE(SpacingModel::Shared(&model).ok());
+  auto scores = [&](const std::u32string& text) {
+    std::u32string mapped;
+    for (char32_t c : text) {
+      if (c != U' ') mapped.push_back(SpacingModel::MapChar(c));
+    }
+    std::vector<float> out(mapped.size());
+    model->Scores(mapped.data(), mapped.size(), out.data());
+    return out;
+  };
+  const std::vector<float> a = scores(U"나는밥을먹고학교에갔다");
+  const std::vector<float> a_want = {0.000000f,  -5.203552f, 3.741329f,  -4.038198f,
+                                     5.095660f,  -4.164182f, 3.142904f,  -4.542135f,
+                                     -2.998828f, 2.009046f,  -8.605127f};
+  ASSERT_EQ(a.size(), a_want.size());
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], a_want[k], 1e-4) << k;
+  const std::vector<float> b = scores(U"3.5kg의 AI(人工)를 ㅋㅋ산다！");
+  const std::vector<float> b_want = {0.000000f,  -9.361033f, -2.337411f, -2.589379f, -3.471269f,
+                                     -3.093316f, 0.213770f,  -6.148434f, -5.801978f, -6.589379f,
+                                     -4.101190f, -3.943710f, -3.754734f, 1.158652f,  -2.337411f,
+                                     1.536605f,  -3.597253f, -1.140560f};
+  ASSERT_EQ(b.size(), b_want.size());
+  for (size_t k = 0; k < b.size(); ++k) EXPECT_NEAR(b[k], b_want[k], 1e-4) << k;
+}
+
 // "OKZ1" + little-endian size + zlib(raw), as build_spacing.py writes it.
 std::string PackModel(const std::string& raw) {
   uLongf len = compressBound(static_cast<uLong>(raw.size()));

@@ -22,7 +22,6 @@ namespace {
 // (left characters, right characters) of each feature type, in the order of build_spacing.py.
 constexpr int kTypes[][2] = {{1, 0}, {0, 1}, {2, 0}, {0, 2}, {1, 1},
                              {2, 1}, {1, 2}, {3, 0}, {0, 3}, {2, 2}};
-constexpr int kPad = 3;
 
 inline uint32_t FnvByte(uint32_t h, uint8_t b) { return (h ^ b) * 0x01000193u; }
 

@@ -24,6 +24,8 @@ File (uncompressed, so that the library uses the embedded table in place): "OSPM
 
 Usage (from the repository root):
   python3 tokenizer/korean/tools/build_spacing.py --shared ../shared --out tokenizer/korean/data
+  python3 tokenizer/korean/tools/build_spacing.py --shared ../shared --out tokenizer/korean/data \
+      --scores 나는밥을먹고학교에갔다     # the model's log-odds, as SpacingModel::Scores gives them
 """
 import argparse
 import csv
@@ -164,6 +166,24 @@ def quantize(w, clip):
     return scale, bytes(q)
 
 
+def scores(path, text):
+    """The log-odds of a space before each character of text (spaces left out) under the model
+    file at path, computed here independently of the C++ code (tests compare the two)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:4] == b"OKZ1":
+        raw = zlib.decompress(raw[8:])
+    bits = raw[5]
+    scale, bias = struct.unpack("<ff", raw[8:16])
+    w = [b - 256 if b > 127 else b for b in raw[16:]]
+    chars, _ = split(text)
+    padded = pad(chars)
+    out = [0.0]
+    for k in range(1, len(chars)):
+        out.append(bias + scale * sum(w[i] for i in features(padded, k, (1 << bits) - 1)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", required=True, help="the shared data folder (../shared)")
@@ -178,7 +198,13 @@ def main():
                     help="write spacing_model.z (zlib) instead of spacing_model.bin")
     ap.add_argument("--no-chat-questions", action="store_true",
                     help="leave out the chatbot questions (their spacing is loose)")
+    ap.add_argument("--scores", metavar="TEXT",
+                    help="print the log-odds of the model in --out for TEXT and exit")
     args = ap.parse_args()
+    if args.scores is not None:
+        name = "spacing_model.z" if args.compress else "spacing_model.bin"
+        print(" ".join("%.6f" % x for x in scores(os.path.join(args.out, name), args.scores)))
+        return
     sentences = training_sentences(args.shared, not args.no_chat_questions)
     print("%d training sentences" % len(sentences), file=sys.stderr)
     bias, w = train(sentences, args.bits, args.epochs, args.l2, args.lr, args.min_count)

@@ -79,6 +79,7 @@ int PostCommand(const std::vector<std::string>& args) {
   unsigned long long seed = 20261125;
   std::string spacing = "auto";
   korean::SpacingOptions sp_options;
+  std::string spacing_model_path;
   po::options_description options("options");
   options.add_options()("prompt,p", po::value(&text)->value_name("TEXT"),
                         "process TEXT instead of stdin")("explain", "print every change on stderr")(
@@ -110,7 +111,16 @@ int PostCommand(const std::vector<std::string>& args) {
       "remove-cost", po::value(&sp_options.remove_cost)->value_name("NATS"),
       "spacing: cost of a space removed (development)")(
       "attached-cost", po::value(&sp_options.attached_cost)->value_name("NATS"),
-      "spacing: cost of a word attached after a particle or ending (development)");
+      "spacing: cost of a word attached after a particle or ending (development)")(
+      "model-weight", po::value(&sp_options.model_weight)->value_name("W"),
+      "spacing: weight of the trained spacing model, 0 = lattice only (development)")(
+      "long-run-chars", po::value(&sp_options.long_run_chars)->value_name("N"),
+      "spacing: runs without a space longer than N characters get cheaper spaces (development)")(
+      "long-run-bonus", po::value(&sp_options.long_run_bonus)->value_name("NATS"),
+      "spacing: insert cost taken off per character beyond --long-run-chars (development)")(
+      "spacing-model", po::value(&spacing_model_path)->value_name("FILE"),
+      "spacing: a spacing model file of build_spacing.py instead of the embedded one "
+      "(development)");
   po::variables_map vm;
   if (int rc = ParseArgs("post", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   const bool explain = vm.count("explain") != 0;
@@ -127,6 +137,17 @@ int PostCommand(const std::vector<std::string>& args) {
 
   const korean::Analyzer* analyzer = nullptr;
   if (Status s = korean::Analyzer::Shared(&analyzer); !s.ok()) return Error(s);
+  std::unique_ptr<korean::SpacingModel> spacing_model;
+  if (!spacing_model_path.empty()) {
+    std::ifstream in(spacing_model_path, std::ios::binary);
+    if (!in) return Error(fmt::format("cannot open '{}'", spacing_model_path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (Status s = korean::SpacingModel::Create(ss.str(), &spacing_model); !s.ok()) {
+      return Error(s);
+    }
+    sp_options.model = spacing_model.get();
+  }
   if (!spacing_paths.empty()) {
     const std::string part = part_name.empty() ? std::string("held-out") : part_name;
     std::unique_ptr<korean::Spacer> spacer;
@@ -140,9 +161,11 @@ int PostCommand(const std::vector<std::string>& args) {
     }
     korean::SpacingEvalOptions eo;
     if (vm.count("seed") != 0) eo.seed = seed;
-    fmt::print("spacing restoration, part {}, seed {}; costs space {} insert {} remove {} attached {}\n",
-               part, eo.seed, sp_options.space_cost, sp_options.insert_cost,
-               sp_options.remove_cost, sp_options.attached_cost);
+    fmt::print(
+        "spacing restoration, part {}, seed {}; costs space {} insert {} remove {} attached {}, "
+        "model weight {}\n",
+        part, eo.seed, sp_options.space_cost, sp_options.insert_cost, sp_options.remove_cost,
+        sp_options.attached_cost, sp_options.model_weight);
     fmt::print("{:<28} {:>6} {:>7} {:>14} {:>14} {:>10} {:>14} {:>8}\n", "file", "sents",
                "eojeols", "removed fixed", "inserted fixed", "restored", "clean changed", "chars/s");
     korean::SpacingEvalResult total;

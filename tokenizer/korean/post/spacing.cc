@@ -111,8 +111,8 @@ bool RemoveAllowed(uint8_t a, uint8_t b) { return a == kHangul && b == kHangul; 
 
 }  // namespace
 
-Spacer::Spacer(const Analyzer* analyzer, const SpacingOptions& options)
-    : analyzer_(analyzer), options_(options) {}
+Spacer::Spacer(const Analyzer* analyzer, const SpacingModel* model, const SpacingOptions& options)
+    : analyzer_(analyzer), model_(model), options_(options) {}
 Spacer::~Spacer() = default;
 
 Status Spacer::Create(const Analyzer* analyzer, const SpacingOptions& options,
@@ -122,15 +122,24 @@ Status Spacer::Create(const Analyzer* analyzer, const SpacingOptions& options,
     return InvalidArgument("spacing: max_eojeol_chars {} is not in 1..64",
                            options.max_eojeol_chars);
   }
+  if (options.long_run_chars < 1 || options.long_run_chars > 64) {
+    return InvalidArgument("spacing: long_run_chars {} is not in 1..64", options.long_run_chars);
+  }
   for (float c : {options.space_cost, options.insert_cost, options.remove_cost,
-                  options.attached_cost}) {
+                  options.attached_cost, options.model_weight, options.long_run_bonus}) {
     if (!std::isfinite(c) || c < 0) return InvalidArgument("spacing: costs must be finite and >= 0");
   }
   if (!std::isfinite(options.insert_after_mark_cost) || options.insert_after_mark_cost < -10 ||
       options.insert_after_mark_cost + options.space_cost < -10) {
     return InvalidArgument("spacing: insert_after_mark_cost must be finite and >= -10");
   }
-  out->reset(new Spacer(analyzer, options));
+  if (options.model_weight > 10) return InvalidArgument("spacing: model_weight must be <= 10");
+  const SpacingModel* model = nullptr;
+  if (options.model_weight > 0) {
+    model = options.model;
+    if (model == nullptr) ONDO_RETURN_IF_ERROR(SpacingModel::Shared(&model));
+  }
+  out->reset(new Spacer(analyzer, model, options));
   return Status::Ok();
 }
 
@@ -169,6 +178,7 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
   ws_begin_.clear();
   ws_end_.clear();
   cls_.clear();
+  mapped_.clear();
   size_t pos = 0;
   uint32_t ws_b = 0, ws_e = 0;
   bool in_ws = false;
@@ -187,6 +197,7 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
     ws_begin_.push_back(in_ws ? ws_b : static_cast<uint32_t>(at));
     ws_end_.push_back(in_ws ? ws_e : static_cast<uint32_t>(at));
     cls_.push_back(ClassOf(c));
+    mapped_.push_back(SpacingModel::MapChar(c));
     compact_.append(line.substr(at, pos - at));
     in_ws = false;
   }
@@ -210,6 +221,21 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
   }
   spaces_before_[m] = spaces_before_[m - 1];
   auto has_space = [&](size_t k) { return k > 0 && k < m && ws_end_[k] > ws_begin_[k]; };
+  space_odds_.assign(m, 0.0f);
+  if (model_ != nullptr) model_->Scores(mapped_.data(), m, space_odds_.data());
+  // The cost of a new space before each character: lower inside long runs without a space.
+  insert_at_.assign(m, options_.insert_cost);
+  for (size_t b = 0; b < m;) {
+    size_t e = b + 1;
+    while (e < m && !has_space(e)) ++e;
+    const int extra = static_cast<int>(e - b) - options_.long_run_chars;
+    if (extra > 0) {
+      const float c = std::max(0.5f * options_.insert_cost,
+                               options_.insert_cost - options_.long_run_bonus * extra);
+      for (size_t k = b + 1; k < e; ++k) insert_at_[k] = c;
+    }
+    b = e;
+  }
   // Shortest path over (character position, last tag of the eojeol ending there): best_[j * T
   // + t] = cost of the best spacing of characters [0, j) whose last eojeol ends at j in tag t,
   // with a space (or the line's end) at j. As in Analyze, the best states of a position (at
@@ -247,6 +273,15 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
       while (e < m && !has_space(e)) ++e;
       wend = std::max(wend, e);
     }
+    // No eojeol across a space that may not be removed, and the window stops there: the text
+    // beyond it would join the word before (fresh food -> freshfood, one Latin token, with no
+    // end after fresh).
+    for (size_t q = i + 1; q < wend; ++q) {
+      if (!removable_[q]) {
+        wend = q;
+        break;
+      }
+    }
     const std::string_view window =
         std::string_view(compact_).substr(coff_[i], coff_[wend] - coff_[i]);
     const float best_here = best_[i * T + top[0]];
@@ -258,25 +293,19 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
           analyzer_->PrefixCosts(window, static_cast<Tag>(state), options_.attached_cost, &work_,
                                  &ends_));
       size_t j = i + 1;
-      size_t j_max = wend;  // no eojeol across a space that may not be removed
-      for (size_t q = i + 1; q < wend; ++q) {
-        if (!removable_[q]) {
-          j_max = q;
-          break;
-        }
-      }
       for (const Analyzer::PrefixCost& pc : ends_) {
         const uint32_t at = coff_[i] + static_cast<uint32_t>(pc.end);
         while (j <= wend && coff_[j] < at) ++j;
-        if (j > j_max || coff_[j] != at) break;
+        if (j > wend || coff_[j] != at) break;
         if (j < m && !allowed_[j]) continue;
         float c = base + pc.cost;
         // Spaces of the text inside the eojeol (before characters i+1 .. j-1) are removed.
         c += options_.remove_cost * static_cast<float>(spaces_before_[j - 1] - spaces_before_[i]);
         if (j < m) {
-          c += options_.space_cost + (has_space(j)            ? 0.0f
-                                      : cls_[j - 1] == kMark ? options_.insert_after_mark_cost
-                                                             : options_.insert_cost);
+          c += options_.space_cost - options_.model_weight * space_odds_[j] +
+               (has_space(j)           ? 0.0f
+                : cls_[j - 1] == kMark ? options_.insert_after_mark_cost
+                                       : insert_at_[j]);
         } else {
           c += analyzer_->TextEndCost(pc.last);
         }

@@ -1,8 +1,9 @@
 // Word-spacing restoration (띄어쓰기) for generated Korean text: small models drop spaces
 // (밥먹었어) or insert them inside words (학 교에). Spacer reads each line as one string of
 // characters and chooses the spaces with the analyzer's lattice: the cost of a spacing is the sum
-// of the analyzer's costs of the eojeols it forms, plus a cost per space and a cost for every
-// change to the spacing as written; not spacing inside a known word costs nothing.
+// of the analyzer's costs of the eojeols it forms, minus the trained spacing model's log-odds
+// of each space (spacing_model.h), plus a cost for every change to the spacing as written; not
+// spacing inside a known word costs nothing.
 // See tokenizer/korean/post/README.md ("Spacing") for the measurements.
 //
 // Library ondo_korean_post. A Spacer is single-threaded (it holds working buffers); the Analyzer
@@ -18,27 +19,39 @@
 
 #include "platform/status.h"
 #include "tokenizer/korean/analyzer.h"
+#include "tokenizer/korean/post/spacing_model.h"
 
 namespace ondo::korean {
 
 // Whether "auto" (ondo post --spacing auto, ondo_generate_params::spacing = -1) turns spacing
 // restoration on: only when the held-out measurement meets both targets of issue 13 (>= 85% of
-// corrupted boundaries restored, <= 0.2% of clean eojeols changed). It does not yet (about 40%
-// restored, 0.3% changed; README), so auto is off.
+// corrupted boundaries restored, <= 0.2% of clean eojeols changed). The second holds, the
+// first does not (52.9% restored, 0.15% changed; README), so auto is off.
 inline constexpr bool kSpacingAuto = false;
 
 struct SpacingOptions {
   // Costs in nats, added to the analyzer's costs of the eojeols (tuned on the tuning half of the
   // data, see the README).
-  float space_cost = 0.0f;   // every space of the output
-  float insert_cost = 6.0f;  // a space where the text has none (밥먹었어 -> 밥 먹었어)
+  float space_cost = 0.0f;    // every space of the output
+  float insert_cost = 10.0f;  // a space where the text has none (밥먹었어 -> 밥 먹었어)
   // The same after . , ! ? and the like, before Hangul (정말?진짜 -> 정말? 진짜): a small
   // bonus (>= -10), as the analyzer scores both spacings alike (a mark ends a token anyway).
   float insert_after_mark_cost = -1.0f;
-  float remove_cost = 7.0f;  // removing a space of the text (학 교에 -> 학교에)
+  // A space added inside a written run of more than long_run_chars characters without a space
+  // costs long_run_bonus less per character beyond (down to half the insert cost): Korean
+  // eojeols are short, a long run has most likely lost a space.
+  int long_run_chars = 6;
+  float long_run_bonus = 1.0f;
+  float remove_cost = 14.0f;  // removing a space of the text (학 교에 -> 학교에)
   // A content morpheme after a particle or an ending inside an eojeol (시장에가다), which the
   // spacing norms separate (Analyzer::PrefixCosts).
-  float attached_cost = 8.0f;
+  float attached_cost = 4.0f;
+  // Weight of the trained spacing model (spacing_model.h): a space chosen before a character
+  // costs -model_weight * (the model's log-odds of a space there). 0 = the lattice alone.
+  float model_weight = 1.3f;
+  // The model used when model_weight > 0: null = the embedded one (SpacingModel::Shared). Must
+  // outlive the spacer.
+  const SpacingModel* model = nullptr;
   // Longest eojeol (in characters) formed out of unspaced text; an eojeol as written is always
   // a candidate, whatever its length. 1..64.
   int max_eojeol_chars = 12;
@@ -62,10 +75,11 @@ class Spacer {
   const SpacingOptions& options() const { return options_; }
 
  private:
-  Spacer(const Analyzer* analyzer, const SpacingOptions& options);
+  Spacer(const Analyzer* analyzer, const SpacingModel* model, const SpacingOptions& options);
   Status RestoreLine(std::string_view line, std::string* out);
 
   const Analyzer* analyzer_;
+  const SpacingModel* model_;  // null when model_weight is 0
   SpacingOptions options_;
   Analysis work_;
   std::vector<Analyzer::PrefixCost> ends_;
@@ -75,6 +89,9 @@ class Spacer {
   std::vector<uint32_t> ws_begin_;  // per character: whitespace before it in the line (range)
   std::vector<uint32_t> ws_end_;
   std::vector<uint8_t> cls_;        // per character: class (spacing.cc)
+  std::vector<char32_t> mapped_;    // per character: SpacingModel::MapChar
+  std::vector<float> space_odds_;   // per character: the model's log-odds of a space before
+  std::vector<float> insert_at_;    // per character: the cost of a space added before
   std::vector<uint8_t> allowed_;    // per character: a new space may go before it
   std::vector<uint8_t> removable_;  // per character: the space before it may be removed
   std::vector<uint32_t> spaces_before_;  // per character (+1): spaces of the text before it

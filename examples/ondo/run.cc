@@ -86,7 +86,7 @@ int RunCommand(const std::vector<std::string>& args) {
   int n_predict = 0, n_ctx = 0, n_threads = 0, top_k = 0;
   float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
   uint64_t seed = 0;
-  std::string script, loop_stop, post, mem_budget, ctx_full, prompt_cache, kv_type;
+  std::string script, loop_stop, post, spacing, mem_budget, ctx_full, prompt_cache, kv_type;
   int keep = 0;
 
   po::options_description options("options");
@@ -142,6 +142,10 @@ int RunCommand(const std::vector<std::string>& args) {
        "Korean post-processor on the output (punctuation, repetition, particles); auto: ko "
        "with a chat template, none with --raw. With --json, text is processed and raw_text "
        "added")
+      ("spacing", po::value(&spacing)->value_name("on|off|auto")->default_value("auto"),
+       "with the post-processor: restore word spacing first (밥먹었어 -> 밥 먹었어, 학 교에 -> "
+       "학교에); auto: on only if its held-out measurement met the targets (it does not yet, so "
+       "off)")
       ("json", "print one JSON object with ids, text and timings instead of streaming text");
 
   po::variables_map vm;
@@ -174,6 +178,9 @@ int RunCommand(const std::vector<std::string>& args) {
   }
   if (post != "auto" && post != "ko" && post != "none") {
     return UsageError("run", fmt::format("--post {} is not one of auto, ko, none", post));
+  }
+  if (spacing != "auto" && spacing != "on" && spacing != "off") {
+    return UsageError("run", fmt::format("--spacing {} is not one of auto, on, off", spacing));
   }
   memory::Budget budget;
   if (Status s = ResolveMemBudget(mem_budget, &budget); !s.ok()) return UsageError("run", s.message());
@@ -255,8 +262,9 @@ int RunCommand(const std::vector<std::string>& args) {
   PostStream post_stream;
   if (post_on) {
     if (Status st = korean::Analyzer::Shared(&analyzer); !st.ok()) return Error(st);
-    if (Status st = korean::PostProcessor::Create(analyzer, korean::PostOptions{}, &pp);
-        !st.ok()) {
+    korean::PostOptions post_options;
+    post_options.spacing = spacing == "on" || (spacing == "auto" && korean::kSpacingAuto);
+    if (Status st = korean::PostProcessor::Create(analyzer, post_options, &pp); !st.ok()) {
       return Error(st);
     }
     post_stream.pp = pp.get();

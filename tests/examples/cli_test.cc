@@ -62,6 +62,7 @@ TEST(Cli, UsageErrorsExitTwo) {
            {"run", "-m", "x.gguf", "-p", "y", "--keep", "4"},     // --keep without slide
            {"run", "-m", "x.gguf", "-p", "y", "--ctx", "8", "--ctx-full", "slide", "--keep", "8"},
            {"run", "-m", "x.gguf", "-p", "y", "--kv-type", "q4"},
+           {"run", "-m", "x.gguf", "-p", "y", "--spacing", "maybe"},
            {"bench", "-m", "x.gguf", "--kv-type", "f32"},
            {"inspect", "-m", "x.gguf", "--kv-type", "q8_1"},
            {"kld", "-m", "x.gguf", "--ref", "x.gguf", "-f", "t", "--kv-type", "bf16"},

@@ -70,31 +70,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ok) CheckAnalysis(input, analysis);
   }
 
-  static std::unique_ptr<PostProcessor> post = [] {
+  // The post-processor without and with spacing restoration (which runs first, on whole lines).
+  auto make_post = [](bool spacing) {
     PostOptions options;
     options.buffer_capacity = 256;  // small, so that inputs reach the full-buffer path
+    options.spacing = spacing;
     std::unique_ptr<PostProcessor> p;
     Check(PostProcessor::Create(&SharedAnalyzer(), options, &p).ok());
     return p;
-  }();
-  std::string whole;
-  const bool ok = post->Process(input, &whole).ok();
-  Check(ok == valid);
-  if (ok) {
-    Check(ondo::korean::IsValidUtf8(whole));
-    // The same text streamed in chunks of 1..16 bytes (sizes from the input's own bytes).
-    std::string streamed;
-    bool stream_ok = true;
-    for (size_t i = 0, k = 0; i < size && stream_ok; ++k) {
-      const size_t n = 1 + data[k % size] % 16;
-      stream_ok = post->Push(input.substr(i, n), &streamed).ok();
-      Check(post->pending_bytes() <= post->options().buffer_capacity);
-      i += n;
+  };
+  static std::unique_ptr<PostProcessor> posts[2] = {make_post(false), make_post(true)};
+  for (const std::unique_ptr<PostProcessor>& post : posts) {
+    std::string whole;
+    const bool ok = post->Process(input, &whole).ok();
+    Check(ok == valid);
+    if (ok) {
+      Check(ondo::korean::IsValidUtf8(whole));
+      // The same text streamed in chunks of 1..16 bytes (sizes from the input's own bytes).
+      std::string streamed;
+      bool stream_ok = true;
+      for (size_t i = 0, k = 0; i < size && stream_ok; ++k) {
+        const size_t n = 1 + data[k % size] % 16;
+        stream_ok = post->Push(input.substr(i, n), &streamed).ok();
+        Check(post->pending_bytes() <= post->options().buffer_capacity);
+        i += n;
+      }
+      Check(stream_ok && post->Finish(&streamed).ok());
+      Check(streamed == whole);
+    } else {
+      post->Reset();
     }
-    Check(stream_ok && post->Finish(&streamed).ok());
-    Check(streamed == whole);
-  } else {
-    post->Reset();
   }
 
   static std::unique_ptr<ondo::tokenizer::MorphSplitter> splitter = [] {

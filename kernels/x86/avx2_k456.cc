@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
@@ -25,10 +26,6 @@ namespace {
 using x86::Byte;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
-
-constexpr size_t kQ8KBytes = sizeof(block_q8_K);
-constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
 
 inline float HSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

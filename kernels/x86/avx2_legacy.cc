@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel32.h"
 #include "kernels/x86/x86.h"
@@ -84,22 +85,12 @@ inline __m256 RoundToInt8Range(__m256 v) {
   return _mm256_min_ps(_mm256_max_ps(not_nan, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
 }
 
-enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
+using Kind = LegacyKind;
 
+// The block layout (block_layout.h), and how these kernels take the weights.
 template <Kind K>
-struct Traits {
-  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
-  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
-  static constexpr bool kSigned = K == Kind::kIQ4_NL;                    // sign trick
-  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
-                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
-                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
-                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
-                                                           : sizeof(block_iq4_nl);
-  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
-  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
-  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
-  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
+struct Traits : LegacyLayout<K> {
+  static constexpr bool kSigned = K == Kind::kIQ4_NL;  // sign trick
   static constexpr int kOffset = K == Kind::kQ4_0 ? 8 : K == Kind::kQ5_0 ? 16 : 0;
 };
 

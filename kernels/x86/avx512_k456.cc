@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
@@ -33,10 +34,6 @@ namespace {
 
 using x86::Byte;
 using x86::VecDotImpl;
-
-constexpr size_t kQ8KBytes = sizeof(block_q8_K);
-constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
 
 inline uint16_t LoadU16(const Byte* p) {
   uint16_t v;

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
 #include "kernels/x86/x86.h"
@@ -73,23 +74,12 @@ inline __m512 RoundToInt8Range(__m512 v) {
   return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
 }
 
-enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
+using Kind = LegacyKind;
 
+// The block layout (block_layout.h), and what the unsigned weight byte exceeds the signed
+// weight by.
 template <Kind K>
-struct Traits {
-  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
-  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
-  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
-                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
-                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
-                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
-                                                           : sizeof(block_iq4_nl);
-  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
-  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
-  // The activation block (Q8_1 for the types with a min, else Q8_0).
-  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
-  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
-  // What the unsigned weight byte exceeds the signed weight by.
+struct Traits : LegacyLayout<K> {
   static constexpr int kOffset = K == Kind::kQ4_0     ? 8
                                  : K == Kind::kQ5_0   ? 16
                                  : K == Kind::kIQ4_NL ? 128

@@ -26,6 +26,7 @@
 #include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel32.h"
+#include "kernels/x86/group_driver.h"
 #include "kernels/x86/x86.h"
 
 namespace ondo::kernels::avx2 {
@@ -233,9 +234,24 @@ inline WGroup UnpackW(const Byte* w, int count) {
   return o;
 }
 
+// A row kernel of group_driver.h.
 template <Kind K>
 struct Kernel {
   using Tr = Traits<K>;
+  using XQuants = avx2::XQuants;
+  using XScales = avx2::XScales;
+  static constexpr int kGroup = avx2::kGroup;
+  // Activation buffers: 30 KiB (XQuants + XScales = 80 B per group of 2 blocks). A decode row
+  // of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
+  static constexpr int64_t kXBufGroups = 384;
+  static constexpr int kPanelTokens = 16;
+  static constexpr size_t kBlockBytes = Tr::kBlockBytes;
+  static constexpr size_t kXBlockBytes = Tr::kXBlockBytes;
+  static constexpr int64_t kBandBytes = 0;
+
+  static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
+    avx2::PrepX<K>(x, nblocks, xq, xs);
+  }
 
   template <int R, int T>
   static inline void Group(const Byte* w, size_t wrb, const XQuants* xq, const XScales* xs,
@@ -307,92 +323,6 @@ struct Kernel {
     }
   }
 };
-
-struct TileArgs {
-  const Byte* w;  // row 0 of the call, first block of the chunk
-  size_t wrb;
-  const XQuants* xq;  // token 0 of the panel
-  const XScales* xs;
-  int64_t xts;  // groups between tokens
-  int64_t nblocks;
-  float* y;  // token 0 of the panel
-  int64_t ys;
-  bool accumulate;
-  int64_t r1;  // end of the call's rows (what may be prefetched)
-};
-
-template <class Ker, int R, int T>
-void DriveTokens(const TileArgs& a, int64_t r, int n_tok) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Ker::template Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
-                             a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate,
-                             T == 1 && r + 2 * R <= a.r1);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      TileArgs b = a;
-      b.xq = a.xq + t * a.xts;
-      b.xs = a.xs + t * a.xts;
-      b.y = a.y + t * a.ys;
-      DriveTokens<Ker, R, T / 2>(b, r, n_tok - t);
-    }
-  }
-}
-
-template <class Ker, int R, int T>
-void DriveRows(const TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) DriveTokens<Ker, R, T>(a, r, n_tok);
-  if constexpr (R > 1) {
-    if (r < r1) DriveRows<Ker, R / 2, T>(a, r, r1, n_tok);
-  }
-}
-
-// Activation buffers: 30 KiB (XQuants + XScales = 80 B per group of 2 blocks). A decode row
-// of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-constexpr int64_t kXBufGroups = 384;
-constexpr int kPanelTokens = 16;
-
-// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
-// for more (prefill: each weight group is unpacked once per T tokens).
-template <Kind K, int R1, int R, int T>
-void MatMulLegacy(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  using Tr = Traits<K>;
-  if (r1 <= r0 || n_tok <= 0) return;
-  const int64_t nb = k / kQK4_0;
-  if (nb == 0) {
-    for (int t = 0; t < n_tok; ++t) {
-      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
-    }
-    return;
-  }
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  const int panel = n_tok < kPanelTokens ? n_tok : kPanelTokens;
-  const int64_t chunk_blocks = kXBufGroups / panel * kGroup;
-  XQuants xq[kXBufGroups];
-  XScales xs[kXBufGroups];
-  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
-    const int64_t kbn = Min64(chunk_blocks, nb - kb0);
-    const int64_t ng = (kbn + kGroup - 1) / kGroup;
-    for (int t0 = 0; t0 < n_tok; t0 += panel) {
-      const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
-      for (int t = 0; t < nt; ++t) {
-        PrepX<K>(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * Tr::kXBlockBytes, kbn,
-                 xq + t * ng, xs + t * ng);
-      }
-      const TileArgs a{wb + kb0 * Tr::kBlockBytes, w_row_bytes, xq,      xs, ng, kbn,
-                       y + t0 * y_stride,          y_stride,    kb0 > 0, r1};
-      if (n_tok == 1) {
-        DriveRows<Kernel<K>, R1, 1>(a, r0, r1, 1);
-      } else {
-        DriveRows<Kernel<K>, R, T>(a, r0, r1, nt);
-      }
-    }
-  }
-}
 
 }  // namespace
 
@@ -469,10 +399,11 @@ template <Kind K, int R1, int R, int T>
 void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   if constexpr (Traits<K>::kHasMin) {
-    MatMulLegacy<K, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+    x86::GroupMatMul<Kernel<K>, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                          y_stride);
   } else {
-    x86::PanelOrRows<Panel8x32<Block32<K>>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok,
-                                            y, y_stride, MatMulLegacy<K, R1, R, T>);
+    x86::PanelOrRows<Panel8x32<Block32<K>>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                            y_stride, x86::GroupMatMul<Kernel<K>, R1, R, T>);
   }
 }
 
@@ -480,9 +411,7 @@ void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int6
 
 #define ONDO_LEGACY_ENTRY(T, R1, R, TT)                                                         \
   float VecDot##T(int64_t n, const void* w_row, const void* x_vd) {                             \
-    float out = 0.0f;                                                                           \
-    MatMulLegacy<Kind::k##T, 1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);                  \
-    return out;                                                                                 \
+    return x86::GroupVecDot<Kernel<Kind::k##T>>(n, w_row, x_vd);                                \
   }                                                                                             \
   void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,          \
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) { \

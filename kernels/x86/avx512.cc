@@ -18,6 +18,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
+#include "kernels/x86/group_driver.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 
@@ -234,7 +235,26 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
   }
 }
 
+// A row kernel of group_driver.h.
 struct Q8_0Kernel {
+  using XQuants = Q8XQuants;
+  using XScales = Q8XScales;
+  static constexpr int kGroup = kQ8Group;
+  // Activation buffers: 30 KiB (160 B per group of 4 blocks). A decode row of up to 768 blocks
+  // (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
+  static constexpr int64_t kXBufGroups = 192;
+  static constexpr int kPanelTokens = 16;
+  static constexpr size_t kBlockBytes = sizeof(block_q8_0);
+  static constexpr size_t kXBlockBytes = sizeof(block_q8_0);
+  // Weight bytes of a band of rows: well inside a 512 KiB - 2 MiB L2 (passing each panel over
+  // all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for each band
+  // is a few percent of its work).
+  static constexpr int64_t kBandBytes = 256 * 1024;
+
+  static void PrepX(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
+    PrepQ8X(x, nblocks, xq, xs);
+  }
+
   // acc[r][t] += the products of one group (count blocks) of R weight rows and T tokens.
   template <int R, int T>
   static inline void Group(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
@@ -270,8 +290,9 @@ struct Q8_0Kernel {
   // points at the first block of row 0; xq, xs at the first group of token 0, tokens xts
   // groups apart.
   template <int R, int T>
-  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
-                   int64_t xts, int64_t nblocks, float* y, int64_t ys, bool accumulate) {
+  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs, int64_t xts,
+                   int64_t nblocks, float* y, int64_t ys, bool accumulate,
+                   bool /*next_tile_in_call: decode prefetches past the call's rows anyway*/) {
     constexpr size_t kGroupBytes = kQ8Group * sizeof(block_q8_0);  // 136
     __m512 acc[R][T];
 #pragma GCC unroll 16
@@ -305,105 +326,6 @@ struct Q8_0Kernel {
     }
   }
 };
-
-struct Q8TileArgs {
-  const Byte* w;  // row 0 of the call, first block of the chunk
-  size_t wrb;
-  const Q8XQuants* xq;  // token 0 of the panel
-  const Q8XScales* xs;
-  int64_t xts;  // groups between tokens
-  int64_t nblocks;
-  float* y;  // token 0 of the panel
-  int64_t ys;
-  bool accumulate;
-};
-
-template <int R, int T>
-void Q8DriveTokens(const Q8TileArgs& a, int64_t r, int n_tok) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Q8_0Kernel::Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
-                           a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      Q8TileArgs b = a;
-      b.xq = a.xq + t * a.xts;
-      b.xs = a.xs + t * a.xts;
-      b.y = a.y + t * a.ys;
-      Q8DriveTokens<R, T / 2>(b, r, n_tok - t);
-    }
-  }
-}
-
-template <int R, int T>
-void Q8DriveRows(const Q8TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) Q8DriveTokens<R, T>(a, r, n_tok);
-  if constexpr (R > 1) {
-    if (r < r1) Q8DriveRows<R / 2, T>(a, r, r1, n_tok);
-  }
-}
-
-// Activation buffers: 30 KiB (160 B per group of 4 blocks). A decode row of up to 768 blocks
-// (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-constexpr int64_t kQ8XBufGroups = 192;
-constexpr int kQ8PanelTokens = 16;
-// Weight bytes of a band of rows (see MatMulQ8Tiled): well inside a 512 KiB - 2 MiB L2.
-constexpr int64_t kQ8BandBytes = 256 * 1024;
-
-// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
-// for more (prefill: each weight group is loaded and rearranged once per T tokens).
-template <int R1, int R, int T>
-void MatMulQ8Tiled(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  if (r1 <= r0 || n_tok <= 0) return;
-  const int64_t nb = k / kQK8_0;
-  if (nb == 0) {
-    for (int t = 0; t < n_tok; ++t) {
-      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
-    }
-    return;
-  }
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  const int panel = n_tok < kQ8PanelTokens ? n_tok : kQ8PanelTokens;
-  const int64_t chunk_blocks = kQ8XBufGroups / panel * kQ8Group;
-  Q8XQuants xq[kQ8XBufGroups];
-  Q8XScales xs[kQ8XBufGroups];
-  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
-    const int64_t kbn = nb - kb0 < chunk_blocks ? nb - kb0 : chunk_blocks;
-    const int64_t ng = (kbn + kQ8Group - 1) / kQ8Group;
-    // With more than one panel, every panel passes over the rows: in bands of rows whose
-    // chunk fits in L2, so that only the first panel reads them from L3 or DRAM (passing
-    // each panel over all of a 15 MB matrix measured 1.7x slower). Each band rearranges the
-    // activations again, a few percent of its work.
-    int64_t band = r1 - r0;
-    if (n_tok > panel) {
-      band = kQ8BandBytes / (kbn * static_cast<int64_t>(sizeof(block_q8_0))) / 8 * 8;
-      if (band < 8) band = 8;
-    }
-    for (int64_t rb = r0; rb < r1; rb += band) {
-      const int64_t re = r1 - rb < band ? r1 : rb + band;
-      for (int t0 = 0; t0 < n_tok; t0 += panel) {
-        const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
-        if (rb == r0 || n_tok > panel) {
-          for (int t = 0; t < nt; ++t) {
-            PrepQ8X(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * sizeof(block_q8_0),
-                    kbn, xq + t * ng, xs + t * ng);
-          }
-        }
-        const Q8TileArgs a{wb + kb0 * sizeof(block_q8_0), w_row_bytes, xq, xs, ng, kbn,
-                           y + t0 * y_stride,             y_stride,    kb0 > 0};
-        if (n_tok == 1) {
-          Q8DriveRows<R1, 1>(a, rb, re, 1);
-        } else {
-          Q8DriveRows<R, T>(a, rb, re, nt);
-        }
-      }
-    }
-  }
-}
 
 // Q8_0 for the prefill panel GEMM (avx512_panel32.h): u = w + 128.
 struct Q8Block32 {
@@ -575,9 +497,7 @@ float VecDotF16(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<F16K>(n, w_row, x_vd);
 }
 float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
-  float out = 0.0f;
-  MatMulQ8Tiled<1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);
-  return out;
+  return x86::GroupVecDot<Q8_0Kernel>(n, w_row, x_vd);
 }
 
 void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
@@ -591,7 +511,7 @@ void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                           MatMulQ8Tiled<4, 2, 8>);
+                           x86::GroupMatMul<Q8_0Kernel, 4, 2, 8>);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

@@ -12,7 +12,6 @@
 // reference's scale product d_x * d (two of each for Q2_K, whose min term has its own scale).
 //
 // Everything but the ondo::kernels::avx2 entry points has internal linkage (see tile_driver.h).
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
@@ -22,48 +21,21 @@
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HMax;
+using x86::HMin;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::LoadF32;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
-
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMin(__m256 v) {
-  __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_min_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float H2F(const Byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
 
 // Decode streams the weights from memory at about the rate the kernels consume them, faster
 // than the hardware prefetchers alone keep up with: each row's block b asks for the two cache

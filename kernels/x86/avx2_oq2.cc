@@ -29,7 +29,6 @@
 // OQ2Panel8, which unpacks the same levels.
 //
 // Everything but the ondo::kernels::avx2 entry points has internal linkage (see tile_driver.h).
-#include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -40,11 +39,18 @@
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load256;
+using x86::LoadF32;
+using x86::LoadI32;
+using x86::LoadU16;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
@@ -74,32 +80,6 @@ constexpr bool Oq2LevelsFitU6() {
 }
 static_assert(Oq2LevelsFitU6(), "levels + kOq2Offset must lie in 0..63 (maddubs, int16 sums)");
 constexpr Oq2Lut kOq2Lut = MakeOq2Lut();
-
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline float H2F(const Byte* p) { return _cvtsh_ss(LoadU16(p)); }
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline int32_t LoadI32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
 
 // See avx2_k23.cc: each row's block b asks for the two cache lines 16 KiB further on, into L2.
 constexpr size_t kPrefetchBytes = 16384;

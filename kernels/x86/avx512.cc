@@ -2,44 +2,29 @@
 // -mavx2 -mfma -mf16c; called only when the CPU has them). As in avx2.cc: internal linkage
 // everywhere except the entry points, and no std:: templates.
 
-// GCC 12's AVX-512 intrinsics pass "undefined" operands initialised with themselves
-// (_mm512_undefined_ps: __m512 __Y = __Y), which -Wuninitialized reports wherever they are
-// inlined (GCC PR 105593, fixed in 13). Silence those two diagnostics for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
 #include "kernels/x86/group_driver.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
-using x86::kPrefetchTiles;
 using x86::Drive;
+using x86::F2H;
+using x86::H2F;
+using x86::kPrefetchTiles;
+using x86::LoadU16;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
 // Mask with the first n (0..16) lanes set.
 inline __mmask16 Mask16(int64_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -65,25 +50,6 @@ inline __m512 Exp(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
-}
-
-// roundf(v): round half away from zero, exactly.
-inline __m512 RoundHalfAway(__m512 v) {
-  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
-  const __m512 one =
-      _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign));
-  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm512_mask_add_ps(t, up, t, one);
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m512 RoundToInt8Range(__m512 v) {
-  const __m512 r = RoundHalfAway(v);
-  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
 }
 
 struct F32Load {
@@ -460,26 +426,7 @@ void QuantizeRowF16(const float* x, void* out, int64_t n) {
 }
 
 void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_0; ++ib) {
-    const float* xb = x + ib * kQK8_0;
-    const __m512 v0 = _mm512_loadu_ps(xb);
-    const __m512 v1 = _mm512_loadu_ps(xb + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 vid = _mm512_set1_ps(id);
-    const __m128i q0 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid))));
-    const __m128i q1 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid))));
-    Byte* b = o + ib * sizeof(block_q8_0);
-    const uint16_t dh = F2H(d);
-    std::memcpy(b, &dh, 2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 2), q0);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 18), q1);
-  }
+  x86::QuantizeRowQ8Avx512<false>(x, out, n);
 }
 
 void DequantizeRowF16(const void* row, float* out, int64_t n) {

@@ -16,16 +16,6 @@
 //
 // Everything but the ondo::kernels::avx512 entry points has internal linkage (tile_driver.h).
 
-// GCC 12's AVX-512 intrinsics initialise "undefined" operands with themselves, which
-// -Wuninitialized reports wherever they are inlined (GCC PR 105593): silenced for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
@@ -34,22 +24,23 @@
 #include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::Load512;
+using x86::LoadF32;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
 static_assert(kQ2Dmin == kQ2D + 2, "UnpackQ2K loads d and dmin together");
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 // Decode streams the weights from memory at about the rate the kernels consume them; the
 // hardware prefetchers alone leave the core waiting (measured 9.9 -> 16.9 GB/s for a Q2_K
 // 8960 x 1536 matrix on one Zen 4 core). Each row's block b asks for the two cache lines
@@ -65,23 +56,6 @@ inline void PrefetchAhead(const Byte* block) {
 // The eight int32 sums of the two halves of v.
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-inline float H2F(const Byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 // 32 bytes in both halves of a 64-byte vector.
 inline __m512i Broadcast256(const Byte* p) { return _mm512_broadcast_i64x4(Load256(p)); }

@@ -17,15 +17,6 @@
 // offset term or the Q8_1 s values, and d_x, 4 of each) in stack buffers, once per call for a
 // panel of tokens and a chunk of k, so that the tiles below only load them; the panel is
 // sized to stay in L1 while a tile passes over it.
-//
-// The GCC 12 header diagnostics are silenced as in avx512.cc.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
 
 #include <cstdint>
 #include <cstring>
@@ -34,46 +25,18 @@
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
 #include "kernels/x86/group_driver.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
-using Byte = unsigned char;
-
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
-inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-// roundf(v): round half away from zero, exactly (as avx512.cc).
-inline __m512 RoundHalfAway(__m512 v) {
-  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
-  const __m512 one =
-      _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign));
-  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm512_mask_add_ps(t, up, t, one);
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m512 RoundToInt8Range(__m512 v) {
-  const __m512 r = RoundHalfAway(v);
-  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
-}
+using x86::Byte;
+using x86::F2H;
+using x86::LoadU16;
+using x86::LoadU32;
+using x86::Min64;
 
 using Kind = LegacyKind;
 
@@ -333,28 +296,7 @@ struct Kernel {
 }  // namespace
 
 void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
-    const float* xb = x + ib * kQK8_1;
-    const __m512 v0 = _mm512_loadu_ps(xb);
-    const __m512 v1 = _mm512_loadu_ps(xb + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf, and
-    // s = (float)sum(q) * d.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 vid = _mm512_set1_ps(id);
-    const __m512i q0 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid)));
-    const __m512i q1 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid)));
-    const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
-    Byte* b = o + ib * sizeof(block_q8_1);
-    const uint16_t dh = F2H(d);
-    const uint16_t sh = F2H(static_cast<float>(sum) * d);
-    std::memcpy(b, &dh, 2);
-    std::memcpy(b + 2, &sh, 2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 4), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 20), _mm512_cvtsepi32_epi8(q1));
-  }
+  x86::QuantizeRowQ8Avx512<true>(x, out, n);
 }
 
 namespace {

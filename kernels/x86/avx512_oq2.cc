@@ -24,16 +24,6 @@
 // Prefill (8 tokens or more): the panel GEMM of avx512_panel.h, with the Oq2Panel trait for the
 // unpacking and a Tile of its own (Oq2Panel16) that starts each sub-block's sums from its offset.
 
-// GCC 12's AVX-512 intrinsics initialise "undefined" operands with themselves, which
-// -Wuninitialized reports wherever they are inlined (GCC PR 105593): silenced for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -44,11 +34,19 @@
 #include "kernels/x86/panel_driver.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load256;
+using x86::Load512;
+using x86::LoadF32;
+using x86::LoadU16;
+using x86::LoadU32;
 
 constexpr bool LevelsFitBytes() {
   for (const auto& grid : kOq2Grid) {
@@ -62,32 +60,6 @@ constexpr bool LevelsFitBytes() {
 // an int16 (|level| <= 32, |x| <= 128), which the row kernels' vpackssdw relies on.
 static_assert(LevelsFitBytes(), "OQ2 levels + kOq2Offset must lie in 0..63, offset 32");
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float LoadF32(const Byte* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline float HSum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 // The eight int32 sums of the two halves of v (the float work per block then takes 256-bit ops).
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
@@ -299,7 +271,7 @@ struct Oq2Kernel {
       }
     }
     for (int r = 0; r < R; ++r) {
-      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum256(acc[r][t]);
+      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
     }
   }
 };

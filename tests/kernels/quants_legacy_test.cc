@@ -46,17 +46,21 @@ struct WeightBlock {
   int w[32] = {};
 };
 
+// The f16 field at p, as a float.
+float HalfAt(const unsigned char* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return HalfToFloat(h);
+}
+
 WeightBlock DecodeWeight(DType t, const unsigned char* b) {
   WeightBlock o;
-  uint16_t h;
-  std::memcpy(&h, b, 2);
-  o.d = HalfToFloat(h);
+  o.d = HalfAt(b);
   const bool has_min = t == DType::kQ4_1 || t == DType::kQ5_1;
   const bool has_qh = t == DType::kQ5_0 || t == DType::kQ5_1;
   size_t off = 2;
   if (has_min) {
-    std::memcpy(&h, b + 2, 2);
-    o.m = HalfToFloat(h);
+    o.m = HalfAt(b + 2);
     off = 4;
   }
   uint32_t qh = 0;
@@ -94,13 +98,10 @@ struct ActBlock {
 
 ActBlock DecodeAct(DType vd, const unsigned char* b) {
   ActBlock o;
-  uint16_t h;
-  std::memcpy(&h, b, 2);
-  o.d = HalfToFloat(h);
+  o.d = HalfAt(b);
   size_t off = 2;
   if (vd == DType::kQ8_1) {
-    std::memcpy(&h, b + 2, 2);
-    o.s = HalfToFloat(h);
+    o.s = HalfAt(b + 2);
     off = 4;
   }
   for (int j = 0; j < 32; ++j) o.q[j] = static_cast<int8_t>(b[off + j]);

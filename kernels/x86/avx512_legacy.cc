@@ -149,12 +149,7 @@ void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
     } else {
       _mm_store_ps(xs[g].d, LoadF16x4<kXB>(b, count));
       const __m512i off = _mm512_set1_epi8(static_cast<char>(Tr::kOffset));
-      const __m512i sum =
-          _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
-      const __m256i s8 =
-          _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
-      const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-      _mm_store_si128(reinterpret_cast<__m128i*>(xs[g].c), _mm_sub_epi32(_mm_setzero_si128(), s4));
+      x86::StoreGroupOffsetTerms(off, lo, hi, xs[g].c);
     }
   }
 }

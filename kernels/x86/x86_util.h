@@ -90,6 +90,20 @@ inline int HSumI32(__m256i v) {
 
 #if defined(__AVX512F__)
 inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
+
+// For activations in the group layout of 4 blocks (lo: values 0..15, hi: 16..31 of each block,
+// int32 lane i from block i % 4; see group_driver.h): c[b] = -(off * the sum of block b's
+// quants), b < 4, with vpdpbusd (exact in int32), where `off` holds the same byte everywhere.
+// Starting lane b's vpdpbusd sum at c[b] removes an unsigned weight offset exactly. c: 16-byte
+// aligned.
+inline void StoreGroupOffsetTerms(__m512i off, __m512i lo, __m512i hi, int32_t* c) {
+  const __m512i sum =
+      _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
+  const __m256i s8 =
+      _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+  const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+  _mm_store_si128(reinterpret_cast<__m128i*>(c), _mm_sub_epi32(_mm_setzero_si128(), s4));
+}
 #endif
 
 }  // namespace

@@ -190,20 +190,13 @@ inline WGroup UnpackW(const Byte* w, int count) {
   return o;
 }
 
-// A row kernel of group_driver.h.
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (XQuants + XScales = 80 B per
+// group of 2 blocks). A decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16
+// tokens takes chunks of 48 blocks.
 template <Kind K>
-struct Kernel {
+struct Kernel : x86::GroupKernelBase<XQuants, XScales, kGroup, 384, Traits<K>::kBlockBytes,
+                                     Traits<K>::kXBlockBytes> {
   using Tr = Traits<K>;
-  using XQuants = avx2::XQuants;
-  using XScales = avx2::XScales;
-  static constexpr int kGroup = avx2::kGroup;
-  // Activation buffers: 30 KiB (XQuants + XScales = 80 B per group of 2 blocks). A decode row
-  // of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-  static constexpr int64_t kXBufGroups = 384;
-  static constexpr int kPanelTokens = 16;
-  static constexpr size_t kBlockBytes = Tr::kBlockBytes;
-  static constexpr size_t kXBlockBytes = Tr::kXBlockBytes;
-  static constexpr int64_t kBandBytes = 0;
 
   static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
     avx2::PrepX<K>(x, nblocks, xq, xs);

@@ -196,22 +196,13 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
   }
 }
 
-// A row kernel of group_driver.h.
-struct Q8_0Kernel {
-  using XQuants = Q8XQuants;
-  using XScales = Q8XScales;
-  static constexpr int kGroup = kQ8Group;
-  // Activation buffers: 30 KiB (160 B per group of 4 blocks). A decode row of up to 768 blocks
-  // (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-  static constexpr int64_t kXBufGroups = 192;
-  static constexpr int kPanelTokens = 16;
-  static constexpr size_t kBlockBytes = sizeof(block_q8_0);
-  static constexpr size_t kXBlockBytes = sizeof(block_q8_0);
-  // Weight bytes of a band of rows: well inside a 512 KiB - 2 MiB L2 (passing each panel over
-  // all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for each band
-  // is a few percent of its work).
-  static constexpr int64_t kBandBytes = 256 * 1024;
-
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
+// decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
+// 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
+// panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
+// each band is a few percent of its work).
+struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, sizeof(block_q8_0),
+                                         sizeof(block_q8_0), 256 * 1024> {
   static void PrepX(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
     PrepQ8X(x, nblocks, xq, xs);
   }

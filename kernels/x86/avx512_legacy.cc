@@ -202,20 +202,13 @@ inline WGroup UnpackW(const Byte* w, int count) {
   return o;
 }
 
-// A row kernel of group_driver.h.
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (XQuants + XScales = 160 B per
+// group of 4 blocks). A decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16
+// tokens takes chunks of 48 blocks.
 template <Kind K>
-struct Kernel {
+struct Kernel : x86::GroupKernelBase<XQuants, XScales, kGroup, 192, Traits<K>::kBlockBytes,
+                                     Traits<K>::kXBlockBytes> {
   using Tr = Traits<K>;
-  using XQuants = avx512::XQuants;
-  using XScales = avx512::XScales;
-  static constexpr int kGroup = avx512::kGroup;
-  // Activation buffers: 30 KiB (XQuants + XScales = 160 B per group of 4 blocks). A decode row
-  // of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-  static constexpr int64_t kXBufGroups = 192;
-  static constexpr int kPanelTokens = 16;
-  static constexpr size_t kBlockBytes = Tr::kBlockBytes;
-  static constexpr size_t kXBlockBytes = Tr::kXBlockBytes;
-  static constexpr int64_t kBandBytes = 0;
 
   static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
     avx512::PrepX<K>(x, nblocks, xq, xs);

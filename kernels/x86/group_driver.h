@@ -3,10 +3,11 @@
 // block): the legacy types (avx2_legacy.cc, avx512_legacy.cc) and Q8_0 on AVX-512 (avx512.cc).
 // Per call, k is taken in chunks and the tokens in panels; each panel's activations of a chunk
 // are rearranged once into stack buffers (K::PrepX), then R x T tiles (K::Tile, R and T halved
-// for the remainders) pass over the rows. A kernel K provides:
+// for the remainders) pass over the rows. A kernel K provides (the constants and types by
+// deriving from GroupKernelBase):
 //   XQuants, XScales                 one group of one token, rearranged
 //   kGroup                           blocks per group
-//   kXBufGroups, kPanelTokens        the stack buffers' size in groups, tokens per panel
+//   kXBufGroups, kPanelTokens        the stack buffers' size in groups, tokens per panel (16)
 //   kBlockBytes, kXBlockBytes        a weight block, an activation block (both of 32 values)
 //   kBandBytes                       0, or the weight bytes of a band of rows (see GroupMatMul)
 //   static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs)
@@ -27,6 +28,20 @@
 
 namespace ondo::kernels::x86 {
 namespace {
+
+// The constants and types of a kernel K, to derive it from.
+template <class XQ, class XS, int kGroupBlocks, int64_t kBufGroups, size_t kWBlockBytes,
+          size_t kActBlockBytes, int64_t kBand = 0>
+struct GroupKernelBase {
+  using XQuants = XQ;
+  using XScales = XS;
+  static constexpr int kGroup = kGroupBlocks;
+  static constexpr int64_t kXBufGroups = kBufGroups;
+  static constexpr int kPanelTokens = 16;
+  static constexpr size_t kBlockBytes = kWBlockBytes;
+  static constexpr size_t kXBlockBytes = kActBlockBytes;
+  static constexpr int64_t kBandBytes = kBand;
+};
 
 template <class K>
 struct GroupTileArgs {

@@ -467,24 +467,8 @@ Status AddVocab(const fs::path& folder, const json& cfg, const HParams& hp, Meta
   } else if (spec.kind == VocabKind::kCharBpe) {
     bool add_space_prefix = true;
     ONDO_RETURN_IF_ERROR(CheckSpmLike(spec, &add_space_prefix));
-    // SentencePiece scores: the converted merges are ordered by the merged piece's score, so
-    // minus the rank of the first merge making a token orders the bigrams as the merges do.
-    const float kUnreached = -1e9f;
-    std::vector<float> scores(tokens.size(), 0.0f);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (types[i] == static_cast<int32_t>(TokenType::kNormal)) scores[i] = kUnreached;
-    }
-    std::map<std::string, int32_t> by_text;
-    for (size_t i = 0; i < n_tok; ++i) by_text.emplace(tokens[i], static_cast<int32_t>(i));
-    for (size_t r = 0; r < spec.merge_ids.size(); ++r) {
-      const auto [a, b] = spec.merge_ids[r];
-      if (a < 0 || b < 0) continue;
-      auto it = by_text.find(tokens[static_cast<size_t>(a)] + tokens[static_cast<size_t>(b)]);
-      if (it == by_text.end()) continue;
-      float& s = scores[static_cast<size_t>(it->second)];
-      if (s == kUnreached) s = -static_cast<float>(r);
-    }
-    if (spec.unk_id >= 0) types[static_cast<size_t>(spec.unk_id)] = static_cast<int32_t>(TokenType::kUnknown);
+    std::vector<float> scores;
+    CharBpeSpmScores(spec, tokens, n_tok, &types, &scores);
     mb->Str("tokenizer.ggml.model", "llama");
     mb->Str("tokenizer.ggml.pre", "default");
     mb->StrArray("tokenizer.ggml.tokens", tokens);
@@ -959,6 +943,28 @@ Status OpenHfModel(const std::string& folder, std::unique_ptr<GgufFile>* out) {
   Status s = HfImporter::Open(folder, out);
   if (!s.ok()) return Status(s.code(), "'" + folder + "': " + s.message());
   return s;
+}
+
+void CharBpeSpmScores(const VocabSpec& spec, const std::vector<std::string>& tokens, size_t n_tok,
+                      std::vector<int32_t>* types, std::vector<float>* scores) {
+  const float kUnreached = -1e9f;
+  scores->assign(tokens.size(), 0.0f);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if ((*types)[i] == static_cast<int32_t>(TokenType::kNormal)) (*scores)[i] = kUnreached;
+  }
+  std::map<std::string, int32_t> by_text;
+  for (size_t i = 0; i < n_tok; ++i) by_text.emplace(tokens[i], static_cast<int32_t>(i));
+  for (size_t r = 0; r < spec.merge_ids.size(); ++r) {
+    const auto [a, b] = spec.merge_ids[r];
+    if (a < 0 || b < 0) continue;
+    auto it = by_text.find(tokens[static_cast<size_t>(a)] + tokens[static_cast<size_t>(b)]);
+    if (it == by_text.end()) continue;
+    float& s = (*scores)[static_cast<size_t>(it->second)];
+    if (s == kUnreached) s = -static_cast<float>(r);
+  }
+  if (spec.unk_id >= 0) {
+    (*types)[static_cast<size_t>(spec.unk_id)] = static_cast<int32_t>(TokenType::kUnknown);
+  }
 }
 
 }  // namespace ondo::runtime

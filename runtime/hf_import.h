@@ -19,11 +19,15 @@
 // a safetensors header is checked against its file (Corrupt when truncated or inconsistent).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/status.h"
 #include "runtime/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 namespace ondo::runtime {
 
@@ -34,5 +38,15 @@ bool IsHfModelFolder(const std::string& path);
 // Opens the model in `folder` as an in-memory GgufFile (metadata built here, tensors pointing
 // into the safetensors mappings, which it owns, or into converted copies it owns).
 Status OpenHfModel(const std::string& folder, std::unique_ptr<GgufFile>* out);
+
+// The SentencePiece form (tokenizer.ggml.model "llama") of a tokenizer.json BPE over characters
+// (VocabKind::kCharBpe), as OpenHfModel writes it: *scores gets minus the rank of the first
+// merge making each token (the converted merges are ordered by the merged piece's score, so
+// this orders the bigrams as the merges do), -1e9 for a normal token no merge makes and 0 for
+// the others; spec.unk_id is typed unknown in *types. tokens and *types are the vocabulary (the
+// first n_tok are spec's, which may have been moved out of it; any after them are padding),
+// spec gives the merges and unk_id.
+void CharBpeSpmScores(const tokenizer::VocabSpec& spec, const std::vector<std::string>& tokens,
+                      size_t n_tok, std::vector<int32_t>* types, std::vector<float>* scores);
 
 }  // namespace ondo::runtime

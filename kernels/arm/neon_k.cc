@@ -37,6 +37,7 @@
 
 #include "kernels/arm/arm.h"
 #include "kernels/arm/neon_util.h"
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/dispatch.h"
 
@@ -49,10 +50,6 @@ using Byte = unsigned char;
 // through memory.
 #define ONDO_K_INLINE inline __attribute__((always_inline))
 #define ONDO_K_LAMBDA_INLINE __attribute__((always_inline))
-
-constexpr size_t kQ8KBytes = sizeof(block_q8_K);
-constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
 
 // f(integral_constant<int, 0>) ... f(integral_constant<int, N - 1>): compile-time indices for
 // lane and shift immediates.

@@ -31,6 +31,7 @@
 
 #include "kernels/arm/arm.h"
 #include "kernels/arm/neon_util.h"
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/dispatch.h"
 
@@ -50,28 +51,13 @@ inline uint32_t LoadU32(const Byte* p) {
   return v;
 }
 
-enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
+using Kind = LegacyKind;
 
+// The block layout (block_layout.h), and the offset taken from the stored quant.
 template <Kind K>
-struct Traits {
-  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
-  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
-  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
-                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
-                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
-                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
-                                                           : sizeof(block_iq4_nl);
-  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
-  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
-  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
-  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
+struct Traits : LegacyLayout<K> {
   static constexpr uint8_t kOffset = K == Kind::kQ4_0 ? 8 : K == Kind::kQ5_0 ? 16 : 0;
 };
-static_assert(Traits<Kind::kQ5_1>::kQsOffset == offsetof(block_q5_1, qs), "Q5_1 layout");
-static_assert(Traits<Kind::kQ5_0>::kQsOffset == offsetof(block_q5_0, qs), "Q5_0 layout");
-static_assert(Traits<Kind::kQ4_1>::kQsOffset == offsetof(block_q4_1, qs), "Q4_1 layout");
-static_assert(Traits<Kind::kQ4_0>::kQsOffset == offsetof(block_q4_0, qs), "Q4_0 layout");
-static_assert(Traits<Kind::kIQ4_NL>::kQsOffset == offsetof(block_iq4_nl, qs), "IQ4_NL layout");
 
 // The 32 weights of the block at b as the int8 factors of the activation quants: lo holds
 // elements 0..15 (low nibbles), hi elements 16..31 (high nibbles).

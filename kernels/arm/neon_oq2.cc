@@ -38,6 +38,7 @@
 
 #include "kernels/arm/arm.h"
 #include "kernels/arm/neon_util.h"
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/dispatch.h"
 
@@ -45,20 +46,6 @@ namespace ondo::kernels::ONDO_ARM_NS {
 namespace {
 
 using Byte = unsigned char;
-
-constexpr size_t kOq2Bytes = sizeof(block_oq2);  // 72
-constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
-constexpr size_t kOq2D = offsetof(block_oq2, d);
-constexpr size_t kOq2Grids = offsetof(block_oq2, grids);
-constexpr size_t kOq2Scales = offsetof(block_oq2, scales);
-constexpr size_t kOq2Qs = offsetof(block_oq2, qs);
-constexpr size_t kQ8D = offsetof(block_q8_K, d);
-constexpr size_t kQ8Qs = offsetof(block_q8_K, qs);
-
-static_assert(kOq2Bytes == 72 && kOq2D == 0 && kOq2Grids == 2 && kOq2Scales == 4 && kOq2Qs == 8,
-              "OQ2 layout as blocks.h documents it");
-static_assert(kOq2SubBlock == 32 && kQK_K == 256, "8 sub-blocks of 32");
-static_assert(kQ8D == 0 && kQ8Qs == 4, "Q8_K layout");
 
 constexpr bool Oq2LevelsFitI16Sums() {
   for (const auto& g : kOq2Grid) {
@@ -190,7 +177,8 @@ void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
       lev[3][1] = vqtbl1q_s8(tab[3], hi1);
 #pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
-        const int8_t* xq = reinterpret_cast<const int8_t*>(x[t] + ib * kQ8Bytes + kQ8Qs + 128 * h);
+        const int8_t* xq =
+            reinterpret_cast<const int8_t*>(x[t] + ib * kQ8KBytes + kQ8KQs + 128 * h);
         int32x4_t a[4];
 #pragma GCC unroll 4
         for (int s = 0; s < 4; ++s) {
@@ -210,7 +198,7 @@ void DotRowTokens(int64_t n, const Byte* w, const Byte* const* x, float* out) {
     const float d = LoadHalf(b + kOq2D);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) {
-      const float dd = d * LoadF32(x[t] + ib * kQ8Bytes + kQ8D);
+      const float dd = d * LoadF32(x[t] + ib * kQ8KBytes + kQ8KD);
       acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum[t]), dd);
     }
   }

@@ -2,46 +2,31 @@
 // them). Everything here has internal linkage except the ondo::kernels::avx2 entry points, and
 // no std:: templates are instantiated, so no AVX code can leak into scalar callers through
 // the linker's choice among identical inline definitions.
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel32.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
-using x86::kPrefetchTiles;
 using x86::Drive;
+using x86::F2H;
+using x86::H2F;
+using x86::HMax;
+using x86::HSum;
+using x86::kPrefetchTiles;
+using x86::LoadU16;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
 inline int64_t MinI64(int64_t a, int64_t b) { return a < b ? a : b; }
 // Lane mask with the first `n` (0..8) lanes set.
 inline __m256i TailMask(int64_t n) {
@@ -78,24 +63,6 @@ inline __m256 Exp(__m256 x) {
   const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
   const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-
-// roundf(v): round half away from zero, exactly (v - trunc(v) is exact in f32).
-inline __m256 RoundHalfAway(__m256 v) {
-  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(v, t));
-  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_mask));
-  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m256 RoundToInt8Range(__m256 v) {
-  const __m256 r = RoundHalfAway(v);
-  const __m256 not_nan = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));
-  return _mm256_min_ps(_mm256_max_ps(not_nan, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
 }
 
 // --- element loaders for the float-like row types ------------------------------------------
@@ -423,34 +390,7 @@ void QuantizeRowF16(const float* x, void* out, int64_t n) {
 }
 
 void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
-  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_0; ++ib) {
-    const float* xb = x + ib * kQK8_0;
-    __m256 v[4];
-    for (int q = 0; q < 4; ++q) v[q] = _mm256_loadu_ps(xb + 8 * q);
-    const __m256 m01 =
-        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1]));
-    const __m256 m23 =
-        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[2]), _mm256_andnot_ps(sign_mask, v[3]));
-    const float amax = HMax(_mm256_max_ps(m01, m23));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i q32[4];
-    for (int q = 0; q < 4; ++q) {
-      q32[q] = _mm256_cvtps_epi32(RoundToInt8Range(_mm256_mul_ps(v[q], vid)));
-    }
-    const __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]);
-    const __m256i q16b = _mm256_packs_epi32(q32[2], q32[3]);
-    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), perm);
-    Byte* b = o + ib * sizeof(block_q8_0);
-    const uint16_t dh = F2H(d);
-    std::memcpy(b, &dh, 2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + 2), q8);
-  }
+  x86::QuantizeRowQ8Avx2<false>(x, out, n);
 }
 
 void DequantizeRowF16(const void* row, float* out, int64_t n) {

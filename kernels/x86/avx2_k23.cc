@@ -12,65 +12,30 @@
 // reference's scale product d_x * d (two of each for Q2_K, whose min term has its own scale).
 //
 // Everything but the ondo::kernels::avx2 entry points has internal linkage (see tile_driver.h).
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HMax;
+using x86::HMin;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::LoadF32;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
-
-constexpr size_t kQ2Bytes = sizeof(block_q2_K);  // 84
-constexpr size_t kQ3Bytes = sizeof(block_q3_K);  // 110
-constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
-// Byte offsets inside the blocks.
-constexpr size_t kQ2Scales = 0, kQ2Qs = 16, kQ2D = 80, kQ2Dmin = 82;
-constexpr size_t kQ3Hmask = 0, kQ3Qs = 32, kQ3Scales = 96, kQ3D = 108;
-constexpr size_t kQ8D = 0, kQ8Qs = 4, kQ8Bsums = 260;
-
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMin(__m256 v) {
-  __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_min_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float H2F(const Byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
 
 // Decode streams the weights from memory at about the rate the kernels consume them, faster
 // than the hardware prefetchers alone keep up with: each row's block b asks for the two cache
@@ -143,9 +108,9 @@ struct Q2KKernel {
       Chunks<R, T, 1>(wb, x, xrb, ib, sc, m3, isum);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8Bytes;
-        const float dx = LoadF32(xb + kQ8D);
-        const __m256i bsums = Load256(xb + kQ8Bsums);
+        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
+        const float dx = LoadF32(xb + kQ8KD);
+        const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(mins[r], bsums));
@@ -185,7 +150,7 @@ struct Q2KKernel {
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const __m256i xq = Load256(x + t * xrb + ib * kQ8Bytes + kQ8Qs + 32 * c);
+        const __m256i xq = Load256(x + t * xrb + ib * kQ8KBytes + kQ8KQs + 32 * c);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const __m256i p = _mm256_maddubs_epi16(v[r], xq);
@@ -229,9 +194,9 @@ struct Q3KKernel {
       Half<R, T, 1>(wb, x, xrb, ib, s16, hm, isum);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8Bytes;
-        const float dx = LoadF32(xb + kQ8D);
-        const __m256i bsums = Load256(xb + kQ8Bsums);
+        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
+        const float dx = LoadF32(xb + kQ8KD);
+        const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           // sum_j s_j * sum(u * x) - 4 * sum_j s_j * bsums_j
@@ -287,7 +252,7 @@ struct Q3KKernel {
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const __m256i xq = Load256(x + t * xrb + ib * kQ8Bytes + kQ8Qs + 32 * c);
+      const __m256i xq = Load256(x + t * xrb + ib * kQ8KBytes + kQ8KQs + 32 * c);
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const __m256i p = _mm256_maddubs_epi16(u[r], xq);
@@ -357,7 +322,7 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
   Byte* o = static_cast<Byte*>(out);
   for (int64_t ib = 0; ib < n / kQK_K; ++ib) {
     const float* xb = x + ib * kQK_K;
-    Byte* b = o + ib * kQ8Bytes;
+    Byte* b = o + ib * kQ8KBytes;
     __m256 vmax = _mm256_loadu_ps(xb), vmin = vmax;
     for (int j = 8; j < kQK_K; j += 8) {
       const __m256 v = _mm256_loadu_ps(xb + j);
@@ -367,7 +332,7 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     const float hi = HMax(vmax), lo = HMin(vmin);
     const float amax = hi > -lo ? hi : -lo;
     if (amax == 0.0f) {
-      std::memset(b, 0, kQ8Bytes);
+      std::memset(b, 0, kQ8KBytes);
       continue;
     }
     float max;
@@ -382,9 +347,9 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     if (__builtin_isinf(iscale)) {
       // 0 < |max| < 127 / FLT_MAX: ggml's nearest_int of +-inf (and of the NaN from inf * 0)
       // gives 0 after the int8 cast, so every quant and block sum is 0; d = 1 / iscale = -+0.
-      std::memset(b + kQ8Qs, 0, kQ8Bytes - kQ8Qs);
+      std::memset(b + kQ8KQs, 0, kQ8KBytes - kQ8KQs);
       const float d = 1.0f / iscale;
-      std::memcpy(b + kQ8D, &d, 4);
+      std::memcpy(b + kQ8KD, &d, 4);
       continue;
     }
     const __m256 vs = _mm256_set1_ps(iscale);
@@ -397,7 +362,7 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
       const __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]);
       const __m256i q16b = _mm256_packs_epi32(q32[2], q32[3]);
       const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), perm);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + kQ8Qs + 32 * c), q8);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + kQ8KQs + 32 * c), q8);
       quad[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q8), ones16);
     }
     // quad[c] lanes 0-3 sum to bsums[2c], lanes 4-7 to bsums[2c + 1].
@@ -409,10 +374,10 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     const __m256i hb = _mm256_hadd_epi32(h45, h67);  // bsums 8 10 12 14 | 9 11 13 15
     const __m256i p = _mm256_packs_epi32(ha, hb);    // 0 2 4 6 8 10 12 14 | 1 3 ... 15
     const __m128i even = _mm256_castsi256_si128(p), odd = _mm256_extracti128_si256(p, 1);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8Bsums), _mm_unpacklo_epi16(even, odd));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8Bsums + 16), _mm_unpackhi_epi16(even, odd));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8KBsums), _mm_unpacklo_epi16(even, odd));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8KBsums + 16), _mm_unpackhi_epi16(even, odd));
     const float d = 1.0f / iscale;
-    std::memcpy(b + kQ8D, &d, 4);
+    std::memcpy(b + kQ8KD, &d, 4);
   }
 }
 

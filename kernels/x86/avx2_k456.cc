@@ -9,55 +9,31 @@
 // is maddubs (u8 x s8 pairs, no saturation: the K-quant weights are 0..63) then madd with the
 // scales (int32, exact). IQ4_XS weights are signed: |x| (as u8, so -128 too) times w with x's
 // sign, |w| <= 127: pair sums <= 2 * 128 * 127 < 2^15. Exact for any int8 activations.
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::LoadF32;
+using x86::LoadU16;
+using x86::LoadU32;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-constexpr size_t kQ8KBytes = sizeof(block_q8_K);
-constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
-
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float LoadF32(const Byte* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
 // Decode reads each weight row once, and rows are short streams (a few hundred bytes to a few
 // KB) that the hardware prefetchers do not pick up: measured 2.3x faster decode from DRAM when
 // every block of the tile kPrefetchTiles tiles ahead is requested into L2 (prefetching into L1

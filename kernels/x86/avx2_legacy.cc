@@ -18,88 +18,36 @@
 //
 // Activations are first rearranged into that layout (XQuants, XScales) in stack buffers, once
 // per call for a panel of tokens and a chunk of k.
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel32.h"
+#include "kernels/x86/group_driver.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
-using Byte = unsigned char;
+using x86::Byte;
+using x86::F2H;
+using x86::HMax;
+using x86::HSum;
+using x86::HSumI32;
+using x86::LoadU16;
+using x86::LoadU32;
+using x86::Min64;
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
-inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+using Kind = LegacyKind;
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float HMax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline int HSumI32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
-
-// roundf(v): round half away from zero, exactly (as avx2.cc).
-inline __m256 RoundHalfAway(__m256 v) {
-  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(v, t));
-  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_mask));
-  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m256 RoundToInt8Range(__m256 v) {
-  const __m256 r = RoundHalfAway(v);
-  const __m256 not_nan = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));
-  return _mm256_min_ps(_mm256_max_ps(not_nan, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
-}
-
-enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
-
+// The block layout (block_layout.h), and how these kernels take the weights.
 template <Kind K>
-struct Traits {
-  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
-  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
-  static constexpr bool kSigned = K == Kind::kIQ4_NL;                    // sign trick
-  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
-                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
-                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
-                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
-                                                           : sizeof(block_iq4_nl);
-  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
-  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
-  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
-  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
+struct Traits : LegacyLayout<K> {
+  static constexpr bool kSigned = K == Kind::kIQ4_NL;  // sign trick
   static constexpr int kOffset = K == Kind::kQ4_0 ? 8 : K == Kind::kQ5_0 ? 16 : 0;
 };
 
@@ -242,9 +190,17 @@ inline WGroup UnpackW(const Byte* w, int count) {
   return o;
 }
 
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (XQuants + XScales = 80 B per
+// group of 2 blocks). A decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16
+// tokens takes chunks of 48 blocks.
 template <Kind K>
-struct Kernel {
+struct Kernel : x86::GroupKernelBase<XQuants, XScales, kGroup, 384, Traits<K>::kBlockBytes,
+                                     Traits<K>::kXBlockBytes> {
   using Tr = Traits<K>;
+
+  static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
+    avx2::PrepX<K>(x, nblocks, xq, xs);
+  }
 
   template <int R, int T>
   static inline void Group(const Byte* w, size_t wrb, const XQuants* xq, const XScales* xs,
@@ -317,128 +273,10 @@ struct Kernel {
   }
 };
 
-struct TileArgs {
-  const Byte* w;  // row 0 of the call, first block of the chunk
-  size_t wrb;
-  const XQuants* xq;  // token 0 of the panel
-  const XScales* xs;
-  int64_t xts;  // groups between tokens
-  int64_t nblocks;
-  float* y;  // token 0 of the panel
-  int64_t ys;
-  bool accumulate;
-  int64_t r1;  // end of the call's rows (what may be prefetched)
-};
-
-template <class Ker, int R, int T>
-void DriveTokens(const TileArgs& a, int64_t r, int n_tok) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Ker::template Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
-                             a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate,
-                             T == 1 && r + 2 * R <= a.r1);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      TileArgs b = a;
-      b.xq = a.xq + t * a.xts;
-      b.xs = a.xs + t * a.xts;
-      b.y = a.y + t * a.ys;
-      DriveTokens<Ker, R, T / 2>(b, r, n_tok - t);
-    }
-  }
-}
-
-template <class Ker, int R, int T>
-void DriveRows(const TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) DriveTokens<Ker, R, T>(a, r, n_tok);
-  if constexpr (R > 1) {
-    if (r < r1) DriveRows<Ker, R / 2, T>(a, r, r1, n_tok);
-  }
-}
-
-// Activation buffers: 30 KiB (XQuants + XScales = 80 B per group of 2 blocks). A decode row
-// of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-constexpr int64_t kXBufGroups = 384;
-constexpr int kPanelTokens = 16;
-
-// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
-// for more (prefill: each weight group is unpacked once per T tokens).
-template <Kind K, int R1, int R, int T>
-void MatMulLegacy(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  using Tr = Traits<K>;
-  if (r1 <= r0 || n_tok <= 0) return;
-  const int64_t nb = k / kQK4_0;
-  if (nb == 0) {
-    for (int t = 0; t < n_tok; ++t) {
-      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
-    }
-    return;
-  }
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  const int panel = n_tok < kPanelTokens ? n_tok : kPanelTokens;
-  const int64_t chunk_blocks = kXBufGroups / panel * kGroup;
-  XQuants xq[kXBufGroups];
-  XScales xs[kXBufGroups];
-  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
-    const int64_t kbn = Min64(chunk_blocks, nb - kb0);
-    const int64_t ng = (kbn + kGroup - 1) / kGroup;
-    for (int t0 = 0; t0 < n_tok; t0 += panel) {
-      const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
-      for (int t = 0; t < nt; ++t) {
-        PrepX<K>(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * Tr::kXBlockBytes, kbn,
-                 xq + t * ng, xs + t * ng);
-      }
-      const TileArgs a{wb + kb0 * Tr::kBlockBytes, w_row_bytes, xq,      xs, ng, kbn,
-                       y + t0 * y_stride,          y_stride,    kb0 > 0, r1};
-      if (n_tok == 1) {
-        DriveRows<Kernel<K>, R1, 1>(a, r0, r1, 1);
-      } else {
-        DriveRows<Kernel<K>, R, T>(a, r0, r1, nt);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
-  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
-    const float* xb = x + ib * kQK8_1;
-    __m256 v[4];
-    for (int q = 0; q < 4; ++q) v[q] = _mm256_loadu_ps(xb + 8 * q);
-    const __m256 m01 =
-        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1]));
-    const __m256 m23 =
-        _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[2]), _mm256_andnot_ps(sign_mask, v[3]));
-    const float amax = HMax(_mm256_max_ps(m01, m23));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf, and
-    // s = (float)sum(q) * d.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i q32[4];
-    for (int q = 0; q < 4; ++q) {
-      q32[q] = _mm256_cvtps_epi32(RoundToInt8Range(_mm256_mul_ps(v[q], vid)));
-    }
-    const int sum = HSumI32(
-        _mm256_add_epi32(_mm256_add_epi32(q32[0], q32[1]), _mm256_add_epi32(q32[2], q32[3])));
-    const __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]);
-    const __m256i q16b = _mm256_packs_epi32(q32[2], q32[3]);
-    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), perm);
-    Byte* b = o + ib * sizeof(block_q8_1);
-    const uint16_t dh = F2H(d);
-    const uint16_t sh = F2H(static_cast<float>(sum) * d);
-    std::memcpy(b, &dh, 2);
-    std::memcpy(b + 2, &sh, 2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + 4), q8);
-  }
+  x86::QuantizeRowQ8Avx2<true>(x, out, n);
 }
 
 namespace {
@@ -478,10 +316,11 @@ template <Kind K, int R1, int R, int T>
 void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   if constexpr (Traits<K>::kHasMin) {
-    MatMulLegacy<K, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+    x86::GroupMatMul<Kernel<K>, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                          y_stride);
   } else {
-    x86::PanelOrRows<Panel8x32<Block32<K>>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok,
-                                            y, y_stride, MatMulLegacy<K, R1, R, T>);
+    x86::PanelOrRows<Panel8x32<Block32<K>>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                            y_stride, x86::GroupMatMul<Kernel<K>, R1, R, T>);
   }
 }
 
@@ -489,9 +328,7 @@ void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int6
 
 #define ONDO_LEGACY_ENTRY(T, R1, R, TT)                                                         \
   float VecDot##T(int64_t n, const void* w_row, const void* x_vd) {                             \
-    float out = 0.0f;                                                                           \
-    MatMulLegacy<Kind::k##T, 1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);                  \
-    return out;                                                                                 \
+    return x86::GroupVecDot<Kernel<Kind::k##T>>(n, w_row, x_vd);                                \
   }                                                                                             \
   void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,          \
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) { \

@@ -29,39 +29,31 @@
 // OQ2Panel8, which unpacks the same levels.
 //
 // Everything but the ondo::kernels::avx2 entry points has internal linkage (see tile_driver.h).
-#include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx2_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load256;
+using x86::LoadF32;
+using x86::LoadI32;
+using x86::LoadU16;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-constexpr size_t kOq2Bytes = sizeof(block_oq2);  // 72
-constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
-// Byte offsets inside the blocks.
-constexpr size_t kOq2D = offsetof(block_oq2, d);
-constexpr size_t kOq2Grids = offsetof(block_oq2, grids);
-constexpr size_t kOq2Scales = offsetof(block_oq2, scales);
-constexpr size_t kOq2Qs = offsetof(block_oq2, qs);
-constexpr size_t kQ8D = offsetof(block_q8_K, d);
-constexpr size_t kQ8Qs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8Bsums = offsetof(block_q8_K, bsums);
-
-static_assert(kOq2Bytes == 72 && kOq2D == 0 && kOq2Grids == 2 && kOq2Scales == 4 && kOq2Qs == 8,
-              "OQ2 layout as blocks.h documents it");
-static_assert(kOq2SubBlock == 32 && kQK_K == 256, "8 sub-blocks of 32, one AVX2 register each");
-static_assert(kQ8D == 0 && kQ8Qs == 4 && kQ8Bsums == 260, "Q8_K layout");
 static_assert(kOq2Offset == 32, "the offset term is a shift by 5");
 
 // The unsigned levels kOq2Grid[g][q] + kOq2Offset at byte 4g + q. maddubs takes them as u8
@@ -88,32 +80,6 @@ constexpr bool Oq2LevelsFitU6() {
 }
 static_assert(Oq2LevelsFitU6(), "levels + kOq2Offset must lie in 0..63 (maddubs, int16 sums)");
 constexpr Oq2Lut kOq2Lut = MakeOq2Lut();
-
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline float H2F(const Byte* p) { return _cvtsh_ss(LoadU16(p)); }
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline int32_t LoadI32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
 
 // See avx2_k23.cc: each row's block b asks for the two cache lines 16 KiB further on, into L2.
 constexpr size_t kPrefetchBytes = 16384;
@@ -213,13 +179,13 @@ struct OQ2Kernel {
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
       }
-      const Byte* xb = x + ib * kQ8Bytes;
+      const Byte* xb = x + ib * kQ8KBytes;
       Half<R, T, 0>(wb, xb, xrb, cur, isum);
       Half<R, T, 1>(wb, xb, xrb, cur, isum);
       // The offset: isum -= 32 sum_j sc_j (bsum_2j + bsum_2j+1).
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const __m256i bsums = Load256(xb + t * xrb + kQ8Bsums);
+        const __m256i bsums = Load256(xb + t * xrb + kQ8KBsums);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const __m256i off = _mm256_madd_epi16(
@@ -239,13 +205,13 @@ struct OQ2Kernel {
           // Lanes r, r + 4: halves of row r's sum.
           const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(isum[0][t], isum[1][t]),
                                               _mm256_hadd_epi32(isum[2][t], isum[3][t]));
-          const __m256 vd = _mm256_mul_ps(d8, _mm256_set1_ps(LoadF32(xb + t * xrb + kQ8D)));
+          const __m256 vd = _mm256_mul_ps(d8, _mm256_set1_ps(LoadF32(xb + t * xrb + kQ8KD)));
           acc[0][t] = _mm256_fmadd_ps(vd, _mm256_cvtepi32_ps(h), acc[0][t]);
         }
       } else {
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          const float dx = LoadF32(xb + t * xrb + kQ8D);
+          const float dx = LoadF32(xb + t * xrb + kQ8KD);
 #pragma GCC unroll 16
           for (int r = 0; r < R; ++r) {
             const __m256 vd = _mm256_set1_ps(dx * _cvtsh_ss(LoadU16(wb[r] + kOq2D)));
@@ -304,7 +270,7 @@ struct OQ2Kernel {
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const __m256i xq = Load256(xb + t * xrb + kQ8Qs + 32 * j);
+      const __m256i xq = Load256(xb + t * xrb + kQ8KQs + 32 * j);
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const __m256i p = _mm256_maddubs_epi16(lev[r], xq);

@@ -18,8 +18,6 @@
 //                   sub-block scales (256 / kSub of them), mins = 8 int16 pairs, d, dmin.
 #pragma once
 
-#include <immintrin.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -27,6 +25,7 @@
 #include "kernels/blocks.h"
 #include "kernels/x86/panel_driver.h"
 #include "kernels/x86/tile_driver.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx2 {
 namespace {

@@ -2,43 +2,29 @@
 // -mavx2 -mfma -mf16c; called only when the CPU has them). As in avx2.cc: internal linkage
 // everywhere except the entry points, and no std:: templates.
 
-// GCC 12's AVX-512 intrinsics pass "undefined" operands initialised with themselves
-// (_mm512_undefined_ps: __m512 __Y = __Y), which -Wuninitialized reports wherever they are
-// inlined (GCC PR 105593, fixed in 13). Silence those two diagnostics for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
+#include "kernels/x86/group_driver.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
-using x86::kPrefetchTiles;
 using x86::Drive;
+using x86::F2H;
+using x86::H2F;
+using x86::kPrefetchTiles;
+using x86::LoadU16;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
 // Mask with the first n (0..16) lanes set.
 inline __mmask16 Mask16(int64_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -64,25 +50,6 @@ inline __m512 Exp(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
-}
-
-// roundf(v): round half away from zero, exactly.
-inline __m512 RoundHalfAway(__m512 v) {
-  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
-  const __m512 one =
-      _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign));
-  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm512_mask_add_ps(t, up, t, one);
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m512 RoundToInt8Range(__m512 v) {
-  const __m512 r = RoundHalfAway(v);
-  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
 }
 
 struct F32Load {
@@ -225,16 +192,21 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
     _mm512_store_si512(&xq[g].lo, lo);
     _mm512_store_si512(&xq[g].hi, hi);
     _mm_store_ps(xs[g].d, LoadQ8Scales(b, count));
-    const __m512i sum =
-        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo), bias, hi);
-    const __m256i s8 =
-        _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
-    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-    _mm_store_si128(reinterpret_cast<__m128i*>(xs[g].c), _mm_sub_epi32(_mm_setzero_si128(), s4));
+    x86::StoreGroupOffsetTerms(bias, lo, hi, xs[g].c);
   }
 }
 
-struct Q8_0Kernel {
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
+// decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
+// 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
+// panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
+// each band is a few percent of its work).
+struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, sizeof(block_q8_0),
+                                         sizeof(block_q8_0), 256 * 1024> {
+  static void PrepX(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
+    PrepQ8X(x, nblocks, xq, xs);
+  }
+
   // acc[r][t] += the products of one group (count blocks) of R weight rows and T tokens.
   template <int R, int T>
   static inline void Group(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
@@ -270,8 +242,9 @@ struct Q8_0Kernel {
   // points at the first block of row 0; xq, xs at the first group of token 0, tokens xts
   // groups apart.
   template <int R, int T>
-  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs,
-                   int64_t xts, int64_t nblocks, float* y, int64_t ys, bool accumulate) {
+  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs, int64_t xts,
+                   int64_t nblocks, float* y, int64_t ys, bool accumulate,
+                   bool /*next_tile_in_call: decode prefetches past the call's rows anyway*/) {
     constexpr size_t kGroupBytes = kQ8Group * sizeof(block_q8_0);  // 136
     __m512 acc[R][T];
 #pragma GCC unroll 16
@@ -305,105 +278,6 @@ struct Q8_0Kernel {
     }
   }
 };
-
-struct Q8TileArgs {
-  const Byte* w;  // row 0 of the call, first block of the chunk
-  size_t wrb;
-  const Q8XQuants* xq;  // token 0 of the panel
-  const Q8XScales* xs;
-  int64_t xts;  // groups between tokens
-  int64_t nblocks;
-  float* y;  // token 0 of the panel
-  int64_t ys;
-  bool accumulate;
-};
-
-template <int R, int T>
-void Q8DriveTokens(const Q8TileArgs& a, int64_t r, int n_tok) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Q8_0Kernel::Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
-                           a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      Q8TileArgs b = a;
-      b.xq = a.xq + t * a.xts;
-      b.xs = a.xs + t * a.xts;
-      b.y = a.y + t * a.ys;
-      Q8DriveTokens<R, T / 2>(b, r, n_tok - t);
-    }
-  }
-}
-
-template <int R, int T>
-void Q8DriveRows(const Q8TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) Q8DriveTokens<R, T>(a, r, n_tok);
-  if constexpr (R > 1) {
-    if (r < r1) Q8DriveRows<R / 2, T>(a, r, r1, n_tok);
-  }
-}
-
-// Activation buffers: 30 KiB (160 B per group of 4 blocks). A decode row of up to 768 blocks
-// (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-constexpr int64_t kQ8XBufGroups = 192;
-constexpr int kQ8PanelTokens = 16;
-// Weight bytes of a band of rows (see MatMulQ8Tiled): well inside a 512 KiB - 2 MiB L2.
-constexpr int64_t kQ8BandBytes = 256 * 1024;
-
-// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
-// for more (prefill: each weight group is loaded and rearranged once per T tokens).
-template <int R1, int R, int T>
-void MatMulQ8Tiled(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  if (r1 <= r0 || n_tok <= 0) return;
-  const int64_t nb = k / kQK8_0;
-  if (nb == 0) {
-    for (int t = 0; t < n_tok; ++t) {
-      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
-    }
-    return;
-  }
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  const int panel = n_tok < kQ8PanelTokens ? n_tok : kQ8PanelTokens;
-  const int64_t chunk_blocks = kQ8XBufGroups / panel * kQ8Group;
-  Q8XQuants xq[kQ8XBufGroups];
-  Q8XScales xs[kQ8XBufGroups];
-  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
-    const int64_t kbn = nb - kb0 < chunk_blocks ? nb - kb0 : chunk_blocks;
-    const int64_t ng = (kbn + kQ8Group - 1) / kQ8Group;
-    // With more than one panel, every panel passes over the rows: in bands of rows whose
-    // chunk fits in L2, so that only the first panel reads them from L3 or DRAM (passing
-    // each panel over all of a 15 MB matrix measured 1.7x slower). Each band rearranges the
-    // activations again, a few percent of its work.
-    int64_t band = r1 - r0;
-    if (n_tok > panel) {
-      band = kQ8BandBytes / (kbn * static_cast<int64_t>(sizeof(block_q8_0))) / 8 * 8;
-      if (band < 8) band = 8;
-    }
-    for (int64_t rb = r0; rb < r1; rb += band) {
-      const int64_t re = r1 - rb < band ? r1 : rb + band;
-      for (int t0 = 0; t0 < n_tok; t0 += panel) {
-        const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
-        if (rb == r0 || n_tok > panel) {
-          for (int t = 0; t < nt; ++t) {
-            PrepQ8X(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * sizeof(block_q8_0),
-                    kbn, xq + t * ng, xs + t * ng);
-          }
-        }
-        const Q8TileArgs a{wb + kb0 * sizeof(block_q8_0), w_row_bytes, xq, xs, ng, kbn,
-                           y + t0 * y_stride,             y_stride,    kb0 > 0};
-        if (n_tok == 1) {
-          Q8DriveRows<R1, 1>(a, rb, re, 1);
-        } else {
-          Q8DriveRows<R, T>(a, rb, re, nt);
-        }
-      }
-    }
-  }
-}
 
 // Q8_0 for the prefill panel GEMM (avx512_panel32.h): u = w + 128.
 struct Q8Block32 {
@@ -538,26 +412,7 @@ void QuantizeRowF16(const float* x, void* out, int64_t n) {
 }
 
 void QuantizeRowQ8_0(const float* x, void* out, int64_t n) {
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_0; ++ib) {
-    const float* xb = x + ib * kQK8_0;
-    const __m512 v0 = _mm512_loadu_ps(xb);
-    const __m512 v1 = _mm512_loadu_ps(xb + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 vid = _mm512_set1_ps(id);
-    const __m128i q0 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid))));
-    const __m128i q1 =
-        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid))));
-    Byte* b = o + ib * sizeof(block_q8_0);
-    const uint16_t dh = F2H(d);
-    std::memcpy(b, &dh, 2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 2), q0);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 18), q1);
-  }
+  x86::QuantizeRowQ8Avx512<false>(x, out, n);
 }
 
 void DequantizeRowF16(const void* row, float* out, int64_t n) {
@@ -575,9 +430,7 @@ float VecDotF16(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<F16K>(n, w_row, x_vd);
 }
 float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
-  float out = 0.0f;
-  MatMulQ8Tiled<1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);
-  return out;
+  return x86::GroupVecDot<Q8_0Kernel>(n, w_row, x_vd);
 }
 
 void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
@@ -591,7 +444,7 @@ void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                           MatMulQ8Tiled<4, 2, 8>);
+                           x86::GroupMatMul<Q8_0Kernel, 4, 2, 8>);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

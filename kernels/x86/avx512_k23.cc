@@ -16,46 +16,31 @@
 //
 // Everything but the ondo::kernels::avx512 entry points has internal linkage (tile_driver.h).
 
-// GCC 12's AVX-512 intrinsics initialise "undefined" operands with themselves, which
-// -Wuninitialized reports wherever they are inlined (GCC PR 105593): silenced for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::Load512;
+using x86::LoadF32;
 using x86::MatMulImpl;
 using x86::VecDotImpl;
 
-constexpr size_t kQ2Bytes = sizeof(block_q2_K);  // 84
-constexpr size_t kQ3Bytes = sizeof(block_q3_K);  // 110
-constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
-// Byte offsets inside the blocks.
-constexpr size_t kQ2Scales = 0, kQ2Qs = 16, kQ2D = 80, kQ2Dmin = 82;
 static_assert(kQ2Dmin == kQ2D + 2, "UnpackQ2K loads d and dmin together");
-constexpr size_t kQ3Hmask = 0, kQ3Qs = 32, kQ3Scales = 96, kQ3D = 108;
-constexpr size_t kQ8D = 0, kQ8Qs = 4, kQ8Bsums = 260;
 
-inline float HSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 // Decode streams the weights from memory at about the rate the kernels consume them; the
 // hardware prefetchers alone leave the core waiting (measured 9.9 -> 16.9 GB/s for a Q2_K
 // 8960 x 1536 matrix on one Zen 4 core). Each row's block b asks for the two cache lines
@@ -71,23 +56,6 @@ inline void PrefetchAhead(const Byte* block) {
 // The eight int32 sums of the two halves of v.
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-inline float H2F(const Byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline float LoadF32(const Byte* p) {
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 // 32 bytes in both halves of a 64-byte vector.
 inline __m512i Broadcast256(const Byte* p) { return _mm512_broadcast_i64x4(Load256(p)); }
@@ -172,18 +140,18 @@ struct Q2KKernel {
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8Bytes;
+        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
         __m512i isum[R];
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) isum[r] = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-          const __m512i xq = Load512(xb + kQ8Qs + 64 * c);
+          const __m512i xq = Load512(xb + kQ8KQs + 64 * c);
 #pragma GCC unroll 16
           for (int r = 0; r < R; ++r) isum[r] = _mm512_dpbusd_epi32(isum[r], wq[r][c], xq);
         }
-        const __m128 dx = _mm_set1_ps(LoadF32(xb + kQ8D));
-        const __m256i bsums = Load256(xb + kQ8Bsums);
+        const __m128 dx = _mm_set1_ps(LoadF32(xb + kQ8KD));
+        const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           // The 16 lanes are all in units of d * d_x (the table applied the sub-block scales):
@@ -229,20 +197,20 @@ struct Q3KKernel {
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8Bytes;
+        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
         // -124 * sum(x), as eight int32 pair sums of the bsums
         const __m512i corr =
-            _mm512_zextsi256_si512(_mm256_madd_epi16(Load256(xb + kQ8Bsums), neg124));
+            _mm512_zextsi256_si512(_mm256_madd_epi16(Load256(xb + kQ8KBsums), neg124));
         __m512i isum[R];
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) isum[r] = corr;
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-          const __m512i xq = Load512(xb + kQ8Qs + 64 * c);
+          const __m512i xq = Load512(xb + kQ8KQs + 64 * c);
 #pragma GCC unroll 16
           for (int r = 0; r < R; ++r) isum[r] = _mm512_dpbusd_epi32(isum[r], wq[r][c], xq);
         }
-        const float dx = LoadF32(xb + kQ8D);
+        const float dx = LoadF32(xb + kQ8KD);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), _mm256_cvtepi32_ps(Fold(isum[r])),
@@ -328,7 +296,7 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
   Byte* o = static_cast<Byte*>(out);
   for (int64_t ib = 0; ib < n / kQK_K; ++ib) {
     const float* xb = x + ib * kQK_K;
-    Byte* b = o + ib * kQ8Bytes;
+    Byte* b = o + ib * kQ8KBytes;
     __m512 v[16];
     for (int g = 0; g < 16; ++g) v[g] = _mm512_loadu_ps(xb + 16 * g);
     __m512 vmax = v[0], vmin = v[0];
@@ -339,7 +307,7 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     const float hi = _mm512_reduce_max_ps(vmax), lo = _mm512_reduce_min_ps(vmin);
     const float amax = hi > -lo ? hi : -lo;
     if (amax == 0.0f) {
-      std::memset(b, 0, kQ8Bytes);
+      std::memset(b, 0, kQ8KBytes);
       continue;
     }
     float max;
@@ -354,16 +322,17 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     if (__builtin_isinf(iscale)) {
       // 0 < |max| < 127 / FLT_MAX: ggml's nearest_int of +-inf (and of the NaN from inf * 0)
       // gives 0 after the int8 cast, so every quant and block sum is 0; d = 1 / iscale = -+0.
-      std::memset(b + kQ8Qs, 0, kQ8Bytes - kQ8Qs);
+      std::memset(b + kQ8KQs, 0, kQ8KBytes - kQ8KQs);
       const float d = 1.0f / iscale;
-      std::memcpy(b + kQ8D, &d, 4);
+      std::memcpy(b + kQ8KD, &d, 4);
       continue;
     }
     const __m512 vs = _mm512_set1_ps(iscale);
     __m512i q[16];
     for (int g = 0; g < 16; ++g) {
       q[g] = _mm512_cvtps_epi32(_mm512_mul_ps(vs, v[g]));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8Qs + 16 * g), _mm512_cvtsepi32_epi8(q[g]));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b + kQ8KQs + 16 * g),
+                       _mm512_cvtsepi32_epi8(q[g]));
     }
     // bsums[g] = sum of the 16 lanes of q[g]: a transposing reduction tree.
     __m512i p2[8];  // per 128-bit lane: {a0+a2, b0+b2, a1+a3, b1+b3} of groups 2i, 2i+1
@@ -383,9 +352,9 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
     }
     const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i32x4(p8[0], p8[1], 0x88),
                                           _mm512_shuffle_i32x4(p8[0], p8[1], 0xDD));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + kQ8Bsums), _mm512_cvtepi32_epi16(sums));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b + kQ8KBsums), _mm512_cvtepi32_epi16(sums));
     const float d = 1.0f / iscale;
-    std::memcpy(b + kQ8D, &d, 4);
+    std::memcpy(b + kQ8KD, &d, 4);
   }
 }
 

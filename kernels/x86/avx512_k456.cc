@@ -9,64 +9,30 @@
 // vpdpwssd with the sub-block scales (see DotPacked); IQ4_XS takes vpmaddubsw of |x| against w
 // with x's sign, then vpdpwssd. Every integer sum is exact; d_w * d_x is applied once per block.
 
-// GCC 12's AVX-512 intrinsics pass "undefined" operands initialised with themselves, which
-// -Wuninitialized reports wherever they are inlined (GCC PR 105593, fixed in 13); as in
-// avx512.cc, those two diagnostics are silenced for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
+using x86::H2F;
+using x86::HSum;
+using x86::Load128;
+using x86::Load256;
+using x86::Load512;
+using x86::LoadF32;
+using x86::LoadU16;
+using x86::LoadU32;
 using x86::VecDotImpl;
 
-constexpr size_t kQ8KBytes = sizeof(block_q8_K);
-constexpr size_t kQ8KQs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8KBsums = offsetof(block_q8_K, bsums);
-
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float LoadF32(const Byte* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline __m128i Load128(const Byte* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
-inline float HSum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 // 32 bytes v in the low half, f(v) in the high half.
 inline __m512i Concat(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
@@ -229,7 +195,7 @@ struct Q45K {
     a.main = _mm256_setzero_ps();
     a.mins = _mm256_setzero_ps();
   }
-  static float Result(const Acc& a) { return HSum256(a.main) - HSum256(a.mins); }
+  static float Result(const Acc& a) { return HSum(a.main) - HSum(a.mins); }
 };
 
 // --- Q6_K: x ~= d * sc_j * (q - 32) over 16 sub-blocks of 16, q in 0..63 ------------------------
@@ -296,7 +262,7 @@ struct Q6K {
     a.main = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(s.d, t.dy), a.main);
   }
   static void Zero(Acc& a) { a.main = _mm256_setzero_ps(); }
-  static float Result(const Acc& a) { return HSum256(a.main); }
+  static float Result(const Acc& a) { return HSum(a.main); }
 };
 
 // --- IQ4_XS: x ~= d * (ls_j - 32) * kvalues[q] over 8 sub-blocks of 32 ------------------------
@@ -378,7 +344,7 @@ struct IQ4XS {
     a.main = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Fold(isum)), _mm256_mul_ps(s.d, t.dy), a.main);
   }
   static void Zero(Acc& a) { a.main = _mm256_setzero_ps(); }
-  static float Result(const Acc& a) { return HSum256(a.main); }
+  static float Result(const Acc& a) { return HSum(a.main); }
 };
 
 // R weight rows x T tokens: per block, each row's 256 values are unpacked once (into

@@ -17,79 +17,33 @@
 // offset term or the Q8_1 s values, and d_x, 4 of each) in stack buffers, once per call for a
 // panel of tokens and a chunk of k, so that the tiles below only load them; the panel is
 // sized to stay in L1 while a tile passes over it.
-//
-// The GCC 12 header diagnostics are silenced as in avx512.cc.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
 
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
+#include "kernels/x86/group_driver.h"
+#include "kernels/x86/quantize_q8.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
-using Byte = unsigned char;
+using x86::Byte;
+using x86::F2H;
+using x86::LoadU16;
+using x86::LoadU32;
+using x86::Min64;
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint16_t F2H(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
-inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+using Kind = LegacyKind;
 
-// roundf(v): round half away from zero, exactly (as avx512.cc).
-inline __m512 RoundHalfAway(__m512 v) {
-  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
-  const __m512 one =
-      _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign));
-  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm512_mask_add_ps(t, up, t, one);
-}
-
-// The quantizers' rounding, as the reference's RoundToInt8: roundf(v), NaN read as 0, clamped
-// to [-128, 127] (v is +-inf or NaN when a block's scale is subnormal and 1 / d overflows).
-inline __m512 RoundToInt8Range(__m512 v) {
-  const __m512 r = RoundHalfAway(v);
-  const __m512 not_nan = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-  return _mm512_min_ps(_mm512_max_ps(not_nan, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
-}
-
-enum class Kind { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kIQ4_NL };
-
+// The block layout (block_layout.h), and what the unsigned weight byte exceeds the signed
+// weight by.
 template <Kind K>
-struct Traits {
-  static constexpr bool kHasMin = K == Kind::kQ4_1 || K == Kind::kQ5_1;  // x = d q + m
-  static constexpr bool kHasQh = K == Kind::kQ5_0 || K == Kind::kQ5_1;   // 5th bits
-  static constexpr size_t kBlockBytes = K == Kind::kQ4_0   ? sizeof(block_q4_0)
-                                        : K == Kind::kQ4_1 ? sizeof(block_q4_1)
-                                        : K == Kind::kQ5_0 ? sizeof(block_q5_0)
-                                        : K == Kind::kQ5_1 ? sizeof(block_q5_1)
-                                                           : sizeof(block_iq4_nl);
-  static constexpr size_t kQhOffset = kHasMin ? 4 : 2;
-  static constexpr size_t kQsOffset = kQhOffset + (kHasQh ? 4 : 0);
-  // The activation block (Q8_1 for the types with a min, else Q8_0).
-  static constexpr size_t kXBlockBytes = kHasMin ? sizeof(block_q8_1) : sizeof(block_q8_0);
-  static constexpr size_t kXQsOffset = kHasMin ? 4 : 2;
-  // What the unsigned weight byte exceeds the signed weight by.
+struct Traits : LegacyLayout<K> {
   static constexpr int kOffset = K == Kind::kQ4_0     ? 8
                                  : K == Kind::kQ5_0   ? 16
                                  : K == Kind::kIQ4_NL ? 128
@@ -195,12 +149,7 @@ void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
     } else {
       _mm_store_ps(xs[g].d, LoadF16x4<kXB>(b, count));
       const __m512i off = _mm512_set1_epi8(static_cast<char>(Tr::kOffset));
-      const __m512i sum =
-          _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
-      const __m256i s8 =
-          _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
-      const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-      _mm_store_si128(reinterpret_cast<__m128i*>(xs[g].c), _mm_sub_epi32(_mm_setzero_si128(), s4));
+      x86::StoreGroupOffsetTerms(off, lo, hi, xs[g].c);
     }
   }
 }
@@ -253,9 +202,17 @@ inline WGroup UnpackW(const Byte* w, int count) {
   return o;
 }
 
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (XQuants + XScales = 160 B per
+// group of 4 blocks). A decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16
+// tokens takes chunks of 48 blocks.
 template <Kind K>
-struct Kernel {
+struct Kernel : x86::GroupKernelBase<XQuants, XScales, kGroup, 192, Traits<K>::kBlockBytes,
+                                     Traits<K>::kXBlockBytes> {
   using Tr = Traits<K>;
+
+  static void PrepX(const Byte* x, int64_t nblocks, XQuants* xq, XScales* xs) {
+    avx512::PrepX<K>(x, nblocks, xq, xs);
+  }
 
   // acc[r][t] += the products of one group (count blocks) of R weight rows and T tokens.
   template <int R, int T>
@@ -324,117 +281,10 @@ struct Kernel {
   }
 };
 
-struct TileArgs {
-  const Byte* w;  // row 0 of the call, first block of the chunk
-  size_t wrb;
-  const XQuants* xq;  // token 0 of the panel
-  const XScales* xs;
-  int64_t xts;  // groups between tokens
-  int64_t nblocks;
-  float* y;  // token 0 of the panel
-  int64_t ys;
-  bool accumulate;
-  int64_t r1;  // end of the call's rows (what may be prefetched)
-};
-
-template <class Ker, int R, int T>
-void DriveTokens(const TileArgs& a, int64_t r, int n_tok) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    Ker::template Tile<R, T>(a.w + r * a.wrb, a.wrb, a.xq + t * a.xts, a.xs + t * a.xts, a.xts,
-                             a.nblocks, a.y + t * a.ys + r, a.ys, a.accumulate,
-                             T == 1 && r + 2 * R <= a.r1);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      TileArgs b = a;
-      b.xq = a.xq + t * a.xts;
-      b.xs = a.xs + t * a.xts;
-      b.y = a.y + t * a.ys;
-      DriveTokens<Ker, R, T / 2>(b, r, n_tok - t);
-    }
-  }
-}
-
-template <class Ker, int R, int T>
-void DriveRows(const TileArgs& a, int64_t r0, int64_t r1, int n_tok) {
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) DriveTokens<Ker, R, T>(a, r, n_tok);
-  if constexpr (R > 1) {
-    if (r < r1) DriveRows<Ker, R / 2, T>(a, r, r1, n_tok);
-  }
-}
-
-// Activation buffers: 30 KiB (XQuants + XScales = 160 B per group of 4 blocks). A decode row
-// of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of 48 blocks.
-constexpr int64_t kXBufGroups = 192;
-constexpr int kPanelTokens = 16;
-
-// R1 x 1 tiles for one token (decode: several rows share each activation load), R x T tiles
-// for more (prefill: each weight group is unpacked once per T tokens).
-template <Kind K, int R1, int R, int T>
-void MatMulLegacy(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  using Tr = Traits<K>;
-  if (r1 <= r0 || n_tok <= 0) return;
-  const int64_t nb = k / kQK4_0;
-  if (nb == 0) {
-    for (int t = 0; t < n_tok; ++t) {
-      for (int64_t r = r0; r < r1; ++r) y[t * y_stride + r] = 0.0f;
-    }
-    return;
-  }
-  const Byte* wb = static_cast<const Byte*>(w);
-  const Byte* xb = static_cast<const Byte*>(x_vd);
-  const int panel = n_tok < kPanelTokens ? n_tok : kPanelTokens;
-  const int64_t chunk_blocks = kXBufGroups / panel * kGroup;
-  XQuants xq[kXBufGroups];
-  XScales xs[kXBufGroups];
-  for (int64_t kb0 = 0; kb0 < nb; kb0 += chunk_blocks) {
-    const int64_t kbn = Min64(chunk_blocks, nb - kb0);
-    const int64_t ng = (kbn + kGroup - 1) / kGroup;
-    for (int t0 = 0; t0 < n_tok; t0 += panel) {
-      const int nt = n_tok - t0 < panel ? n_tok - t0 : panel;
-      for (int t = 0; t < nt; ++t) {
-        PrepX<K>(xb + static_cast<size_t>(t0 + t) * x_row_bytes + kb0 * Tr::kXBlockBytes, kbn,
-                 xq + t * ng, xs + t * ng);
-      }
-      const TileArgs a{wb + kb0 * Tr::kBlockBytes, w_row_bytes, xq,      xs, ng, kbn,
-                       y + t0 * y_stride,          y_stride,    kb0 > 0, r1};
-      if (n_tok == 1) {
-        DriveRows<Kernel<K>, R1, 1>(a, r0, r1, 1);
-      } else {
-        DriveRows<Kernel<K>, R, T>(a, r0, r1, nt);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void QuantizeRowQ8_1(const float* x, void* out, int64_t n) {
-  Byte* o = static_cast<Byte*>(out);
-  for (int64_t ib = 0; ib < n / kQK8_1; ++ib) {
-    const float* xb = x + ib * kQK8_1;
-    const __m512 v0 = _mm512_loadu_ps(xb);
-    const __m512 v1 = _mm512_loadu_ps(xb + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    // Same float operations as the reference: d = amax / 127, x * (1 / d), roundf, and
-    // s = (float)sum(q) * d.
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 vid = _mm512_set1_ps(id);
-    const __m512i q0 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v0, vid)));
-    const __m512i q1 = _mm512_cvtps_epi32(RoundToInt8Range(_mm512_mul_ps(v1, vid)));
-    const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
-    Byte* b = o + ib * sizeof(block_q8_1);
-    const uint16_t dh = F2H(d);
-    const uint16_t sh = F2H(static_cast<float>(sum) * d);
-    std::memcpy(b, &dh, 2);
-    std::memcpy(b + 2, &sh, 2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 4), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + 20), _mm512_cvtsepi32_epi8(q1));
-  }
+  x86::QuantizeRowQ8Avx512<true>(x, out, n);
 }
 
 namespace {
@@ -470,10 +320,11 @@ template <Kind K, int R1, int R, int T>
 void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   if constexpr (Traits<K>::kHasMin) {
-    MatMulLegacy<K, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+    x86::GroupMatMul<Kernel<K>, R1, R, T>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y,
+                                          y_stride);
   } else {
     Panel32OrRows<Block32<K>>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                              MatMulLegacy<K, R1, R, T>);
+                              x86::GroupMatMul<Kernel<K>, R1, R, T>);
   }
 }
 
@@ -481,9 +332,7 @@ void MatMulEntry(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int6
 
 #define ONDO_LEGACY_ENTRY(T, R1, R, TT)                                                         \
   float VecDot##T(int64_t n, const void* w_row, const void* x_vd) {                             \
-    float out = 0.0f;                                                                           \
-    MatMulLegacy<Kind::k##T, 1, 1, 1>(w_row, 0, 0, 1, n, x_vd, 0, 1, &out, 1);                  \
-    return out;                                                                                 \
+    return x86::GroupVecDot<Kernel<Kind::k##T>>(n, w_row, x_vd);                                \
   }                                                                                             \
   void MatMul##T(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,          \
                  const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) { \

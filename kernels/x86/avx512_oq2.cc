@@ -24,43 +24,29 @@
 // Prefill (8 tokens or more): the panel GEMM of avx512_panel.h, with the Oq2Panel trait for the
 // unpacking and a Tile of its own (Oq2Panel16) that starts each sub-block's sums from its offset.
 
-// GCC 12's AVX-512 intrinsics initialise "undefined" operands with themselves, which
-// -Wuninitialized reports wherever they are inlined (GCC PR 105593): silenced for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_layout.h"
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel.h"
 #include "kernels/x86/panel_driver.h"
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
 
 using x86::Byte;
-
-constexpr size_t kOq2Bytes = sizeof(block_oq2);  // 72
-constexpr size_t kOq2D = offsetof(block_oq2, d);
-constexpr size_t kOq2Grids = offsetof(block_oq2, grids);
-constexpr size_t kOq2Scales = offsetof(block_oq2, scales);
-constexpr size_t kOq2Qs = offsetof(block_oq2, qs);
-static_assert(kOq2D == 0 && kOq2Grids == 2 && kOq2Scales == 4 && kOq2Qs == 8,
-              "OQ2 block: d, grids, scales, qs packed in that order");
-static_assert(kQK_K == 256 && kOq2SubBlock == 32, "8 sub-blocks of 32 per super-block");
-constexpr size_t kQ8Bytes = sizeof(block_q8_K);  // 292
-constexpr size_t kQ8D = offsetof(block_q8_K, d);
-constexpr size_t kQ8Qs = offsetof(block_q8_K, qs);
-constexpr size_t kQ8Bsums = offsetof(block_q8_K, bsums);
+using x86::H2F;
+using x86::HSum;
+using x86::Load256;
+using x86::Load512;
+using x86::LoadF32;
+using x86::LoadU16;
+using x86::LoadU32;
 
 constexpr bool LevelsFitBytes() {
   for (const auto& grid : kOq2Grid) {
@@ -74,32 +60,6 @@ constexpr bool LevelsFitBytes() {
 // an int16 (|level| <= 32, |x| <= 128), which the row kernels' vpackssdw relies on.
 static_assert(LevelsFitBytes(), "OQ2 levels + kOq2Offset must lie in 0..63, offset 32");
 
-inline uint16_t LoadU16(const Byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t LoadU32(const Byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float LoadF32(const Byte* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline float H2F(uint16_t h) { return _cvtsh_ss(h); }
-inline __m512i Load512(const Byte* p) { return _mm512_loadu_si512(p); }
-inline __m256i Load256(const Byte* p) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-inline float HSum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 // The eight int32 sums of the two halves of v (the float work per block then takes 256-bit ops).
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
@@ -242,8 +202,8 @@ struct TokBlock {
 [[gnu::always_inline]] inline void PrepareTok(const Byte* xb, TokBlock& o) {
   const __m512i c32 = _mm512_set1_epi8(kOq2Offset);
   for (int s = 0; s < 4; ++s) {
-    o.x[s] = _mm512_inserti64x4(_mm512_castsi256_si512(Load256(xb + kQ8Qs + 32 * s)),
-                                Load256(xb + kQ8Qs + 128 + 32 * s), 1);
+    o.x[s] = _mm512_inserti64x4(_mm512_castsi256_si512(Load256(xb + kQ8KQs + 32 * s)),
+                                Load256(xb + kQ8KQs + 128 + 32 * s), 1);
     o.off[s] = _mm512_sub_epi32(_mm512_setzero_si512(),
                                 _mm512_dpbusd_epi32(_mm512_setzero_si512(), c32, o.x[s]));
   }
@@ -299,10 +259,10 @@ struct Oq2Kernel {
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8Bytes;
+        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
         TokBlock tb;
         PrepareTok(xb, tb);
-        const float dx = LoadF32(xb + kQ8D);
+        const float dx = LoadF32(xb + kQ8KD);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Fold(DotRow(rb[r], tb))),
@@ -311,7 +271,7 @@ struct Oq2Kernel {
       }
     }
     for (int r = 0; r < R; ++r) {
-      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum256(acc[r][t]);
+      for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
     }
   }
 };
@@ -331,7 +291,7 @@ void DecodePass(const Byte* w, size_t wrb, const TokBlock* tok, const Byte* x, i
   alignas(16) float dd[R < 4 ? 4 : R];
   alignas(8) uint64_t scratch;
   for (int ib = 0; ib < nb; ++ib) {
-    const float dx = LoadF32(x + ib * kQ8Bytes + kQ8D);
+    const float dx = LoadF32(x + ib * kQ8KBytes + kQ8KD);
     if constexpr (R % 4 == 0) {
 #pragma GCC unroll 16
       for (int g = 0; g < R / 4; ++g) {
@@ -367,8 +327,8 @@ void Decode(const Byte* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const 
   TokBlock tok[kPrepBlocks];
   for (int64_t b0 = 0; b0 < nb; b0 += kPrepBlocks) {
     const int n = static_cast<int>(nb - b0 < kPrepBlocks ? nb - b0 : kPrepBlocks);
-    const Byte* xc = x + b0 * kQ8Bytes;
-    for (int b = 0; b < n; ++b) PrepareTok(xc + b * kQ8Bytes, tok[b]);
+    const Byte* xc = x + b0 * kQ8KBytes;
+    for (int b = 0; b < n; ++b) PrepareTok(xc + b * kQ8KBytes, tok[b]);
     const Byte* wc = w + b0 * kOq2Bytes;
     const bool add = b0 > 0;
     int64_t r = r0;
@@ -433,14 +393,14 @@ struct Oq2Panel16 : KPanel16<Oq2Panel> {
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
     alignas(32) int32_t off[T][8];
-    for (int b = 0; b < nb; ++b, x += kQ8Bytes) {
+    for (int b = 0; b < nb; ++b, x += kQ8KBytes) {
       const PanelBlock& B = pb[b];
       // off[t][j] = -32 * (bsums[2j] + bsums[2j + 1]): sub-block j's offset, the same for every
       // row (one vpmaddwd per token).
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(off[t]),
-                           _mm256_madd_epi16(Load256(x + t * xrb + kQ8Bsums),
+                           _mm256_madd_epi16(Load256(x + t * xrb + kQ8KBsums),
                                              _mm256_set1_epi16(-kOq2Offset)));
       }
       // Opaque, so that the broadcasts below are loads (GCC would extract from the register).
@@ -462,7 +422,7 @@ struct Oq2Panel16 : KPanel16<Oq2Panel> {
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const __m512 s = _mm512_mul_ps(B.d, _mm512_set1_ps(LoadF32(x + t * xrb + kQ8D)));
+        const __m512 s = _mm512_mul_ps(B.d, _mm512_set1_ps(LoadF32(x + t * xrb + kQ8KD)));
         facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
       }
     }

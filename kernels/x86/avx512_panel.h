@@ -29,6 +29,7 @@
 #include "kernels/blocks.h"
 #include "kernels/x86/panel_driver.h"
 #include "kernels/x86/tile_driver.h"
+#include "kernels/x86/x86_util.h"
 
 namespace ondo::kernels::avx512 {
 namespace {

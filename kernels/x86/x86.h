@@ -36,72 +36,46 @@
   ONDO_X86_WEIGHT_TYPE(IQ4_XS)                                                               \
   ONDO_X86_WEIGHT_TYPE(OQ2)
 
+// What both sets provide:
+// - the activation quantizers, bit-identical to the reference's (QuantizeRowQ8_0, Q8_1, Q8_K,
+//   F16), and DequantizeRowF16;
+// - VecDot and MatMul of F32, F16, Q8_0 and the weight types above;
+// - Softmax, AttentionF16 and AttentionQ8_0 (args.out may alias args.q);
+// - ExpF32: y[i] = e^x[i] by a vectorised polynomial (< 1 ulp measured, tested <= 2 ulp;
+//   subnormal results within 2^-149; NaN stays NaN); what Softmax and AttentionF16 use.
+//   In-place allowed.
+#define ONDO_X86_COMMON_KERNELS                                  \
+  void QuantizeRowQ8_0(const float* x, void* out, int64_t n);    \
+  void QuantizeRowQ8_1(const float* x, void* out, int64_t n);    \
+  void QuantizeRowQ8_K(const float* x, void* out, int64_t n);    \
+  void QuantizeRowF16(const float* x, void* out, int64_t n);     \
+  void DequantizeRowF16(const void* row, float* out, int64_t n); \
+  ONDO_X86_WEIGHT_TYPE(F32)                                      \
+  ONDO_X86_WEIGHT_TYPE(F16)                                      \
+  ONDO_X86_WEIGHT_TYPE(Q8_0)                                     \
+  ONDO_X86_ALL_WEIGHT_TYPES                                      \
+  void Softmax(float* x, int64_t n);                             \
+  void AttentionF16(const AttentionArgs& args);                  \
+  void AttentionQ8_0(const AttentionQ8Args& args);               \
+  void ExpF32(const float* x, float* y, int64_t n);
+
 // AVX2 + FMA + F16C.
 namespace ondo::kernels::avx2 {
 
-// Activation quantizers, bit-identical to ref::QuantizeRowQ8_1 / ref::QuantizeRowQ8_K.
-void QuantizeRowQ8_1(const float* x, void* out, int64_t n);
-void QuantizeRowQ8_K(const float* x, void* out, int64_t n);
-ONDO_X86_ALL_WEIGHT_TYPES
-
-void QuantizeRowF16(const float* x, void* out, int64_t n);
-void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
-void DequantizeRowF16(const void* row, float* out, int64_t n);
-
-float VecDotF32(int64_t n, const void* w_row, const void* x_vd);
-float VecDotF16(int64_t n, const void* w_row, const void* x_vd);
-float VecDotBf16(int64_t n, const void* w_row, const void* x_vd);
-float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd);
-
-void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-
-void Softmax(float* x, int64_t n);
-// ref::SwiGlu with the vectorised exp below (<= 2 ulp): results within a few ulp of it.
+ONDO_X86_COMMON_KERNELS
+ONDO_X86_WEIGHT_TYPE(Bf16)
+// ref::SwiGlu with the vectorised exp (<= 2 ulp): results within a few ulp of it.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
-void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
-void AttentionQ8_0(const AttentionQ8Args& args);  // args.out may alias args.q
-
-// y[i] = e^x[i] by a vectorised polynomial (< 1 ulp measured, tested <= 2 ulp; subnormal
-// results within 2^-149; NaN stays NaN); what Softmax and AttentionF16 use. In-place allowed.
-void ExpF32(const float* x, float* y, int64_t n);
 
 }  // namespace ondo::kernels::avx2
 
 // AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). BF16 rows use the AVX2 kernels.
 namespace ondo::kernels::avx512 {
 
-void QuantizeRowQ8_1(const float* x, void* out, int64_t n);
-void QuantizeRowQ8_K(const float* x, void* out, int64_t n);
-ONDO_X86_ALL_WEIGHT_TYPES
-
-void QuantizeRowF16(const float* x, void* out, int64_t n);
-void QuantizeRowQ8_0(const float* x, void* out, int64_t n);  // bit-identical to the reference
-void DequantizeRowF16(const void* row, float* out, int64_t n);
-
-float VecDotF32(int64_t n, const void* w_row, const void* x_vd);
-float VecDotF16(int64_t n, const void* w_row, const void* x_vd);
-float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd);
-
-void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-               const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
-                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride);
-
-void Softmax(float* x, int64_t n);
-void AttentionF16(const AttentionArgs& args);  // args.out may alias args.q
-void AttentionQ8_0(const AttentionQ8Args& args);  // args.out may alias args.q
-void ExpF32(const float* x, float* y, int64_t n);
+ONDO_X86_COMMON_KERNELS
 
 }  // namespace ondo::kernels::avx512
 
+#undef ONDO_X86_COMMON_KERNELS
 #undef ONDO_X86_ALL_WEIGHT_TYPES
 #undef ONDO_X86_WEIGHT_TYPE

@@ -585,6 +585,86 @@ AttentionArgs ArgsFor(const AttnCase& c, const AttnData& d, float* out, float* s
   return a;
 }
 
+// The truth's softmax, in double, of the scores s (largest max, each within max_ds of the
+// kernel's) and the bound of each weight: softmax moves p by <= p (2 max|ds| + 6u +
+// u |s - max|); with f16_p, p is rounded to f16 as llama.cpp does, which can then land one f16
+// ulp (2^-10 p, or 2^-24 when subnormal) away from the truth's.
+void SoftmaxWithBound(const std::vector<double>& s, double max, double max_ds, bool f16_p,
+                      std::vector<double>* p, std::vector<double>* tol_p) {
+  const size_t n = s.size();
+  p->resize(n);
+  tol_p->resize(n);
+  double z = 0;
+  for (size_t j = 0; j < n; ++j) z += std::exp(s[j] - max);
+  for (size_t j = 0; j < n; ++j) {
+    const double pj = std::exp(s[j] - max) / z;
+    (*p)[j] = f16_p ? HalfToFloat(FloatToHalf(static_cast<float>(pj))) : pj;
+    (*tol_p)[j] = pj * (2.01 * max_ds + (6 + std::fabs(s[j] - max)) * kU) +
+                  (f16_p ? std::max(pj * 0x1p-10, 0x1p-24) : 0.0);
+  }
+}
+
+// out[i] of one head against sum_j p[j] v(j, i) for i < head_dim: within
+// sum_j tol_p[j] |v(j, i)| (p's error), plus n_sums u sum_j |p[j] v(j, i)| (the kernel's f32
+// sum), plus floor.
+template <class V>
+void ExpectWeightedSums(const float* out, int head_dim, const std::vector<double>& p,
+                        const std::vector<double>& tol_p, V v, double n_sums, double floor, int g) {
+  const int n_kv = static_cast<int>(p.size());
+  for (int i = 0; i < head_dim; ++i) {
+    double truth = 0, mag = 0, tol = floor;
+    for (int j = 0; j < n_kv; ++j) {
+      const double vj = v(j, i);
+      truth += p[j] * vj;
+      mag += std::fabs(p[j] * vj);
+      tol += tol_p[j] * std::fabs(vj);
+    }
+    tol += 1.01 * n_sums * kU * mag;
+    ASSERT_NEAR(out[i], truth, tol) << "g " << g << " i " << i << " n_kv " << n_kv;
+  }
+}
+
+// GQA semantics: head g of a group gives exactly what a group of one with q_g gives, in
+// every kernel set (each head's arithmetic does not depend on the others). args_for(case,
+// data, out, scratch) makes the kernel's arguments, run(set, args) calls it.
+template <class Data, class ArgsFor, class Run>
+void ExpectGroupEqualsHeadsOneByOne(const AttnCase& c, const Data& d, ArgsFor args_for, Run run) {
+  for (int i = 0; i < kNumIsas; ++i) {
+    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
+    if (!set) continue;
+    std::vector<float> out(c.n_group * c.head_dim), scratch(c.n_group * c.n_kv);
+    run(*set, args_for(c, d, out.data(), scratch.data()));
+    for (int g = 0; g < c.n_group; ++g) {
+      const AttnCase one{1, c.head_dim, c.n_kv, c.stride};
+      Data dg = d;
+      dg.q.assign(d.q.begin() + g * c.head_dim, d.q.begin() + (g + 1) * c.head_dim);
+      std::vector<float> o1(c.head_dim), s1(c.n_kv);
+      run(*set, args_for(one, dg, o1.data(), s1.data()));
+      for (int k = 0; k < c.head_dim; ++k) {
+        ASSERT_EQ(out[g * c.head_dim + k], o1[k]) << set->name << " g " << g << " d " << k;
+      }
+    }
+  }
+}
+
+// One row: p = 1 exactly, so every head's out is the row's value v0(k) exactly, written in
+// place over q.
+template <class Data, class ArgsFor, class Run, class V0>
+void ExpectOneRowReturnsItsValueInPlace(const AttnCase& c, const Data& d, ArgsFor args_for, Run run,
+                                        V0 v0) {
+  for (int i = 0; i < kNumIsas; ++i) {
+    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
+    if (!set) continue;
+    std::vector<float> q = d.q, scratch(c.n_group);
+    auto a = args_for(c, d, q.data(), scratch.data());
+    a.q = q.data();  // in place
+    run(*set, a);
+    for (int g = 0; g < c.n_group; ++g) {
+      for (int k = 0; k < c.head_dim; ++k) ASSERT_EQ(q[g * c.head_dim + k], v0(k)) << set->name;
+    }
+  }
+}
+
 // Truth in double with llama.cpp's roundings applied: q to f16, p to f16. Bound for the
 // reference: scores carry <= 2u relative (f32 products of f16 values are exact; double sum;
 // rounding to f32, times scale) -> |ds| <= 2u |s|; softmax moves p by <= p (2 max|ds| + 6u +
@@ -613,72 +693,30 @@ TEST(RefAttention, MatchesNaiveDouble) {
           max = std::max(max, s[j]);
           max_ds = std::max(max_ds, 2.01 * kU * std::fabs(s[j]));
         }
-        double z = 0;
-        for (int j = 0; j < c.n_kv; ++j) z += std::exp(s[j] - max);
-        for (int j = 0; j < c.n_kv; ++j) {
-          const double pj = std::exp(s[j] - max) / z;
-          p[j] = HalfToFloat(FloatToHalf(static_cast<float>(pj)));
-          tol_p[j] = pj * (2.01 * max_ds + (6 + std::fabs(s[j] - max)) * kU) +
-                     std::max(pj * 0x1p-10, 0x1p-24);
-        }
-        for (int i = 0; i < c.head_dim; ++i) {
-          double truth = 0, mag = 0, tol = 0;
-          for (int j = 0; j < c.n_kv; ++j) {
-            const double vj = HalfToFloat(d.v[j * c.stride + i]);
-            truth += p[j] * vj;
-            mag += std::fabs(p[j] * vj);
-            tol += tol_p[j] * std::fabs(vj);
-          }
-          tol += 1.01 * c.n_kv * kU * mag;
-          ASSERT_NEAR(out[g * c.head_dim + i], truth, tol)
-              << "g " << g << " i " << i << " n_kv " << c.n_kv;
-        }
+        SoftmaxWithBound(s, max, max_ds, /*f16_p=*/true, &p, &tol_p);
+        const auto v = [&](int j, int i) { return HalfToFloat(d.v[j * c.stride + i]); };
+        ASSERT_NO_FATAL_FAILURE(ExpectWeightedSums(out.data() + g * c.head_dim, c.head_dim, p,
+                                                   tol_p, v, c.n_kv, 0.0, g));
       }
     }
   }
 }
 
-// GQA semantics: head g of a group gives exactly what a group of one with q_g gives, in
-// every kernel set (each head's arithmetic does not depend on the others).
+const auto kRunF16 = [](const KernelSet& set, const AttentionArgs& a) { set.attention_f16(a); };
+const auto kRunQ8 = [](const KernelSet& set, const AttentionQ8Args& a) { set.attention_q8_0(a); };
+
 TEST(Attention, GroupEqualsHeadsOneByOne) {
   std::mt19937 rng(11);
   const AttnCase c{5, 40, 77, 48};
-  const AttnData d = MakeAttn(rng, c, 2.0f);
-  for (int i = 0; i < kNumIsas; ++i) {
-    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
-    if (!set) continue;
-    std::vector<float> out(c.n_group * c.head_dim), scratch(c.n_group * c.n_kv);
-    set->attention_f16(ArgsFor(c, d, out.data(), scratch.data()));
-    for (int g = 0; g < c.n_group; ++g) {
-      const AttnCase one{1, c.head_dim, c.n_kv, c.stride};
-      AttnData dg = d;
-      dg.q.assign(d.q.begin() + g * c.head_dim, d.q.begin() + (g + 1) * c.head_dim);
-      std::vector<float> o1(c.head_dim), s1(c.n_kv);
-      set->attention_f16(ArgsFor(one, dg, o1.data(), s1.data()));
-      for (int k = 0; k < c.head_dim; ++k) {
-        ASSERT_EQ(out[g * c.head_dim + k], o1[k]) << set->name << " g " << g << " d " << k;
-      }
-    }
-  }
+  ExpectGroupEqualsHeadsOneByOne(c, MakeAttn(rng, c, 2.0f), ArgsFor, kRunF16);
 }
 
 TEST(Attention, OneRowReturnsItsValueAndOutMayAliasQ) {
   std::mt19937 rng(12);
   const AttnCase c{3, 24, 1, 24};
   const AttnData d = MakeAttn(rng, c, 1.0f);
-  for (int i = 0; i < kNumIsas; ++i) {
-    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
-    if (!set) continue;
-    std::vector<float> q = d.q, scratch(c.n_group);
-    AttentionArgs a = ArgsFor(c, d, q.data(), scratch.data());
-    a.q = q.data();  // in place
-    set->attention_f16(a);
-    for (int g = 0; g < c.n_group; ++g) {
-      for (int k = 0; k < c.head_dim; ++k) {
-        ASSERT_EQ(q[g * c.head_dim + k], HalfToFloat(d.v[k])) << set->name;
-      }
-    }
-  }
+  ExpectOneRowReturnsItsValueInPlace(c, d, ArgsFor, kRunF16,
+                                     [&](int k) { return HalfToFloat(d.v[k]); });
 }
 
 // --- attention over an 8-bit (Q8_0) cache ------------------------------------------------
@@ -752,23 +790,10 @@ TEST(RefAttentionQ8, MatchesNaiveDouble) {
           max = std::max(max, s[j]);
           max_ds = std::max(max_ds, 2.01 * kU * std::fabs(s[j]) + 1.01 * kU * mag * scale);
         }
-        double z = 0;
-        for (int j = 0; j < c.n_kv; ++j) z += std::exp(s[j] - max);
-        for (int j = 0; j < c.n_kv; ++j) {
-          p[j] = std::exp(s[j] - max) / z;
-          tol_p[j] = p[j] * (2.01 * max_ds + (6 + std::fabs(s[j] - max)) * kU);
-        }
-        for (int i = 0; i < c.head_dim; ++i) {
-          double truth = 0, mag = 0, tol = 1e-37;
-          for (int j = 0; j < c.n_kv; ++j) {
-            const double vj = d.v_val[j * c.head_dim + i];
-            truth += p[j] * vj;
-            mag += std::fabs(p[j] * vj);
-            tol += tol_p[j] * std::fabs(vj);
-          }
-          tol += 1.01 * (c.n_kv + 1) * kU * mag;
-          ASSERT_NEAR(out[g * c.head_dim + i], truth, tol) << "g " << g << " i " << i << " n_kv " << c.n_kv;
-        }
+        SoftmaxWithBound(s, max, max_ds, /*f16_p=*/false, &p, &tol_p);
+        const auto v = [&](int j, int i) { return d.v_val[j * c.head_dim + i]; };
+        ASSERT_NO_FATAL_FAILURE(ExpectWeightedSums(out.data() + g * c.head_dim, c.head_dim, p,
+                                                   tol_p, v, c.n_kv + 1, 1e-37, g));
       }
     }
   }
@@ -777,41 +802,15 @@ TEST(RefAttentionQ8, MatchesNaiveDouble) {
 TEST(AttentionQ8, GroupEqualsHeadsOneByOne) {
   std::mt19937 rng(14);
   const AttnCase c{5, 64, 77, 70};
-  const AttnQ8Data d = MakeAttnQ8(rng, c, 2.0f);
-  for (int i = 0; i < kNumIsas; ++i) {
-    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
-    if (!set) continue;
-    std::vector<float> out(c.n_group * c.head_dim), scratch(c.n_group * c.n_kv);
-    set->attention_q8_0(ArgsForQ8(c, d, out.data(), scratch.data()));
-    for (int g = 0; g < c.n_group; ++g) {
-      const AttnCase one{1, c.head_dim, c.n_kv, c.stride};
-      AttnQ8Data dg = d;
-      dg.q.assign(d.q.begin() + g * c.head_dim, d.q.begin() + (g + 1) * c.head_dim);
-      std::vector<float> o1(c.head_dim), s1(c.n_kv);
-      set->attention_q8_0(ArgsForQ8(one, dg, o1.data(), s1.data()));
-      for (int k = 0; k < c.head_dim; ++k) {
-        ASSERT_EQ(out[g * c.head_dim + k], o1[k]) << set->name << " g " << g << " d " << k;
-      }
-    }
-  }
+  ExpectGroupEqualsHeadsOneByOne(c, MakeAttnQ8(rng, c, 2.0f), ArgsForQ8, kRunQ8);
 }
 
-// One row: p = 1 exactly, so out is the dequantized V row exactly, in place over q too.
+// The dequantized V row exactly.
 TEST(AttentionQ8, OneRowReturnsItsValueAndOutMayAliasQ) {
   std::mt19937 rng(15);
   const AttnCase c{3, 96, 1, 102};
   const AttnQ8Data d = MakeAttnQ8(rng, c, 1.0f);
-  for (int i = 0; i < kNumIsas; ++i) {
-    const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
-    if (!set) continue;
-    std::vector<float> q = d.q, scratch(c.n_group);
-    AttentionQ8Args a = ArgsForQ8(c, d, q.data(), scratch.data());
-    a.q = q.data();  // in place
-    set->attention_q8_0(a);
-    for (int g = 0; g < c.n_group; ++g) {
-      for (int k = 0; k < c.head_dim; ++k) ASSERT_EQ(q[g * c.head_dim + k], d.v_val[k]) << set->name;
-    }
-  }
+  ExpectOneRowReturnsItsValueInPlace(c, d, ArgsForQ8, kRunQ8, [&](int k) { return d.v_val[k]; });
 }
 
 }  // namespace

@@ -252,23 +252,11 @@ TEST_P(SimdTest, MatMulMatchesReference) {
         for (int64_t nr = 0; nr <= 19; ++nr) {
           for (int n_tok = 1; n_tok <= max_tok; ++n_tok) {
             const int64_t r1 = r0 + nr;
-            const int64_t ys = r1 + 2;
-            std::vector<float> want(n_tok * ys, -99.0f), got(n_tok * ys, -99.0f);
-            Ref().For(t).mat_mul(w.data(), wrb, r0, r1, k, x.data(), xrb, n_tok, want.data(), ys);
-            set_->For(t).mat_mul(w.data(), wrb, r0, r1, k, x.data(), xrb, n_tok, got.data(), ys);
-            for (int tok = 0; tok < n_tok; ++tok) {
-              for (int64_t r = 0; r < ys; ++r) {
-                const float g = got[tok * ys + r];
-                if (r < r0 || r >= r1) {
-                  ASSERT_EQ(g, -99.0f) << "wrote outside its rows";
-                  continue;
-                }
-                const double tol = DotTolerance(t, k, w.data() + r * wrb, x.data() + tok * xrb);
-                ASSERT_NEAR(g, want[tok * ys + r], tol)
-                    << Info(t).name << " k " << k << " rows [" << r0 << "," << r1 << ") tok " << tok
-                    << "/" << n_tok;
-              }
-            }
+            const auto tol = [&](int64_t r, int tok) {
+              return DotTolerance(t, k, w.data() + r * wrb, x.data() + tok * xrb);
+            };
+            ASSERT_NO_FATAL_FAILURE(testing::ExpectMatMulMatchesRef(
+                *set_, t, k, w.data(), wrb, x.data(), xrb, r0, r1, n_tok, tol));
           }
         }
       }
@@ -320,25 +308,12 @@ TEST_P(SimdTest, MatMulQ8_0RandomBlocksMatchReference) {
     for (int t = 0; t < max_tok; ++t) FillQ8Blocks(rng, x.data() + t * xrb, c.nb, x_lo);
     for (int n_tok : c.toks) {
       for (int64_t nr = (c.n_rows > 19 ? c.n_rows : 1); nr <= c.n_rows; ++nr) {
-        const int64_t r1 = c.r0 + nr, ys = r1 + 1;
-        std::vector<float> want(n_tok * ys, -99.0f), got(n_tok * ys, -99.0f);
-        Ref().For(DType::kQ8_0).mat_mul(w.data(), wrb, c.r0, r1, k, x.data(), xrb, n_tok,
-                                        want.data(), ys);
-        set_->For(DType::kQ8_0).mat_mul(w.data(), wrb, c.r0, r1, k, x.data(), xrb, n_tok,
-                                        got.data(), ys);
-        for (int tok = 0; tok < n_tok; ++tok) {
-          for (int64_t r = 0; r < ys; ++r) {
-            const float g = got[tok * ys + r];
-            if (r < c.r0 || r >= r1) {
-              ASSERT_EQ(g, -99.0f) << "wrote outside its rows";
-              continue;
-            }
-            ASSERT_NEAR(g, want[tok * ys + r],
-                        Q8DotTolerance(k, w.data() + r * wrb, x.data() + tok * xrb))
-                << "nb " << c.nb << " rows [" << c.r0 << "," << r1 << ") tok " << tok << "/"
-                << n_tok;
-          }
-        }
+        const int64_t r1 = c.r0 + nr;
+        const auto tol = [&](int64_t r, int tok) {
+          return Q8DotTolerance(k, w.data() + r * wrb, x.data() + tok * xrb);
+        };
+        ASSERT_NO_FATAL_FAILURE(testing::ExpectMatMulMatchesRef(
+            *set_, DType::kQ8_0, k, w.data(), wrb, x.data(), xrb, c.r0, r1, n_tok, tol, 1));
       }
     }
     const float want = Ref().For(DType::kQ8_0).vec_dot(k, w.data(), x.data());

@@ -121,4 +121,30 @@ inline void MakeQ8KBlock(std::mt19937& rng, const std::vector<int>& vals, float 
   std::memcpy(p, &b, sizeof b);
 }
 
+// set's MatMul of type t against the reference's, for rows [r0, r1) of w and n_tok tokens of x,
+// into outputs of stride r1 + ys_pad filled with -99 first: nothing may be written outside
+// rows [r0, r1), and y[tok][r] must lie within tol(r, tok) of the reference's. Fatal failures;
+// call through ASSERT_NO_FATAL_FAILURE.
+template <class Tol>
+void ExpectMatMulMatchesRef(const KernelSet& set, DType t, int64_t k, const unsigned char* w,
+                            size_t wrb, const unsigned char* x, size_t xrb, int64_t r0, int64_t r1,
+                            int n_tok, Tol tol, int64_t ys_pad = 2) {
+  const int64_t ys = r1 + ys_pad;
+  std::vector<float> want(n_tok * ys, -99.0f), got(n_tok * ys, -99.0f);
+  GetKernelSet(Isa::kScalar)->For(t).mat_mul(w, wrb, r0, r1, k, x, xrb, n_tok, want.data(), ys);
+  set.For(t).mat_mul(w, wrb, r0, r1, k, x, xrb, n_tok, got.data(), ys);
+  for (int tok = 0; tok < n_tok; ++tok) {
+    for (int64_t r = 0; r < ys; ++r) {
+      const float g = got[tok * ys + r];
+      if (r < r0 || r >= r1) {
+        ASSERT_EQ(g, -99.0f) << "wrote outside its rows";
+        continue;
+      }
+      ASSERT_NEAR(g, want[tok * ys + r], tol(r, tok))
+          << Info(t).name << " k " << k << " rows [" << r0 << "," << r1 << ") tok " << tok << "/"
+          << n_tok;
+    }
+  }
+}
+
 }  // namespace ondo::kernels::testing

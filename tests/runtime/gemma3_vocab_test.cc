@@ -2,8 +2,8 @@
 // written as GGUF SentencePiece metadata ("llama": tokens, scores, token types, no space
 // prefix) into a small gemma3 GGUF by the test writer, loaded with Model::Load, tokenizes the
 // Korean strings of korean.jsonl exactly as the Hugging Face ids there, and the model runs.
-// The scores are minus the rank of the first merge making each token, which orders the
-// bigrams as the merges do (as runtime/hf_import.cc converts such a tokenizer.json). The chat
+// The scores and token types are runtime/hf_import's conversion of such a tokenizer.json
+// (CharBpeSpmScores: minus the rank of the first merge making each token). The chat
 // template is detected from the vocabulary and applied. Skips when the shared data is absent.
 #include <gtest/gtest.h>
 
@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -20,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/chat_template.h"
+#include "runtime/hf_import.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "tests/runtime/gguf_writer.h"
@@ -28,8 +28,6 @@
 
 namespace ondo::runtime {
 namespace {
-
-using tokenizer::TokenType;
 
 const std::string kDir = std::string(ONDO_SHARED_DIR) + "/tokenizers/hf/gemma3/";
 
@@ -51,22 +49,8 @@ void WriteSpmVocab(const tokenizer::VocabSpec& spec, test::GgufWriter* w) {
   }
   const std::vector<std::string>& tokens = spec.tokens;
   std::vector<int32_t> types = spec.token_types;
-  constexpr float kUnreached = -1e9f;
-  std::vector<float> scores(tokens.size(), 0.0f);
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (types[i] == static_cast<int32_t>(TokenType::kNormal)) scores[i] = kUnreached;
-  }
-  std::map<std::string, int32_t> by_text;
-  for (size_t i = 0; i < tokens.size(); ++i) by_text.emplace(tokens[i], static_cast<int32_t>(i));
-  for (size_t r = 0; r < spec.merge_ids.size(); ++r) {
-    const auto [a, b] = spec.merge_ids[r];
-    if (a < 0 || b < 0) continue;
-    auto it = by_text.find(tokens[static_cast<size_t>(a)] + tokens[static_cast<size_t>(b)]);
-    if (it == by_text.end()) continue;
-    float& s = scores[static_cast<size_t>(it->second)];
-    if (s == kUnreached) s = -static_cast<float>(r);
-  }
-  if (spec.unk_id >= 0) types[static_cast<size_t>(spec.unk_id)] = static_cast<int32_t>(TokenType::kUnknown);
+  std::vector<float> scores;
+  CharBpeSpmScores(spec, tokens, tokens.size(), &types, &scores);  // as hf_import converts it
   w->AddString("tokenizer.ggml.model", "llama");
   w->AddString("tokenizer.ggml.pre", "default");
   w->AddStringArray("tokenizer.ggml.tokens", tokens);

@@ -18,6 +18,7 @@
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "tests/count_allocations.h"
+#include "tests/runtime/kv_test_cases.h"
 #include "tests/runtime/reference_forward.h"
 #include "tests/runtime/synthetic_model_file.h"
 
@@ -27,66 +28,25 @@ using ondo::alloc_count::g_counting;
 namespace ondo::runtime {
 namespace {
 
+using kvtest::Case;
 using memory::KvType;
-using test::RefArch;
 using test::RefConfig;
-
-struct Case {
-  const char* name;
-  RefConfig config;
-};
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 // head_dim 32 (one Q8_0 block per row), 4 q / 2 kv heads, normal rope.
 RefConfig LlamaCase() { return test::SmallLlama(128, 192, 2); }
-RefConfig Qwen2Case() {  // neox rope, biases
-  RefConfig c = test::SmallLlama(128, 192, 2);
-  c.arch = RefArch::kQwen2;
-  c.rope_base = 1000000.0;
-  c.norm_eps = 1e-6;
-  return c;
+RefConfig Qwen2Case() { return kvtest::Qwen2Of(LlamaCase()); }  // neox rope, biases
+// head_dim 64 (two blocks per row), neox rope over 32 dims.
+RefConfig NeoxPartialCase() {
+  return kvtest::NeoxPartialOf(test::SmallLlama(128, 192, 2), 2, 64, 32);
 }
-RefConfig NeoxPartialCase() {  // head_dim 64 (two blocks per row), neox rope over 32 dims
-  RefConfig c = test::SmallLlama(128, 192, 2);
-  c.arch = RefArch::kGptNeox;
-  c.n_head = 2;
-  c.n_head_kv = 2;
-  c.head_dim = 64;
-  c.n_rot = 32;
-  c.parallel_residual = true;
-  return c;
-}
-
 // gemma3, 7 layers, head_dim 32, window 8: the sliding window over the Q8_0 rows.
-RefConfig Gemma3Case() {
-  RefConfig c = Qwen2Case();
-  c.arch = RefArch::kGemma3;
-  c.head_dim = 32;
-  c.n_rot = 32;
-  c.n_layer = 7;
-  c.sliding_window = 8;
-  c.tied_output = true;
-  return c;
-}
+RefConfig Gemma3Case() { return kvtest::Gemma3Of(Qwen2Case()); }
 
 std::unique_ptr<Model> LoadModel(const RefConfig& config, const std::string& name) {
   return test::LoadSyntheticModel(config, 21, "ondo_kv_q8_" + name);
 }
 
-std::unique_ptr<Session> NewSession(const Model& model, KvType kv_type, int n_ctx, int n_batch, int n_threads = 2) {
-  SessionOptions o;
-  o.n_ctx = n_ctx;
-  o.n_batch = n_batch;
-  o.n_threads = n_threads;
-  o.kv_type = kv_type;
-  // The full cache for every layer: these tests compare rows by position (the ring KV of
-  // gemma3's sliding-window layers has its own test, kv_ring_test).
-  o.swa_ring = false;
-  std::unique_ptr<Session> s;
-  Status st = Session::Create(model, o, &s);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return s;
-}
+using kvtest::NewSession;
 
 std::vector<int32_t> Tokens(int n, int salt) { return test::SyntheticTokens(n, salt); }
 
@@ -214,57 +174,29 @@ TEST_P(KvQ8Test, ShiftMatchesFreshSession) {
   const Case& c = GetParam();
   std::unique_ptr<Model> model = LoadModel(c.config, c.name);
   ASSERT_NE(model, nullptr);
-  const ModelConfig& mc = model->config();
-  const std::vector<int32_t> all = Tokens(40, 3);
-  for (const auto& [keep, discard] : std::vector<std::pair<int, int>>{{4, 7}, {0, 13}, {1, 1}, {6, 30}}) {
-    SCOPED_TRACE(testing::Message() << "keep " << keep << ", discard " << discard);
-    std::unique_ptr<Session> a = NewSession(*model, KvType::kQ8_0, 48, 8);
-    ASSERT_TRUE(a->Prefill(all).ok());
-    ASSERT_TRUE(a->Shift(keep, discard).ok());
-    ASSERT_EQ(a->n_past(), static_cast<int>(all.size()) - discard);
-    std::vector<int32_t> kept(all.begin(), all.begin() + keep);
-    kept.insert(kept.end(), all.begin() + keep + discard, all.end());
-    std::unique_ptr<Session> b = NewSession(*model, KvType::kQ8_0, 48, 5);
-    ASSERT_TRUE(b->Prefill(kept).ok());
-
-    const memory::KvCache& ka = a->kv_cache();
-    const memory::KvCache& kb = b->kv_cache();
-    const int hd = mc.head_dim;
-    const int64_t rb = ka.row_bytes();
+  const int hd = model->config().head_dim;
+  const auto moved_k = [&](const uint8_t* ka, const uint8_t* kb, int p) {
+    std::vector<float> ga(static_cast<size_t>(hd)), gb(static_cast<size_t>(hd));
+    kernels::DequantizeRow(kernels::DType::kQ8_0, ka, ga.data(), hd);
+    kernels::DequantizeRow(kernels::DType::kQ8_0, kb, gb.data(), hd);
     double worst_steps = 0.0;
-    for (int il = 0; il < mc.n_layer; ++il) {
-      for (int h = 0; h < mc.n_head_kv; ++h) {
-        for (int p = 0; p < a->n_past(); ++p) {
-          if (p < keep) {
-            ASSERT_EQ(std::memcmp(ka.K(il, h, p), kb.K(il, h, p), rb), 0) << "kept K " << il << " " << p;
-            ASSERT_EQ(std::memcmp(ka.V(il, h, p), kb.V(il, h, p), rb), 0) << "kept V " << il << " " << p;
-            continue;
-          }
-          if (il != 0) continue;  // later layers' moved rows saw the dropped tokens
-          ASSERT_EQ(std::memcmp(ka.V(il, h, p), kb.V(il, h, p), rb), 0) << "moved V " << p;
-          std::vector<float> ga(static_cast<size_t>(hd)), gb(static_cast<size_t>(hd));
-          kernels::DequantizeRow(kernels::DType::kQ8_0, ka.K(il, h, p), ga.data(), hd);
-          kernels::DequantizeRow(kernels::DType::kQ8_0, kb.K(il, h, p), gb.data(), hd);
-          for (int i = 0; i < hd; ++i) {
-            const double step = std::max(BlockScale(ka.K(il, h, p), i / 32), BlockScale(kb.K(il, h, p), i / 32));
-            const double steps = step > 0 ? std::fabs(static_cast<double>(ga[i]) - gb[i]) / step : 0.0;
-            worst_steps = std::max(worst_steps, steps);
-            EXPECT_LE(steps, 2.2) << "K pos " << p << " dim " << i << ": " << ga[i] << " vs " << gb[i];
-          }
-        }
-      }
+    for (int i = 0; i < hd; ++i) {
+      const double step = std::max(BlockScale(ka, i / 32), BlockScale(kb, i / 32));
+      const double steps = step > 0 ? std::fabs(static_cast<double>(ga[i]) - gb[i]) / step : 0.0;
+      worst_steps = std::max(worst_steps, steps);
+      EXPECT_LE(steps, 2.2) << "K pos " << p << " dim " << i << ": " << ga[i] << " vs " << gb[i];
     }
-    std::printf("[ %s keep %d discard %d ] worst moved K difference: %.2f q8_0 steps\n", c.name, keep, discard,
-                worst_steps);
-    ASSERT_TRUE(a->Decode(all[0]).ok());
-    EXPECT_EQ(a->n_past(), static_cast<int>(all.size()) - discard + 1);
-  }
+    return worst_steps;
+  };
+  kvtest::ExpectShiftMatchesFresh(*model, KvType::kQ8_0, Tokens(40, 3), c.name, "q8_0 steps",
+                                  moved_k);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, KvQ8Test,
                          ::testing::Values(Case{"llama", LlamaCase()}, Case{"qwen2", Qwen2Case()},
-                                           Case{"neox_partial", NeoxPartialCase()}, Case{"gemma3", Gemma3Case()}),
-                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+                                           Case{"neox_partial", NeoxPartialCase()},
+                                           Case{"gemma3", Gemma3Case()}),
+                         kvtest::CaseName);
 
 // Prefill, decode and shift with a q8_0 cache allocate nothing, on one thread and on two.
 TEST(KvQ8Session, DecodeAndShiftAllocateNothing) {
@@ -278,13 +210,7 @@ TEST(KvQ8Session, DecodeAndShiftAllocateNothing) {
     g_allocations = 0;
     g_counting = true;
     Status st = s->Prefill(prompt, all.data());
-    for (int i = 0; i < 200 && st.ok(); ++i) {
-      if (s->n_past() >= s->n_ctx()) {
-        st = s->Shift(4, (s->n_past() - 4) / 2);
-        ++shifts;
-      }
-      if (st.ok()) st = s->Decode(3 + (i * 31) % 280);
-    }
+    if (st.ok()) st = kvtest::DecodeAndShift(*s, 200, &shifts);
     g_counting = false;
     ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(g_allocations.load(), 0) << "threads " << threads;

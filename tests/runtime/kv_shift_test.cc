@@ -17,6 +17,7 @@
 #include "runtime/session.h"
 #include "tests/count_allocations.h"
 #include "tests/runtime/gguf_writer.h"
+#include "tests/runtime/kv_test_cases.h"
 #include "tests/runtime/reference_forward.h"
 #include "tests/runtime/synthetic_model_file.h"
 
@@ -26,23 +27,12 @@ using ondo::alloc_count::g_counting;
 namespace ondo::runtime {
 namespace {
 
-using test::RefArch;
+using kvtest::Case;
+using memory::KvType;
 using test::RefConfig;
 
-struct Case {
-  const char* name;
-  RefConfig config;
-};
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }  // not the config's bytes
-
 RefConfig LlamaCase() { return test::SmallLlama(64, 96, 2); }  // normal rope, 4 q / 2 kv heads
-RefConfig Qwen2Case() {                                           // neox rope, biases
-  RefConfig c = test::SmallLlama(64, 96, 2);
-  c.arch = RefArch::kQwen2;
-  c.rope_base = 1000000.0;
-  c.norm_eps = 1e-6;
-  return c;
-}
+RefConfig Qwen2Case() { return kvtest::Qwen2Of(LlamaCase()); }
 RefConfig Llama3RopeCase() {  // llama3 rope factors (rope_freqs.weight): Shift must use them
   RefConfig c = test::SmallLlama(64, 96, 2);
   c.llama3_factor = 8.0;
@@ -55,46 +45,20 @@ RefConfig Qwen2YarnCase() {  // YaRN: mixed frequencies and a magnitude Shift mu
   c.yarn_original_context = 64;
   return c;
 }
-RefConfig NeoxPartialCase() {  // neox rope over 8 of 16 dims: the rest must not move
-  RefConfig c = test::SmallLlama(64, 128, 2);
-  c.arch = RefArch::kGptNeox;
-  c.n_head = 4;
-  c.n_head_kv = 4;
-  c.head_dim = 16;
-  c.n_rot = 8;
-  c.parallel_residual = true;
-  return c;
+// neox rope over 8 of 16 dims: the rest must not move.
+RefConfig NeoxPartialCase() {
+  return kvtest::NeoxPartialOf(test::SmallLlama(64, 128, 2), 4, 16, 8);
 }
-
 // gemma3: layer 0 is a sliding-window layer rotating with base 1e4, not the file's 1e6, so
 // Shift must re-rotate it with that base (and the window is shorter than the text).
-RefConfig Gemma3Case() {
-  RefConfig c = Qwen2Case();
-  c.arch = RefArch::kGemma3;
-  c.head_dim = 32;
-  c.n_rot = 32;
-  c.n_layer = 7;
-  c.sliding_window = 8;
-  c.tied_output = true;
-  return c;
-}
+RefConfig Gemma3Case() { return kvtest::Gemma3Of(Qwen2Case()); }
 
 std::unique_ptr<Model> LoadModel(const RefConfig& config, const std::string& name) {
   return test::LoadSyntheticModel(config, 11, "ondo_kv_shift_" + name);
 }
 
 std::unique_ptr<Session> NewSession(const Model& model, int n_ctx, int n_batch, int n_threads = 2) {
-  SessionOptions o;
-  o.n_ctx = n_ctx;
-  o.n_batch = n_batch;
-  o.n_threads = n_threads;
-  // The full cache for every layer: these tests compare rows by position (the ring KV of
-  // gemma3's sliding-window layers has its own test, kv_ring_test).
-  o.swa_ring = false;
-  std::unique_ptr<Session> s;
-  Status st = Session::Create(model, o, &s);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return s;
+  return kvtest::NewSession(model, KvType::kF16, n_ctx, n_batch, n_threads);
 }
 
 std::vector<int32_t> Tokens(int n, int salt) { return test::SyntheticTokens(n, salt); }
@@ -120,63 +84,36 @@ TEST_P(ShiftTest, MatchesFreshSessionAtNewPositions) {
   std::unique_ptr<Model> model = LoadModel(c.config, c.name);
   ASSERT_NE(model, nullptr);
   const ModelConfig& mc = model->config();
-  const std::vector<int32_t> all = Tokens(40, 1);
-  for (const auto& [keep, discard] : std::vector<std::pair<int, int>>{{4, 7}, {0, 13}, {1, 1}, {6, 30}}) {
-    SCOPED_TRACE(testing::Message() << "keep " << keep << ", discard " << discard);
-    std::unique_ptr<Session> a = NewSession(*model, 48, 8);
-    ASSERT_TRUE(a->Prefill(all).ok());
-    ASSERT_TRUE(a->Shift(keep, discard).ok());
-    ASSERT_EQ(a->n_past(), static_cast<int>(all.size()) - discard);
-    std::vector<int32_t> kept(all.begin(), all.begin() + keep);
-    kept.insert(kept.end(), all.begin() + keep + discard, all.end());
-    std::unique_ptr<Session> b = NewSession(*model, 48, 5);  // another chunking on purpose
-    ASSERT_TRUE(b->Prefill(kept).ok());
-
-    const memory::KvCache& ka = a->kv_cache();
-    const memory::KvCache& kb = b->kv_cache();
-    const int hd = mc.head_dim, half = mc.n_rot / 2;
+  const int hd = mc.head_dim, half = mc.n_rot / 2;
+  const auto moved_k = [&](const uint8_t* ka, const uint8_t* kb, int p) {
+    std::vector<float> ga(static_cast<size_t>(hd)), gb(static_cast<size_t>(hd));
+    kernels::DequantizeRow(kernels::DType::kF16, ka, ga.data(), hd);
+    kernels::DequantizeRow(kernels::DType::kF16, kb, gb.data(), hd);
+    for (int i = mc.n_rot; i < hd; ++i) EXPECT_EQ(ga[i], gb[i]) << "unrotated dim " << i;
     double worst_ulps = 0.0;
-    for (int il = 0; il < mc.n_layer; ++il) {
-      for (int h = 0; h < mc.n_head_kv; ++h) {
-        for (int p = 0; p < a->n_past(); ++p) {
-          if (p < keep) {
-            ASSERT_TRUE(std::equal(ka.K(il, h, p), ka.K(il, h, p) + ka.row_bytes(), kb.K(il, h, p))) << "kept K " << il << " " << p;
-            ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + ka.row_bytes(), kb.V(il, h, p))) << "kept V " << il << " " << p;
-            continue;
-          }
-          if (il != 0) continue;  // later layers' moved rows saw the dropped tokens
-          ASSERT_TRUE(std::equal(ka.V(il, h, p), ka.V(il, h, p) + ka.row_bytes(), kb.V(il, h, p))) << "moved V " << p;
-          std::vector<float> ga(static_cast<size_t>(hd)), gb(static_cast<size_t>(hd));
-          kernels::DequantizeRow(kernels::DType::kF16, ka.K(il, h, p), ga.data(), hd);
-          kernels::DequantizeRow(kernels::DType::kF16, kb.K(il, h, p), gb.data(), hd);
-          for (int i = mc.n_rot; i < hd; ++i) EXPECT_EQ(ga[i], gb[i]) << "unrotated dim " << i;
-          for (int i = 0; i < half; ++i) {
-            const bool normal = mc.rope_mode == kernels::RopeMode::kNormal;
-            const int x = normal ? 2 * i : i, y = normal ? 2 * i + 1 : i + half;
-            const double ulp = F16Ulp(std::max({std::fabs(ga[x]), std::fabs(ga[y]), std::fabs(gb[x]), std::fabs(gb[y])}));
-            for (int d : {x, y}) {
-              const double ulps = std::fabs(static_cast<double>(ga[d]) - gb[d]) / ulp;
-              worst_ulps = std::max(worst_ulps, ulps);
-              EXPECT_LE(ulps, 2.0) << "K pos " << p << " dim " << d << ": " << ga[d] << " vs " << gb[d];
-            }
-          }
-        }
+    for (int i = 0; i < half; ++i) {
+      const bool normal = mc.rope_mode == kernels::RopeMode::kNormal;
+      const int x = normal ? 2 * i : i, y = normal ? 2 * i + 1 : i + half;
+      const double ulp = F16Ulp(
+          std::max({std::fabs(ga[x]), std::fabs(ga[y]), std::fabs(gb[x]), std::fabs(gb[y])}));
+      for (int d : {x, y}) {
+        const double ulps = std::fabs(static_cast<double>(ga[d]) - gb[d]) / ulp;
+        worst_ulps = std::max(worst_ulps, ulps);
+        EXPECT_LE(ulps, 2.0) << "K pos " << p << " dim " << d << ": " << ga[d] << " vs " << gb[d];
       }
     }
-    std::printf("[ %s keep %d discard %d ] worst moved K difference: %.2f f16 ulps\n", c.name, keep, discard,
-                worst_ulps);
-    // Decoding on uses the freed positions.
-    ASSERT_TRUE(a->Decode(all[0]).ok());
-    EXPECT_EQ(a->n_past(), static_cast<int>(all.size()) - discard + 1);
-  }
+    return worst_ulps;
+  };
+  kvtest::ExpectShiftMatchesFresh(*model, KvType::kF16, Tokens(40, 1), c.name, "f16 ulps", moved_k);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rope, ShiftTest,
                          ::testing::Values(Case{"llama", LlamaCase()}, Case{"qwen2", Qwen2Case()},
                                            Case{"neox_partial", NeoxPartialCase()},
                                            Case{"llama3_rope", Llama3RopeCase()},
-                                           Case{"qwen2_yarn", Qwen2YarnCase()}, Case{"gemma3", Gemma3Case()}),
-                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+                                           Case{"qwen2_yarn", Qwen2YarnCase()},
+                                           Case{"gemma3", Gemma3Case()}),
+                         kvtest::CaseName);
 
 class ContextFullTest : public ::testing::Test {
  protected:
@@ -278,14 +215,7 @@ TEST_F(ContextFullTest, SlideRunsBeyondContextWithoutAllocating) {
     int shifts = 0;
     g_allocations = 0;
     g_counting = true;
-    Status st;
-    for (int i = 0; i < 200 && st.ok(); ++i) {
-      if (s->n_past() >= s->n_ctx()) {
-        st = s->Shift(4, (s->n_past() - 4) / 2);
-        ++shifts;
-      }
-      if (st.ok()) st = s->Decode(3 + (i * 31) % 280);
-    }
+    Status st = kvtest::DecodeAndShift(*s, 200, &shifts);
     g_counting = false;
     ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(g_allocations.load(), 0) << "threads " << threads;

@@ -29,7 +29,11 @@
 # read per token are the sum of all tensor sizes in the file. KV-cache reads (~16 MB per token
 # at the ~540 positions of this decode, 0.5% of the F16 weights, 2.3% of Q2_K's) are left out.
 # fraction = bytes per token x decode tok/s / read bandwidth with the same thread count (the
-# highest of the bench_bandwidth medians measured before each run, see measure_bw).
+# highest of the bench_bandwidth medians measured before each run, see measure_bw). The host's
+# bandwidth can change by 1.7x within a minute, so two more figures are reported: the same
+# fraction against the mean of the bandwidth measured just before and just after the run
+# ("paired"), and ondo's own `bench --roofline`, which reads the model's weights with the same
+# threads before and after every decode repetition and pairs each repetition with them.
 #
 # On a shared machine every run is preceded by a wait (bounded by SYNTH_QUIET_WAIT) for the
 # other processes to use less than 15% of the CPUs, a run they disturbed anyway is repeated
@@ -144,6 +148,7 @@ bench_one() {
     ondo)
       if [ $ondo_mode = bench ]; then
         cmd=("$build/bin/ondo" bench -m "$f" -t "$t" --prompt $prompt --gen $gen --reps $reps --json)
+        if [ "$gen" -gt 0 ]; then cmd+=(--roofline); fi
       else
         cmd=("$build/bin/bench_e2e" "$f" --threads "$t" --prompt-tokens $prompt --decode-tokens $gen
              --reps $reps --ctx $((prompt + gen)))
@@ -163,6 +168,7 @@ bench_one() {
     fi
     note "other processes used the CPUs during that run: measuring again"
   done
+  measure_bw "after $tool $ty -t $t"
   python3 "$tools" parse "$tool" "$ty" "$t" "$ondo_mode" "$base.out" "$base.err" "$meta" >> "$results"
 }
 

@@ -131,6 +131,9 @@ def parse(tool, ty, threads, mode, out_path, err_path, meta):
             r.update(prompt_tok_s=j["prompt_tok_s"], decode_tok_s=j["decode_tok_s"])
             if "peak_rss_bytes" in j:
                 r["peak_rss_bytes"] = j["peak_rss_bytes"]
+            if "roofline_fraction" in j:
+                r.update(roofline_fraction=j["roofline_fraction"],
+                         weights_read_gb_s=j["weights_read_gb_s"])
         elif tool == 'ondo':  # bench_e2e's text
             r["prompt_tok_s"] = float(re.search(r'^pp\d+\s+([0-9.]+) tok/s', text, re.M)[1])
             r["decode_tok_s"] = float(re.search(r'^tg\d+\s+([0-9.]+) tok/s', text, re.M)[1])
@@ -163,7 +166,7 @@ def report(results, prompt, gen, reps):
         for k, v in r["gb_per_s"].items():
             gbs.setdefault(k, []).append(v)
     span = {k: (min(v), max(v)) for k, v in gbs.items()}
-    before = {r.get("when"): r["gb_per_s"] for r in bws}  # the last one before each run
+    before = {r.get("when"): r["gb_per_s"] for r in bws}  # the last one before / after each run
     gbs = {k: max(v) for k, v in gbs.items()}
     files = {r["type"]: r for r in rows if r["kind"] == "file"}
     runs = {(r["tool"], r["type"], r["threads"]): r for r in rows if r["kind"] == "run"}
@@ -194,8 +197,9 @@ def report(results, prompt, gen, reps):
     print("| file | size (MiB) | threads | prompt tok/s: ondo / llama.cpp / ik | decode tok/s: "
           "ondo / llama.cpp / ik | ondo/ik prompt | ondo/ik decode | decode roofline: ondo / "
           "llama.cpp / ik | ondo peak RSS (MiB) | others' CPU %: ondo / llama.cpp / ik "
-          "| bandwidth just before (GB/s): ondo / llama.cpp / ik |")
-    print("|---|---:|---:|---|---|---:|---:|---|---:|---|---|")
+          "| bandwidth just before, after (GB/s): ondo / llama.cpp / ik "
+          "| decode roofline paired: ondo / llama.cpp / ik | ondo --roofline (own weights) |")
+    print("|---|---:|---:|---|---|---:|---:|---|---:|---|---|---|---|")
     notes = []
     for ty, fr in files.items():
         for t in sorted({k[2] for k in runs if k[1] == ty}):
@@ -211,13 +215,20 @@ def report(results, prompt, gen, reps):
             rss = get("ondo", ty, t, "peak_rss_bytes")
             others = [get(x, ty, t, "others_cpu_pct") for x in tools]
             near = [before.get(f"before {x} {ty} -t {t}", {}).get(str(t)) for x in tools]
+            after = [before.get(f"after {x} {ty} -t {t}", {}).get(str(t)) for x in tools]
+            paired = [None if v is None or a is None or b is None else
+                      fr["weight_bytes"] * v / (0.5 * (a + b) * 1e9) for v, a, b in zip(tg, near, after)]
+            own = get("ondo", ty, t, "roofline_fraction")
+            own_bw = get("ondo", ty, t, "weights_read_gb_s")
             print(f"| {ty} | {fr['file_bytes'] / 2**20:.0f} | {t} "
                   f"| {' / '.join(f(v) for v in pp)} | {' / '.join(f(v) for v in tg)} "
                   f"| {f(ratio(pp[0], pp[2]), 2)} | {f(ratio(tg[0], tg[2]), 2)} "
                   f"| {' / '.join('-' if v is None else f'{100 * v:.0f}%' for v in roof)} "
                   f"| {f(None if rss is None else rss / 2**20)} "
                   f"| {' / '.join(f(v, 0) for v in others)} "
-                  f"| {' / '.join(f(v, 0) for v in near)} |")
+                  f"| {' / '.join(f(a, 0) + ', ' + f(b, 0) for a, b in zip(near, after))} "
+                  f"| {' / '.join('-' if v is None else f'{100 * v:.0f}%' for v in paired)} "
+                  f"| {'-' if own is None else f'{100 * own:.0f}% (read {own_bw:.1f} GB/s)'} |")
             for x in tools:
                 r = runs.get((x, ty, t))
                 if r and "error" in r:
@@ -228,7 +239,7 @@ def report(results, prompt, gen, reps):
                          "zeros (quantizer not implemented when the file was made; delete the "
                          "file to regenerate it)")
     print("\nroofline = weights read per token x decode tok/s / highest read bandwidth measured "
-          "at that thread count. others' CPU % = share of all cores other processes used during the run "
+          "at that thread count; paired = the same against the mean of the bandwidth measured just before and just after the run; ondo --roofline = the median over the repetitions of each one's fraction against the read rate of the model's own weights by the same threads just before and after it. others' CPU % = share of all cores other processes used during the run "
           "(rows with more than a few % are slowed by them).")
     if notes:
         print("\nNotes:")

@@ -17,7 +17,9 @@
 
 #include "examples/ondo/cli.h"
 #include "kernels/kernels.h"
+#include "platform/read_bandwidth.h"
 #include "platform/sys_info.h"
+#include "platform/thread_pool.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -89,6 +91,34 @@ double Median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// The weight bytes one decode step reads: every tensor once, except a token embedding that has
+// an output head of its own (then the lookup reads one row of it). With a tied embedding the
+// output head reads the whole matrix. (The KV cache, a few MB per token, is left out.)
+std::vector<platform::ByteRange> DecodeWeightRanges(const runtime::Model& m) {
+  const runtime::GgufFile& g = m.gguf();
+  const bool untied = g.FindTensor("output.weight") != nullptr;
+  std::vector<platform::ByteRange> ranges;
+  for (const runtime::GgufTensorInfo& t : g.tensors()) {
+    if (t.data == nullptr || (untied && t.name == "token_embd.weight")) continue;
+    ranges.push_back({t.data, t.bytes});
+  }
+  return ranges;
+}
+
+// Read bandwidth (bytes/s) of the pool's threads over the weights themselves, the median of
+// `passes` reads: the roofline of decode in the machine's state of the moment, on the same
+// pages (same page size, same NUMA placement) that decode reads.
+double WeightReadBandwidth(platform::ThreadPool& pool, const std::vector<platform::ByteRange>& ranges,
+                           uint64_t bytes, int passes) {
+  std::vector<double> rates;
+  for (int p = 0; p < passes; ++p) {
+    uint64_t checksum = 0;
+    const double sec = platform::TimedParallelRead(pool, ranges, &checksum);
+    rates.push_back(static_cast<double>(bytes) / std::max(sec, 1e-9));
+  }
+  return Median(rates);
+}
+
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
@@ -109,14 +139,20 @@ int BenchCommand(const std::vector<std::string>& args) {
        "context size in tokens (0: prompt + gen)")
       ("kv-type", po::value(&kv_type)->value_name("f16|q8")->default_value("f16"), kKvTypeHelp)
       ("mem-budget", po::value(&mem_budget)->value_name("BYTES"), kMemBudgetHelp)
+      ("roofline", "also measure decode against the memory-bandwidth roofline: before and after "
+       "every decode repetition the same number of threads read all the weights a decode step "
+       "reads (median of 3 passes); each repetition's fraction = weight bytes per token x "
+       "tok/s / the mean of those two read rates, and the median fraction is reported")
       ("json", "print one JSON object instead of the table");
   po::variables_map vm;
   if (int rc = ParseArgs("bench", kSynopsis, kSummary, options, args, &vm); rc >= 0) return rc;
   const bool json = vm.count("json") != 0;
+  const bool roofline = vm.count("roofline") != 0;
   if (n_threads < 0) return UsageError("bench", fmt::format("--threads {} is negative", n_threads));
   if (n_prompt < 0) return UsageError("bench", fmt::format("--prompt {} is negative", n_prompt));
   if (n_gen < 0) return UsageError("bench", fmt::format("--gen {} is negative", n_gen));
   if (n_prompt == 0 && n_gen == 0) return UsageError("bench", "--prompt 0 and --gen 0 leave nothing to measure");
+  if (roofline && n_gen == 0) return UsageError("bench", "--roofline measures decode: it needs --gen > 0");
   if (reps < 1) return UsageError("bench", fmt::format("--reps {} is not positive", reps));
   if (n_ctx < 0) return UsageError("bench", fmt::format("--ctx {} is negative", n_ctx));
   memory::Budget budget;
@@ -144,13 +180,36 @@ int BenchCommand(const std::vector<std::string>& args) {
   // Without a prompt the decode test starts from an empty cache with an ordinary token.
   const int32_t start_id = BenchPrompt(model->tokenizer(), 1)[0];
 
+  // --roofline: the weights are read with the session's thread count, between repetitions.
+  std::vector<platform::ByteRange> weight_ranges;
+  uint64_t weight_bytes = 0;
+  std::unique_ptr<platform::ThreadPool> read_pool;
+  if (roofline) {
+    if (session->plan().streamed()) {
+      return Error(fmt::format("--roofline needs every weight resident, but --mem-budget {} streams "
+                               "{} of {} layers from the file", mem_budget,
+                               session->plan().n_layer - session->plan().n_layer_resident,
+                               session->plan().n_layer));
+    }
+    weight_ranges = DecodeWeightRanges(*model);
+    for (const platform::ByteRange& r : weight_ranges) weight_bytes += r.bytes;
+    read_pool = std::make_unique<platform::ThreadPool>(session->n_threads());
+  }
+  constexpr int kReadPasses = 3;
+
   Timing t;
   if (Status s = RunOnce(*session, prompt, start_id, n_gen, &t); !s.ok()) return Error(s);  // warm-up
-  std::vector<double> prompt_tok_s, decode_tok_s;
+  std::vector<double> prompt_tok_s, decode_tok_s, read_bw, fractions;
+  if (roofline) read_bw.push_back(WeightReadBandwidth(*read_pool, weight_ranges, weight_bytes, kReadPasses));
   for (int r = 0; r < reps; ++r) {
     if (Status s = RunOnce(*session, prompt, start_id, n_gen, &t); !s.ok()) return Error(s);
     if (n_prompt > 0) prompt_tok_s.push_back(n_prompt / std::max(t.prompt_s, 1e-9));
     if (n_gen > 0) decode_tok_s.push_back(n_gen / std::max(t.decode_s, 1e-9));
+    if (roofline) {
+      read_bw.push_back(WeightReadBandwidth(*read_pool, weight_ranges, weight_bytes, kReadPasses));
+      const double bw = 0.5 * (read_bw[read_bw.size() - 2] + read_bw.back());
+      fractions.push_back(static_cast<double>(weight_bytes) * decode_tok_s.back() / bw);
+    }
   }
   const double pp = n_prompt > 0 ? Median(prompt_tok_s) : 0.0;
   const double tg = n_gen > 0 ? Median(decode_tok_s) : 0.0;
@@ -171,6 +230,12 @@ int BenchCommand(const std::vector<std::string>& args) {
     j["model_bytes"] = model_bytes;
     j["isa"] = kernels::ActiveIsa();
     j["kv_type"] = memory::KvTypeName(session->kv_cache().type());
+    if (roofline) {
+      j["weight_bytes_per_token"] = weight_bytes;
+      j["weights_read_gb_s"] = Median(read_bw) * 1e-9;
+      j["roofline_fraction"] = Median(fractions);
+      j["roofline_fractions"] = fractions;
+    }
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     // Rows as llama-bench prints them; the spread is the fastest and slowest repetition.
@@ -186,6 +251,13 @@ int BenchCommand(const std::vector<std::string>& args) {
     if (n_gen > 0) row(fmt::format("tg{}", n_gen), tg, decode_tok_s);
     fmt::print("\nmedian of {} repetition{} after 1 warm-up; peak RSS {}; KV cache {}\n", reps,
                reps == 1 ? "" : "s", HumanBytes(peak_rss), memory::KvTypeName(session->kv_cache().type()));
+    if (roofline) {
+      const auto [lo, hi] = std::minmax_element(fractions.begin(), fractions.end());
+      fmt::print("roofline: decode reads {} of weights per token; {} thread{} read them at {:.1f} GB/s "
+                 "(median around the repetitions): decode at {:.0f}% of the roofline ({:.0f} - {:.0f}%)\n",
+                 HumanBytes(weight_bytes), session->n_threads(), session->n_threads() == 1 ? "" : "s",
+                 Median(read_bw) * 1e-9, 100.0 * Median(fractions), 100.0 * *lo, 100.0 * *hi);
+    }
   }
   return std::fflush(stdout) == 0 ? kExitOk : Error("cannot write to stdout");
 }

@@ -241,6 +241,7 @@ TEST_F(EvalCli, UsageErrorsExitTwo) {
            {"bench", "-m", m, "--prompt", "0", "--gen", "0"},
            {"bench", "-m", m, "--reps", "0"},
            {"bench", "-m", m, "--prompt", "-1"},
+           {"bench", "-m", m, "--gen", "0", "--roofline"},
            {"perplexity", "-m", m},
            {"perplexity", "-f", f},
            {"perplexity", "-m", m, "-f", f, "--ctx", "2"},
@@ -516,6 +517,30 @@ TEST_F(EvalCli, BenchJsonOnSyntheticModel) {
   nlohmann::json k = ParseJsonLine(r);
   EXPECT_EQ(k["prompt_tok_s"].get<double>(), 0.0);
   EXPECT_GT(k["decode_tok_s"].get<double>(), 0.0);
+
+  // --roofline: the bytes a decode step reads are every tensor's, less an untied token
+  // embedding (of which the lookup reads one row); one fraction per repetition.
+  r = Ondo({"bench", "-m", path_a_, "--prompt", "0", "--gen", "4", "--reps", "3", "--roofline", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json rf = ParseJsonLine(r);
+  {
+    std::unique_ptr<runtime::Model> model;
+    ASSERT_TRUE(runtime::Model::Load(path_a_, &model).ok());
+    const runtime::GgufFile& g = model->gguf();
+    uint64_t expect = 0;
+    for (const runtime::GgufTensorInfo& t : g.tensors()) expect += t.bytes;
+    if (g.FindTensor("output.weight") != nullptr) expect -= g.FindTensor("token_embd.weight")->bytes;
+    EXPECT_EQ(rf["weight_bytes_per_token"].get<uint64_t>(), expect);
+  }
+  EXPECT_GT(rf["weights_read_gb_s"].get<double>(), 0.0);
+  ASSERT_EQ(rf["roofline_fractions"].size(), 3u);
+  const double bytes = rf["weight_bytes_per_token"].get<double>();
+  const double tok_s = rf["decode_tok_s"].get<double>();
+  const double gb_s = rf["weights_read_gb_s"].get<double>();
+  // The median fraction is within a factor of the one computed from the medians (the read
+  // rates around each repetition differ from their median by machine noise only).
+  EXPECT_GT(rf["roofline_fraction"].get<double>(), 0.0);
+  EXPECT_NEAR(std::log(rf["roofline_fraction"].get<double>() / (bytes * tok_s / (gb_s * 1e9))), 0.0, 1.5);
 
   // The table.
   r = Ondo({"bench", "-m", path_a_, "--prompt", "16", "--gen", "0", "--reps", "1"});

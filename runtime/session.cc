@@ -202,6 +202,7 @@ Status Session::Create(const Model& model, const SessionOptions& options,
   s->att_scratch_.resize(static_cast<size_t>(n_threads) * c.n_group() * plan.n_ctx);
   const size_t widest = static_cast<size_t>(std::max({c.n_embd, c.n_embd_q(), c.n_ff}));
   s->act_.resize(B * widest * sizeof(float) + 64);
+  s->shares_ = std::make_unique<ShareCursor[]>(static_cast<size_t>(s->pool_.size()));
   if (plan.streamed()) ONDO_RETURN_IF_ERROR(s->StartStreaming(options.stream_direct_io));
   *out = std::move(s);
   return Status::Ok();
@@ -350,7 +351,7 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
     task_start[i + 1] = task_start[i] + static_cast<int>((jobs[i].w->n_rows + chunk - 1) / chunk);
   }
   const uint8_t* x = act_.data();
-  pool_.ParallelFor(task_start[jobs.size()], [&](int task, int) {
+  const auto run = [&](int task) {
     size_t i = 0;
     while (task >= task_start[i + 1]) ++i;
     const WeightView& w = *jobs[i].w;
@@ -358,7 +359,41 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
     const int64_t r1 = std::min(w.n_rows, r0 + chunk);
     kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, k, x, x_row_bytes, n_tokens, jobs[i].out,
                     jobs[i].out_stride);
-  });
+  };
+  const int n_tasks = task_start[jobs.size()];
+  if (n_tokens > 1 || n_threads == 1) {
+    pool_.ParallelFor(n_tasks, [&](int task, int) { run(task); });
+  } else {
+    // Decode reads every weight once, from memory: each thread takes the chunks of its own
+    // contiguous share front to back (one sequential stream, which the prefetchers follow,
+    // instead of every other chunk), and a thread done with its share takes the chunks left in
+    // the others' from their back ends. The chunks and their results are the same either way.
+    const int n = static_cast<int>(n_threads);
+    for (int s = 0; s < n; ++s) {
+      const uint64_t lo = static_cast<uint64_t>(n_tasks) * s / n;
+      const uint64_t hi = static_cast<uint64_t>(n_tasks) * (s + 1) / n;
+      shares_[s].range.store(lo << 32 | hi, std::memory_order_relaxed);
+    }
+    // The next chunk of share s from its front (own) or back (taken over); -1 when none is left.
+    const auto take = [&](int s, bool front) -> int {
+      std::atomic<uint64_t>& r = shares_[s].range;
+      uint64_t v = r.load(std::memory_order_relaxed);
+      for (;;) {
+        const uint64_t f = v >> 32, b = v & 0xFFFFFFFFu;
+        if (f >= b) return -1;
+        const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
+        if (r.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+          return static_cast<int>(front ? f : b - 1);
+        }
+      }
+    };
+    pool_.ParallelFor(n, [&](int s, int) {
+      for (int c; (c = take(s, true)) >= 0;) run(c);
+      for (int o = 1; o < n; ++o) {
+        for (int c; (c = take((s + o) % n, false)) >= 0;) run(c);
+      }
+    });
+  }
   for (const MatMulJob& j : jobs) {
     if (j.bias != nullptr && j.bias->present()) {
       for (int t = 0; t < n_tokens; ++t) kernels::Add(j.bias->f32(), j.out + t * j.out_stride, j.w->n_rows);

@@ -2,6 +2,7 @@
 // all sized at Create. Prefill and Decode allocate nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -221,6 +222,12 @@ class Session {
   std::vector<float> x_, xb_, q_, k_, v_, qkv_, att_, attn_out_, ffn_a_, ffn_b_, logits_;
   std::vector<float> att_scratch_;  // (n_threads, n_group * n_ctx)
   std::vector<uint8_t> act_;        // activations converted to a weight's vec-dot type
+  // Decode's matrix products: per thread, the chunks [front, back) of its share still to take
+  // (front in the high 32 bits), one cache line each.
+  struct alignas(64) ShareCursor {
+    std::atomic<uint64_t> range{0};
+  };
+  std::unique_ptr<ShareCursor[]> shares_;
   static constexpr size_t kMaxJobs = 4;  // MatMuls() groups at most this many products
 };
 

@@ -118,6 +118,12 @@ int PostCommand(const std::vector<std::string>& args) {
       "spacing: runs without a space longer than N characters get cheaper spaces (development)")(
       "long-run-bonus", po::value(&sp_options.long_run_bonus)->value_name("NATS"),
       "spacing: insert cost taken off per character beyond --long-run-chars (development)")(
+      "tag-space-weight", po::value(&sp_options.tag_space_weight)->value_name("W"),
+      "spacing: weight of -log P(space | tags) between eojeols (development)")(
+      "tag-joined-weight", po::value(&sp_options.tag_joined_weight)->value_name("W"),
+      "spacing: weight of -log P(no space | tags) inside an eojeol (development)")(
+      "tag-margin", po::value(&sp_options.tag_margin)->value_name("NATS"),
+      "spacing: only -log P beyond this margin is charged for the tag costs (development)")(
       "spacing-model", po::value(&spacing_model_path)->value_name("FILE"),
       "spacing: a spacing model file of build_spacing.py instead of the embedded one "
       "(development)");
@@ -163,9 +169,10 @@ int PostCommand(const std::vector<std::string>& args) {
     if (vm.count("seed") != 0) eo.seed = seed;
     fmt::print(
         "spacing restoration, part {}, seed {}; costs space {} insert {} remove {} attached {}, "
-        "model weight {}\n",
+        "model weight {}, tag weights {} {} margin {}\n",
         part, eo.seed, sp_options.space_cost, sp_options.insert_cost, sp_options.remove_cost,
-        sp_options.attached_cost, sp_options.model_weight);
+        sp_options.attached_cost, sp_options.model_weight, sp_options.tag_space_weight,
+        sp_options.tag_joined_weight, sp_options.tag_margin);
     fmt::print("{:<28} {:>6} {:>7} {:>14} {:>14} {:>10} {:>14} {:>8}\n", "file", "sents",
                "eojeols", "removed fixed", "inserted fixed", "restored", "clean changed", "chars/s");
     korean::SpacingEvalResult total;

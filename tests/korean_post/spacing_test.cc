@@ -101,6 +101,16 @@ TEST_F(SpacingTest, ParticleWrittenApartIsAttached) {
   std::string out;
   ASSERT_TRUE(no_tags->Restore("학교 에 갔다", &out).ok());
   EXPECT_EQ(out, "학교 에 갔다");
+  // Statistics given by the caller are the ones used: where NNG then JKB is as often spaced
+  // as joined, nothing is charged and the space stays.
+  std::unique_ptr<SpacingTagStats> even;
+  ASSERT_TRUE(SpacingTagStats::Create("NNG\tJKB\t500\t500\n", &even).ok());
+  o = SpacingOptions{};
+  o.tag_stats = even.get();
+  std::unique_ptr<Spacer> with_even;
+  ASSERT_TRUE(Spacer::Create(analyzer_.get(), o, &with_even).ok());
+  ASSERT_TRUE(with_even->Restore("학교 에 갔다", &out).ok());
+  EXPECT_EQ(out, "학교 에 갔다");
 }
 
 // A noun then a verb with no particle (밥먹었어) is left as written by default: the analyzer

@@ -79,7 +79,7 @@ int PostCommand(const std::vector<std::string>& args) {
   unsigned long long seed = 20261125;
   std::string spacing = "auto";
   korean::SpacingOptions sp_options;
-  std::string spacing_model_path;
+  std::string spacing_model_path, spacing_tags_path;
   po::options_description options("options");
   options.add_options()("prompt,p", po::value(&text)->value_name("TEXT"),
                         "process TEXT instead of stdin")("explain", "print every change on stderr")(
@@ -124,6 +124,9 @@ int PostCommand(const std::vector<std::string>& args) {
       "spacing: weight of -log P(no space | tags) inside an eojeol (development)")(
       "tag-margin", po::value(&sp_options.tag_margin)->value_name("NATS"),
       "spacing: only -log P beyond this margin is charged for the tag costs (development)")(
+      "spacing-tags", po::value(&spacing_tags_path)->value_name("FILE"),
+      "spacing: tag statistics in the format of build_spacing_tags.py instead of the embedded "
+      "ones (development)")(
       "spacing-model", po::value(&spacing_model_path)->value_name("FILE"),
       "spacing: a spacing model file of build_spacing.py instead of the embedded one "
       "(development)");
@@ -153,6 +156,17 @@ int PostCommand(const std::vector<std::string>& args) {
       return Error(s);
     }
     sp_options.model = spacing_model.get();
+  }
+  std::unique_ptr<korean::SpacingTagStats> spacing_tags;
+  if (!spacing_tags_path.empty()) {
+    std::ifstream in(spacing_tags_path, std::ios::binary);
+    if (!in) return Error(fmt::format("cannot open '{}'", spacing_tags_path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (Status s = korean::SpacingTagStats::Create(ss.str(), &spacing_tags); !s.ok()) {
+      return Error(s);
+    }
+    sp_options.tag_stats = spacing_tags.get();
   }
   if (!spacing_paths.empty()) {
     const std::string part = part_name.empty() ? std::string("held-out") : part_name;

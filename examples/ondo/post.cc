@@ -79,7 +79,7 @@ int PostCommand(const std::vector<std::string>& args) {
   unsigned long long seed = 20261125;
   std::string spacing = "auto";
   korean::SpacingOptions sp_options;
-  std::string spacing_model_path;
+  std::string spacing_model_path, spacing_tags_path;
   po::options_description options("options");
   options.add_options()("prompt,p", po::value(&text)->value_name("TEXT"),
                         "process TEXT instead of stdin")("explain", "print every change on stderr")(
@@ -118,6 +118,15 @@ int PostCommand(const std::vector<std::string>& args) {
       "spacing: runs without a space longer than N characters get cheaper spaces (development)")(
       "long-run-bonus", po::value(&sp_options.long_run_bonus)->value_name("NATS"),
       "spacing: insert cost taken off per character beyond --long-run-chars (development)")(
+      "tag-space-weight", po::value(&sp_options.tag_space_weight)->value_name("W"),
+      "spacing: weight of -log P(space | tags) between eojeols (development)")(
+      "tag-joined-weight", po::value(&sp_options.tag_joined_weight)->value_name("W"),
+      "spacing: weight of -log P(no space | tags) inside an eojeol (development)")(
+      "tag-margin", po::value(&sp_options.tag_margin)->value_name("NATS"),
+      "spacing: only -log P beyond this margin is charged for the tag costs (development)")(
+      "spacing-tags", po::value(&spacing_tags_path)->value_name("FILE"),
+      "spacing: tag statistics in the format of build_spacing_tags.py instead of the embedded "
+      "ones (development)")(
       "spacing-model", po::value(&spacing_model_path)->value_name("FILE"),
       "spacing: a spacing model file of build_spacing.py instead of the embedded one "
       "(development)");
@@ -148,6 +157,17 @@ int PostCommand(const std::vector<std::string>& args) {
     }
     sp_options.model = spacing_model.get();
   }
+  std::unique_ptr<korean::SpacingTagStats> spacing_tags;
+  if (!spacing_tags_path.empty()) {
+    std::ifstream in(spacing_tags_path, std::ios::binary);
+    if (!in) return Error(fmt::format("cannot open '{}'", spacing_tags_path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (Status s = korean::SpacingTagStats::Create(ss.str(), &spacing_tags); !s.ok()) {
+      return Error(s);
+    }
+    sp_options.tag_stats = spacing_tags.get();
+  }
   if (!spacing_paths.empty()) {
     const std::string part = part_name.empty() ? std::string("held-out") : part_name;
     std::unique_ptr<korean::Spacer> spacer;
@@ -163,9 +183,10 @@ int PostCommand(const std::vector<std::string>& args) {
     if (vm.count("seed") != 0) eo.seed = seed;
     fmt::print(
         "spacing restoration, part {}, seed {}; costs space {} insert {} remove {} attached {}, "
-        "model weight {}\n",
+        "model weight {}, tag weights {} {} margin {}\n",
         part, eo.seed, sp_options.space_cost, sp_options.insert_cost, sp_options.remove_cost,
-        sp_options.attached_cost, sp_options.model_weight);
+        sp_options.attached_cost, sp_options.model_weight, sp_options.tag_space_weight,
+        sp_options.tag_joined_weight, sp_options.tag_margin);
     fmt::print("{:<28} {:>6} {:>7} {:>14} {:>14} {:>10} {:>14} {:>8}\n", "file", "sents",
                "eojeols", "removed fixed", "inserted fixed", "restored", "clean changed", "chars/s");
     korean::SpacingEvalResult total;

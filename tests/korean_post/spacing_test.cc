@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +81,36 @@ TEST_F(SpacingTest, CompoundAndSpacedNounsKept) {
                               "한국어 문법 책을 샀다.", "한국어문법책을 샀다."}) {
     EXPECT_EQ(Restore(s), s);
   }
+}
+
+// A particle or an ending written apart from its word (학교 에): an eojeol that starts with a
+// particle after a noun, or with an ending after a stem, is what the tag statistics make costly
+// (P(space | NNG, JKB) ~ 0.004 in KLUE); the spacing norms attach them (학교에, 책을, 때부터).
+// Without the tag costs the spacer kept them apart. Not yet attached when the particle also
+// reads as a word (동생 이: 이 "this"; 친구 와: 와 "come"), nor 어릴 때 부터 (README).
+TEST_F(SpacingTest, ParticleWrittenApartIsAttached) {
+  EXPECT_EQ(Restore("학교 에 갔다"), "학교에 갔다");
+  EXPECT_EQ(Restore("책 을 읽었다."), "책을 읽었다.");
+  EXPECT_EQ(Restore("때 부터 좋아했다."), "때부터 좋아했다.");
+  EXPECT_EQ(Restore("우리 는 갔다."), "우리는 갔다.");
+  SpacingOptions o;
+  o.tag_space_weight = 0;
+  o.tag_joined_weight = 0;
+  std::unique_ptr<Spacer> no_tags;
+  ASSERT_TRUE(Spacer::Create(analyzer_.get(), o, &no_tags).ok());
+  std::string out;
+  ASSERT_TRUE(no_tags->Restore("학교 에 갔다", &out).ok());
+  EXPECT_EQ(out, "학교 에 갔다");
+  // Statistics given by the caller are the ones used: where NNG then JKB is as often spaced
+  // as joined, nothing is charged and the space stays.
+  std::unique_ptr<SpacingTagStats> even;
+  ASSERT_TRUE(SpacingTagStats::Create("NNG\tJKB\t500\t500\n", &even).ok());
+  o = SpacingOptions{};
+  o.tag_stats = even.get();
+  std::unique_ptr<Spacer> with_even;
+  ASSERT_TRUE(Spacer::Create(analyzer_.get(), o, &with_even).ok());
+  ASSERT_TRUE(with_even->Restore("학교 에 갔다", &out).ok());
+  EXPECT_EQ(out, "학교 에 갔다");
 }
 
 // A noun then a verb with no particle (밥먹었어) is left as written by default: the analyzer
@@ -181,10 +212,21 @@ TEST_F(SpacingTest, BadInputAndOptions) {
   o.model_weight = -1;
   EXPECT_EQ(Spacer::Create(analyzer_.get(), o, &s).code(), StatusCode::kInvalidArgument);
   o = SpacingOptions{};
+  o.tag_space_weight = 10.5f;
+  EXPECT_EQ(Spacer::Create(analyzer_.get(), o, &s).code(), StatusCode::kInvalidArgument);
+  o = SpacingOptions{};
+  o.tag_joined_weight = -1;
+  EXPECT_EQ(Spacer::Create(analyzer_.get(), o, &s).code(), StatusCode::kInvalidArgument);
+  o = SpacingOptions{};
+  o.tag_margin = std::nanf("");
+  EXPECT_EQ(Spacer::Create(analyzer_.get(), o, &s).code(), StatusCode::kInvalidArgument);
+  o = SpacingOptions{};
   o.long_run_chars = 0;
   EXPECT_EQ(Spacer::Create(analyzer_.get(), o, &s).code(), StatusCode::kInvalidArgument);
   o = SpacingOptions{};
   o.model_weight = 0;  // the lattice alone (with the costs it was tuned with) still works
+  o.tag_space_weight = 0;
+  o.tag_joined_weight = 0;
   o.insert_cost = 6;
   o.remove_cost = 7;
   o.attached_cost = 8;
@@ -374,7 +416,7 @@ TEST_F(SpacingTest, PostProcessorOption) {
 
 // The evaluation on UD GSD dev (test half: odd sentences): the corruption follows its
 // definition (30% of spaces removed, a space inserted in 5% of eojeols), and the restoration
-// stays at the level measured (README: 53.0% restored, 0.04% of clean eojeols changed; the
+// stays at the level measured (README: 53.2% restored, 0.04% of clean eojeols changed; the
 // issue's restoration target, 85%, is not met, so kSpacingAuto is off).
 TEST_F(SpacingTest, GsdDevEvaluation) {
   const std::string path =
@@ -396,14 +438,15 @@ TEST_F(SpacingTest, GsdDevEvaluation) {
   EXPECT_NEAR(static_cast<double>(r.inserted) / r.eojeols, 0.05 * 0.93, 0.015);
   const double restored =
       static_cast<double>(r.removed_restored + r.inserted_restored) / (r.removed + r.inserted);
-  EXPECT_GT(restored, 0.50);
+  EXPECT_GT(restored, 0.53);
   EXPECT_LT(static_cast<double>(r.clean_changed_eojeols) / r.eojeols, 0.002);
   EXPECT_FALSE(kSpacingAuto);  // both targets would have to hold
 }
 
 // The held-out part of all three measured files (GSD dev, Kiwi wikipedia and blogs_ko; odd
-// sentences): clean text is changed in at most 0.2% of its eojeols (the issue's target; 0.15%
-// measured) and more than half of the corrupted boundaries are restored (52.9% measured).
+// sentences): clean text is changed in at most 0.2% of its eojeols (the issue's target; 0.16%
+// measured) and at least 53% of the corrupted boundaries are restored (53.19% measured; 52.9%
+// before the tag statistics).
 TEST_F(SpacingTest, HeldOutFloor) {
   const std::string korean = std::string(ONDO_SHARED_DIR) + "/data/korean/";
   const std::string files[] = {"ud_korean_gsd/ko_gsd-ud-dev.conllu",
@@ -438,8 +481,156 @@ TEST_F(SpacingTest, HeldOutFloor) {
   EXPECT_EQ(total.eojeols, 9366u);  // the figures of the README table
   const double restored = static_cast<double>(total.removed_restored + total.inserted_restored) /
                           (total.removed + total.inserted);
-  EXPECT_GT(restored, 0.50);
+  EXPECT_GT(restored, 0.53);
   EXPECT_LE(static_cast<double>(total.clean_changed_eojeols) / total.eojeols, 0.002);
+}
+
+// The tag statistics' file format and its errors; the smoothing by hand: P(space | a) =
+// (spaced_a + p0) / (n_a + 1) with p0 = (all spaced + 0.5) / (all pairs + 1), then P(space |
+// a, b) = (spaced_ab + P(space | a)) / (n_ab + 1).
+TEST(SpacingTagStatsTest, FormatAndSmoothing) {
+  std::unique_ptr<SpacingTagStats> st;
+  ASSERT_TRUE(SpacingTagStats::Create("# comment\nJKS\tNNG\t9\t1\r\nNNG\tJKS\t0\t10\n", &st).ok());
+  EXPECT_EQ(st->spaced(Tag::kJKS, Tag::kNNG), 9u);
+  EXPECT_EQ(st->joined(Tag::kJKS, Tag::kNNG), 1u);
+  EXPECT_EQ(st->joined(Tag::kNNG, Tag::kJKS), 10u);
+  EXPECT_EQ(st->spaced(Tag::kVV, Tag::kEC), 0u);
+  const double p0 = 9.5 / 21;
+  const double p_jks = (9 + p0) / 11, p_nng = (0 + p0) / 11;
+  EXPECT_NEAR(st->SpaceProbability(Tag::kJKS, Tag::kNNG), (9 + p_jks) / 11, 1e-12);
+  EXPECT_NEAR(st->SpaceProbability(Tag::kNNG, Tag::kJKS), p_nng / 11, 1e-12);
+  EXPECT_NEAR(st->SpaceProbability(Tag::kJKS, Tag::kVV), p_jks, 1e-12);  // unseen pair
+  EXPECT_NEAR(st->SpaceProbability(Tag::kVV, Tag::kEC), p0, 1e-12);      // unseen left tag
+  for (const char* bad : {"", "# only a comment\n", "JKS\tNNG\t9\n", "JKS\tNNG\t9\t1\t2\n",
+                          "JKX\tNNG\t9\t1\n", "JKS\tNNG\t-1\t1\n", "JKS\tNNG\t9x\t1\n",
+                          "JKS\tNNG\t9\t1\nJKS\tNNG\t1\t1\n", "JKS NNG 9 1\n"}) {
+    EXPECT_EQ(SpacingTagStats::Create(bad, &st).code(), StatusCode::kCorrupt) << bad;
+  }
+}
+
+// The embedded statistics follow the spacing norms: a space after a particle or an ending
+// before a noun, never before a particle, an ending or a suffix.
+TEST(SpacingTagStatsTest, EmbeddedFollowSpacingNorms) {
+  const SpacingTagStats* st = nullptr;
+  ASSERT_TRUE(SpacingTagStats::Shared(&st).ok());
+  EXPECT_GT(st->SpaceProbability(Tag::kJKS, Tag::kNNG), 0.95);
+  EXPECT_GT(st->SpaceProbability(Tag::kJKO, Tag::kVV), 0.95);
+  EXPECT_GT(st->SpaceProbability(Tag::kETM, Tag::kNNG), 0.95);
+  EXPECT_GT(st->SpaceProbability(Tag::kJKB, Tag::kVV), 0.95);
+  EXPECT_LT(st->SpaceProbability(Tag::kNNG, Tag::kJKB), 0.02);
+  EXPECT_LT(st->SpaceProbability(Tag::kNNG, Tag::kJKS), 0.02);
+  EXPECT_LT(st->SpaceProbability(Tag::kVV, Tag::kEC), 0.02);
+  EXPECT_LT(st->SpaceProbability(Tag::kVV, Tag::kEP), 0.02);
+  EXPECT_LT(st->SpaceProbability(Tag::kNNG, Tag::kXSV), 0.02);
+  // Compound nouns are written both ways.
+  EXPECT_GT(st->SpaceProbability(Tag::kNNG, Tag::kNNG), 0.3);
+  EXPECT_LT(st->SpaceProbability(Tag::kNNG, Tag::kNNG), 0.8);
+}
+
+// The embedded counts equal a count made here from KLUE dp v1.1 dev (an independent
+// reimplementation of build_spacing_tags.py: every adjacent pair of morphemes, the POS column
+// split at '+', MMD/MMN/MMA read as MM, pairs with another unknown tag left out).
+TEST(SpacingTagStatsTest, EmbeddedEqualsACountOfKlue) {
+  const std::string path =
+      std::string(ONDO_SHARED_DIR) + "/data/korean/klue/klue-dp-v1.1_dev.tsv";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  std::vector<uint32_t> spaced(kNumTags * kNumTags, 0), joined(kNumTags * kNumTags, 0);
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  int prev = -2;  // -2: sentence start, -1: a tag outside the set
+  size_t sentences = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("#", 0) == 0) continue;
+    if (line.empty()) {
+      if (prev != -2) ++sentences;
+      prev = -2;
+      continue;
+    }
+    std::vector<std::string> cols;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, '\t');) cols.push_back(c);
+    ASSERT_GE(cols.size(), 4u) << line;
+    std::stringstream ts(cols[3]);
+    bool first = true;
+    for (std::string t; std::getline(ts, t, '+');) {
+      if (t == "MMD" || t == "MMN" || t == "MMA") t = "MM";
+      Tag tag;
+      const int cur = ParseTag(t, &tag) ? static_cast<int>(tag) : -1;
+      if (prev >= 0 && cur >= 0) ++(first ? spaced : joined)[prev * kNumTags + cur];
+      prev = cur;
+      first = false;
+    }
+  }
+  if (prev != -2) ++sentences;
+  EXPECT_EQ(sentences, 2000u);
+  const SpacingTagStats* st = nullptr;
+  ASSERT_TRUE(SpacingTagStats::Shared(&st).ok());
+  for (int a = 0; a < kNumTags; ++a) {
+    for (int b = 0; b < kNumTags; ++b) {
+      EXPECT_EQ(st->spaced(static_cast<Tag>(a), static_cast<Tag>(b)), spaced[a * kNumTags + b])
+          << TagName(static_cast<Tag>(a)) << " " << TagName(static_cast<Tag>(b));
+      EXPECT_EQ(st->joined(static_cast<Tag>(a), static_cast<Tag>(b)), joined[a * kNumTags + b])
+          << TagName(static_cast<Tag>(a)) << " " << TagName(static_cast<Tag>(b));
+    }
+  }
+}
+
+// Analyzer::PrefixCosts with junction costs: none (or all zero) changes nothing; a cost for
+// an eojeol starting with JKB after NNG is added to the reading 에/JKB after an NNG eojeol and
+// not after the start of the text; a cost for any morpheme joined before JKB inside the
+// eojeol is added once to every reading of 학교에 that ends in JKB; punctuation is not charged.
+TEST_F(SpacingTest, PrefixCostsWithJunctions) {
+  Analysis work;
+  std::vector<Analyzer::PrefixCost> base, got;
+  auto cost_of = [](const std::vector<Analyzer::PrefixCost>& v, size_t end, Tag t) {
+    for (const auto& pc : v) {
+      if (pc.end == static_cast<int32_t>(end) && pc.last == t) return pc.cost;
+    }
+    return -1.0f;
+  };
+  auto zero = std::make_unique<Analyzer::JunctionCosts>();
+  std::memset(zero.get(), 0, sizeof(*zero));
+  for (const char* w : {"학교에", "밥먹었어", "에", "다.그래서"}) {
+    for (Tag before : {Tag::kNA, Tag::kNNG, Tag::kEC}) {
+      ASSERT_TRUE(analyzer_->PrefixCosts(w, before, 4.0f, &work, &base).ok());
+      ASSERT_TRUE(analyzer_->PrefixCosts(w, before, 4.0f, zero.get(), &work, &got).ok());
+      ASSERT_EQ(base.size(), got.size());
+      for (size_t k = 0; k < base.size(); ++k) {
+        EXPECT_EQ(base[k].end, got[k].end);
+        EXPECT_EQ(base[k].last, got[k].last);
+        EXPECT_FLOAT_EQ(base[k].cost, got[k].cost);
+      }
+    }
+  }
+  auto jc = std::make_unique<Analyzer::JunctionCosts>(*zero);
+  jc->spaced[static_cast<int>(Tag::kNNG)][static_cast<int>(Tag::kJKB)] = 5.0f;
+  ASSERT_TRUE(analyzer_->PrefixCosts("에", Tag::kNNG, 0.0f, &work, &base).ok());
+  ASSERT_TRUE(analyzer_->PrefixCosts("에", Tag::kNNG, 0.0f, jc.get(), &work, &got).ok());
+  ASSERT_GE(cost_of(base, 3, Tag::kJKB), 0.0f);
+  EXPECT_NEAR(cost_of(got, 3, Tag::kJKB), cost_of(base, 3, Tag::kJKB) + 5.0f, 1e-4);
+  ASSERT_TRUE(analyzer_->PrefixCosts("에", Tag::kNA, 0.0f, &work, &base).ok());
+  ASSERT_TRUE(analyzer_->PrefixCosts("에", Tag::kNA, 0.0f, jc.get(), &work, &got).ok());
+  EXPECT_FLOAT_EQ(cost_of(got, 3, Tag::kJKB), cost_of(base, 3, Tag::kJKB));
+  jc = std::make_unique<Analyzer::JunctionCosts>(*zero);
+  for (int a = 0; a < kNumTags; ++a) jc->joined[a][static_cast<int>(Tag::kJKB)] = 3.0f;
+  ASSERT_TRUE(analyzer_->PrefixCosts("학교에", Tag::kNA, 0.0f, &work, &base).ok());
+  ASSERT_TRUE(analyzer_->PrefixCosts("학교에", Tag::kNA, 0.0f, jc.get(), &work, &got).ok());
+  ASSERT_GE(cost_of(base, 9, Tag::kJKB), 0.0f);
+  EXPECT_NEAR(cost_of(got, 9, Tag::kJKB), cost_of(base, 9, Tag::kJKB) + 3.0f, 1e-4);
+  EXPECT_FLOAT_EQ(cost_of(got, 6, Tag::kNNG), cost_of(base, 6, Tag::kNNG));  // 학교
+  // 다.그래서 after an ending: the period is a token of its own, nothing is charged around it.
+  jc = std::make_unique<Analyzer::JunctionCosts>(*zero);
+  for (int a = 0; a < kNumTags; ++a) {
+    for (int b = 0; b < kNumTags; ++b) {
+      if (a == static_cast<int>(Tag::kSF) || b == static_cast<int>(Tag::kSF)) {
+        jc->spaced[a][b] = jc->joined[a][b] = 7.0f;
+      }
+    }
+  }
+  ASSERT_TRUE(analyzer_->PrefixCosts("다.그래서", Tag::kEC, 0.0f, &work, &base).ok());
+  ASSERT_TRUE(analyzer_->PrefixCosts("다.그래서", Tag::kEC, 0.0f, jc.get(), &work, &got).ok());
+  ASSERT_EQ(base.size(), got.size());
+  for (size_t k = 0; k < base.size(); ++k) EXPECT_FLOAT_EQ(base[k].cost, got[k].cost);
 }
 
 }  // namespace

@@ -460,8 +460,11 @@ void Symbolize(std::string_view text, size_t b, size_t e, detail::Scratch& sc) {
 // morpheme attached inside the eojeol after a particle or an ending (시장에가다; an auxiliary
 // after a connective ending excepted), an adverb, determiner or interjection (같이영화), or of a
 // predicate stem right after a noun (밥먹었어), which the norms of spacing separate.
+// `junctions` (spacing restoration, Analyzer::PrefixCosts): costs of a morpheme after the
+// eojeol before (tag ctx) and of two morphemes joined inside the eojeol.
 float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int ctx, int next,
-             bool lenient, float attached = 0) {
+             bool lenient, float attached = 0,
+             const Analyzer::JunctionCosts* junctions = nullptr) {
   const Params& params = model.params;
   const float w = params.cross_weight;
   const int n = static_cast<int>(sc.syms.size());
@@ -507,6 +510,16 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     if (IsNominalTag(a) && predicate) return attached;
     return 0.0f;
   };
+  const bool ctx_charged = junctions != nullptr && ctx >= 0 && ctx < kNumTags &&
+                           ctx != static_cast<int>(Tag::kNA) && !IsPunctTag(static_cast<Tag>(ctx));
+  auto junction_cost = [&](const Node& q, Tag t) {
+    if (junctions == nullptr || IsPunctTag(t)) return 0.0f;
+    if (q.kind == kNodeBos) {
+      return ctx_charged ? junctions->spaced[ctx][static_cast<int>(t)] : 0.0f;
+    }
+    if (token_break(q)) return 0.0f;
+    return junctions->joined[static_cast<int>(q.tag)][static_cast<int>(t)];
+  };
   auto add_node = [&](Node&& nd) {
     nd.next_same_end = sc.end_head[nd.end];
     sc.end_head[nd.end] = static_cast<int32_t>(sc.nodes.size());
@@ -518,7 +531,8 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
     for (int32_t i = sc.end_head[p]; i >= 0; i = sc.nodes[i].next_same_end) {
       const Node& q = sc.nodes[i];
       if (q.stem != kNotStem) continue;
-      float cost = q.cost + model.Trans(prev_tag(q), t) + attached_cost(q, static_cast<Tag>(t));
+      float cost = q.cost + model.Trans(prev_tag(q), t) + attached_cost(q, static_cast<Tag>(t)) +
+                   junction_cost(q, static_cast<Tag>(t));
       if (token_break(q)) cost += start_delta(q, t);
       if (cost < best) {
         best = cost;
@@ -627,7 +641,7 @@ float Decode(const Model& model, std::string_view text, detail::Scratch& sc, int
             (e.lex_row >= 0 ? model.LexCost(e.lex_row, pt)
                             : model.Trans(pt, static_cast<int>(e.first_tag)) + e.first_emit);
         if (token_break(q)) cost += start_delta(q, static_cast<int>(e.first_tag));
-        cost += attached_cost(q, e.first_tag);
+        cost += attached_cost(q, e.first_tag) + junction_cost(q, e.first_tag);
         if (cost < best) {
           best = cost;
           back = i;
@@ -982,6 +996,12 @@ Status Analyzer::Analyze(std::string_view text, const AnalyzeOptions& options,
 
 Status Analyzer::PrefixCosts(std::string_view word, Tag before, float attached, Analysis* work,
                              std::vector<PrefixCost>* ends) const {
+  return PrefixCosts(word, before, attached, nullptr, work, ends);
+}
+
+Status Analyzer::PrefixCosts(std::string_view word, Tag before, float attached,
+                             const JunctionCosts* junctions, Analysis* work,
+                             std::vector<PrefixCost>* ends) const {
   ends->clear();
   ONDO_RETURN_IF_ERROR(ValidateUtf8(word));
   if (word.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
@@ -992,7 +1012,7 @@ Status Analyzer::PrefixCosts(std::string_view word, Tag before, float attached, 
   const Model& model = impl_->model;
   Symbolize(word, 0, word.size(), sc);
   const int ctx = before == Tag::kNA ? Model::kBos : static_cast<int>(before);
-  Decode(model, word, sc, ctx, -1, false, attached);
+  Decode(model, word, sc, ctx, -1, false, attached, junctions);
   const int n = static_cast<int>(sc.syms.size());
   for (int j = 1; j <= n; ++j) {
     if (j < n && sc.cbeg[j] == sc.cbeg[j - 1]) continue;  // inside a character

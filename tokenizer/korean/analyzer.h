@@ -137,6 +137,19 @@ class Analyzer {
   };
   Status PrefixCosts(std::string_view word, Tag before, float attached, Analysis* work,
                      std::vector<PrefixCost>* ends) const;
+  // Costs of morpheme junctions for PrefixCosts (spacing restoration; post/spacing.cc fills
+  // them from tag statistics): spaced[a][b] is added when the eojeol starts with a morpheme of
+  // tag b after an eojeol ending in tag a (`before`), joined[a][b] for every morpheme of tag b
+  // that follows one of tag a inside the eojeol. Junctions next to punctuation (SF SP SS SE SO
+  // SW, which are tokens of their own) and after the start of the text are not charged.
+  struct JunctionCosts {
+    float spaced[kNumTags][kNumTags];
+    float joined[kNumTags][kNumTags];
+  };
+  // The same with junction costs (null: as above). `attached` is still added where it applies.
+  Status PrefixCosts(std::string_view word, Tag before, float attached,
+                     const JunctionCosts* junctions, Analysis* work,
+                     std::vector<PrefixCost>* ends) const;
   // The cost of ending the text after an eojeol whose last tag is `last`.
   float TextEndCost(Tag last) const;
 

@@ -126,20 +126,41 @@ Status Spacer::Create(const Analyzer* analyzer, const SpacingOptions& options,
     return InvalidArgument("spacing: long_run_chars {} is not in 1..64", options.long_run_chars);
   }
   for (float c : {options.space_cost, options.insert_cost, options.remove_cost,
-                  options.attached_cost, options.model_weight, options.long_run_bonus}) {
+                  options.attached_cost, options.model_weight, options.long_run_bonus,
+                  options.tag_space_weight, options.tag_joined_weight, options.tag_margin}) {
     if (!std::isfinite(c) || c < 0) return InvalidArgument("spacing: costs must be finite and >= 0");
   }
   if (!std::isfinite(options.insert_after_mark_cost) || options.insert_after_mark_cost < -10 ||
       options.insert_after_mark_cost + options.space_cost < -10) {
     return InvalidArgument("spacing: insert_after_mark_cost must be finite and >= -10");
   }
-  if (options.model_weight > 10) return InvalidArgument("spacing: model_weight must be <= 10");
+  if (options.model_weight > 10 || options.tag_space_weight > 10 ||
+      options.tag_joined_weight > 10) {
+    return InvalidArgument("spacing: model_weight and the tag weights must be <= 10");
+  }
   const SpacingModel* model = nullptr;
   if (options.model_weight > 0) {
     model = options.model;
     if (model == nullptr) ONDO_RETURN_IF_ERROR(SpacingModel::Shared(&model));
   }
+  std::unique_ptr<Analyzer::JunctionCosts> junctions;
+  if (options.tag_space_weight > 0 || options.tag_joined_weight > 0) {
+    const SpacingTagStats* stats = options.tag_stats;
+    if (stats == nullptr) ONDO_RETURN_IF_ERROR(SpacingTagStats::Shared(&stats));
+    junctions = std::make_unique<Analyzer::JunctionCosts>();
+    for (int a = 0; a < kNumTags; ++a) {
+      for (int b = 0; b < kNumTags; ++b) {
+        const double p = stats->SpaceProbability(static_cast<Tag>(a), static_cast<Tag>(b));
+        const double m = options.tag_margin;
+        junctions->spaced[a][b] =
+            static_cast<float>(options.tag_space_weight * std::max(0.0, -std::log(p) - m));
+        junctions->joined[a][b] =
+            static_cast<float>(options.tag_joined_weight * std::max(0.0, -std::log1p(-p) - m));
+      }
+    }
+  }
   out->reset(new Spacer(analyzer, model, options));
+  (*out)->junctions_ = std::move(junctions);
   return Status::Ok();
 }
 
@@ -290,8 +311,8 @@ Status Spacer::RestoreLine(std::string_view line, std::string* out) {
       const float base = best_[i * T + state];
       if (base > best_here + kStateBeam) break;
       ONDO_RETURN_IF_ERROR(
-          analyzer_->PrefixCosts(window, static_cast<Tag>(state), options_.attached_cost, &work_,
-                                 &ends_));
+          analyzer_->PrefixCosts(window, static_cast<Tag>(state), options_.attached_cost,
+                                 junctions_.get(), &work_, &ends_));
       size_t j = i + 1;
       for (const Analyzer::PrefixCost& pc : ends_) {
         const uint32_t at = coff_[i] + static_cast<uint32_t>(pc.end);

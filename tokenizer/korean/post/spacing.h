@@ -20,6 +20,7 @@
 #include "platform/status.h"
 #include "tokenizer/korean/analyzer.h"
 #include "tokenizer/korean/post/spacing_model.h"
+#include "tokenizer/korean/post/spacing_tags.h"
 
 namespace ondo::korean {
 
@@ -52,6 +53,18 @@ struct SpacingOptions {
   // The model used when model_weight > 0: null = the embedded one (SpacingModel::Shared). Must
   // outlive the spacer.
   const SpacingModel* model = nullptr;
+  // Weights of the tag statistics (spacing_tags.h): an eojeol of the lattice that starts with
+  // a morpheme of tag b after an eojeol ending in tag a costs -tag_space_weight * log P(space |
+  // a, b); two morphemes a, b joined inside one eojeol cost -tag_joined_weight * log P(no space
+  // | a, b) (밥먹었어: NNG+VV; 학교 에: an eojeol that starts with JKB after NNG). 0 = unused.
+  float tag_space_weight = 4.0f;
+  float tag_joined_weight = 0.25f;
+  // Only the part of -log P beyond this many nats is charged (0 = all of it): pairs written
+  // both ways (NNG|NNG) cost nothing, clear cases (NNG then JKB, ETM then NNG) still do.
+  float tag_margin = 3.5f;
+  // The statistics used when a tag weight is > 0: null = the embedded ones
+  // (SpacingTagStats::Shared). Must outlive the spacer.
+  const SpacingTagStats* tag_stats = nullptr;
   // Longest eojeol (in characters) formed out of unspaced text; an eojeol as written is always
   // a candidate, whatever its length. 1..64.
   int max_eojeol_chars = 12;
@@ -80,6 +93,8 @@ class Spacer {
 
   const Analyzer* analyzer_;
   const SpacingModel* model_;  // null when model_weight is 0
+  // Junction costs from the tag statistics; null when both tag weights are 0.
+  std::unique_ptr<Analyzer::JunctionCosts> junctions_;
   SpacingOptions options_;
   Analysis work_;
   std::vector<Analyzer::PrefixCost> ends_;

@@ -145,6 +145,34 @@ struct FloatKernel {
   }
 };
 
+// Decode (one token) over float-like weight rows: one row per tile (one sequential stream per
+// thread), the same bytes kPrefetchTiles rows ahead requested into L2, four accumulators (as
+// avx512.cc's StreamFloatKernel).
+template <class WL, class XL, size_t kWBytes>
+struct StreamFloatKernel {
+  template <int R, int T>
+  static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t /*xrb*/, int64_t k, float* y,
+                   int64_t /*ys*/) {
+    static_assert(R == 1 && T == 1, "one row, one token");
+    constexpr size_t kStep = 32 * kWBytes;  // weight bytes per iteration
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+      for (size_t off = 0; off < kStep; off += 64) {
+        x86::PrefetchL2(w, kPrefetchTiles * wrb + static_cast<size_t>(i) * kWBytes + off);
+      }
+      a0 = _mm256_fmadd_ps(WL::Load8(w, i), XL::Load8(x, i), a0);
+      a1 = _mm256_fmadd_ps(WL::Load8(w, i + 8), XL::Load8(x, i + 8), a1);
+      a2 = _mm256_fmadd_ps(WL::Load8(w, i + 16), XL::Load8(x, i + 16), a2);
+      a3 = _mm256_fmadd_ps(WL::Load8(w, i + 24), XL::Load8(x, i + 24), a3);
+    }
+    for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(WL::Load8(w, i), XL::Load8(x, i), a0);
+    float s = HSum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < k; ++i) s += WL::Scalar(w, i) * XL::Scalar(x, i);
+    y[0] = s;
+  }
+};
+
 // Q8_0 x Q8_0: |w| (unsigned) times x with w's sign (signed) through maddubs, as ggml does.
 // Exact integer sums per lane; the block scale product d_w * d_x is the reference's.
 struct Q8_0Kernel {
@@ -415,15 +443,30 @@ float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
 
 void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<F32K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  if (n_tok == 1) {
+    MatMulImpl<StreamFloatKernel<F32Load, F32Load, 4>, 1, 1, 1>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, 1, y,
+                                                         y_stride);
+  } else {
+    MatMulImpl<F32K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  }
 }
 void MatMulF16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<F16K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  if (n_tok == 1) {
+    MatMulImpl<StreamFloatKernel<F16Load, F16Load, 2>, 1, 1, 1>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, 1, y,
+                                                         y_stride);
+  } else {
+    MatMulImpl<F16K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  }
 }
 void MatMulBf16(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulImpl<Bf16K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  if (n_tok == 1) {
+    MatMulImpl<StreamFloatKernel<Bf16Load, Bf16Load, 2>, 1, 1, 1>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, 1, y,
+                                                         y_stride);
+  } else {
+    MatMulImpl<Bf16K, 8, 4, 2>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  }
 }
 void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {

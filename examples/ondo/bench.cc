@@ -186,8 +186,9 @@ int BenchCommand(const std::vector<std::string>& args) {
   std::unique_ptr<platform::ThreadPool> read_pool;
   if (roofline) {
     if (session->plan().streamed()) {
-      return Error(fmt::format("--roofline needs every weight resident, but --mem-budget {} streams "
-                               "{} of {} layers from the file", mem_budget,
+      return Error(fmt::format("--roofline needs every weight resident, but the memory budget "
+                               "({}) streams {} of {} layers from the file",
+                               HumanBytes(budget.bytes),
                                session->plan().n_layer - session->plan().n_layer_resident,
                                session->plan().n_layer));
     }

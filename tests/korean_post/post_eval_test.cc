@@ -49,7 +49,7 @@ TEST(PostEval, GsdDev) {
   EXPECT_EQ(r.sentences, 950u);
   EXPECT_GT(r.gold_particles, 3000u);
   // measured (issue 13): 2 changed sentences of 950, both fixing a typo of the corpus,
-  // 1004/1055 fixed (95.2%; 991 before the one-syllable hosts)
+  // 1008/1055 fixed (95.5%; 991 before the one-syllable hosts, 1004 before the third round)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
   EXPECT_LE(r.clean_changed_sentences, 3u);
   EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.95);
@@ -160,7 +160,7 @@ TEST(PostEval, SplitByHash) {
 // Particle sites come from the analyzer's reading (no gold). Measured (issue 13): 7 of 1017
 // sentences changed by particles (6 typos fixed, 토로을 -> 토로를 unclear; see the post README),
 // 7 by style (4 spaces before a final mark, ???? and a run of 16 !, a space before a comma),
-// 1136/1224 fixed (92.8%).
+// 1148/1224 fixed (93.8%).
 TEST(PostEval, KiwiHeldOut) {
   const std::string dir = std::string(ONDO_SHARED_DIR) + "/data/korean/kiwipiepy_bench";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
@@ -191,7 +191,7 @@ TEST(PostEval, KiwiHeldOut) {
   EXPECT_LE(Ratio(r.clean_changed_by_particles, r.sentences), 0.008);
   EXPECT_LE(Ratio(r.clean_changed_by_style, r.sentences), 0.008);  // 23 before issue 13 item 1
   EXPECT_EQ(r.clean_changed_by_repeats, 0u);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.92);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.93);
 }
 
 // The plain-text reader: spacing marks resolved, the text after the last TAB, tokens from the

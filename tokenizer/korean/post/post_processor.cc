@@ -313,6 +313,19 @@ bool SubjectPronoun(std::string_view host) {
   return host == "내" || host == "제" || host == "네" || host == "씨";
 }
 
+// Whether a host of two or more syllables ends in a syllable of the vowel ㅡ without a final
+// consonant (아돌프, 수아레스, 히파르코스): ㅡ then 이 inside one word is written 의, so such a host +
+// 이 is not a name ending in 이 (뭄바이, 간사이) and needs no more than the usual margin.
+bool HostEndsInEu(std::string_view host) {
+  char32_t last = 0;
+  const size_t q = PrevCodePoint(host, host.size(), &last);
+  if (q == 0 || q == host.size()) return false;
+  char32_t before = 0;
+  if (PrevCodePoint(host, q, &before) == q || !IsHangulSyllable(before)) return false;
+  Syllable s;
+  return DecomposeSyllable(last, &s) && s.v == 18 && s.t == 0;
+}
+
 bool HostTagOk(Tag t) {
   return IsNominalTag(t) || t == Tag::kXSN || t == Tag::kETN || t == Tag::kSN || t == Tag::kSL ||
          t == Tag::kSH || t == Tag::kSW || IsParticleTag(t);
@@ -1113,8 +1126,10 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         if (form == "을" && written_adnominal_ && written_before_noun_) continue;
         // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
         // (Not after the title 씨, which ends no name: 배씨이 -> 배씨가.)
-        float fm = form == "이" && sound == 'V' &&
-                           !std::string_view(in).substr(0, host_end).ends_with("씨")
+        const std::string_view host_word =
+            std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
+        float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") &&
+                           !HostEndsInEu(host_word)
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
         if (form == "이" && OneSyllableHost(in, e.begin, host_end)) {
@@ -1125,8 +1140,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
           }
           fm = std::max(fm, options_.short_host_margin);
         } else if (OneSyllableHost(in, e.begin, host_end) && options_.short_host_margin >= 0) {
-          // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가).
-          fm = std::max(fm, options_.short_host_margin);
+          // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가), unless
+          // the eojeol as written reads as no known word and its host as a noun (값가, 닭가).
+          bool noun = false;
+          if (written_unknown_) ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host_word, &noun));
+          if (!noun) fm = std::max(fm, options_.short_host_margin);
         }
         if (!(c1 + fm < c0)) continue;
       }
@@ -1344,9 +1362,15 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A vocative must read as one (JKV) with its neighbours.
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
-    float margin = c.form == "이" && !host.ends_with("씨") ? options_.unflagged_margin_i
-                                                           : options_.unflagged_margin;
-    if (short_host) margin = std::max(margin, options_.short_host_margin);
+    float margin = c.form == "이" && !host.ends_with("씨") && !HostEndsInEu(host)
+                       ? options_.unflagged_margin_i
+                       : options_.unflagged_margin;
+    // (One syllable + 이 after a vowel never reaches here but for 내, 제, 네, 씨.)
+    if (short_host) {
+      bool noun = false;
+      if (written_unknown_ && c.form != "이") ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
+      if (!noun) margin = std::max(margin, options_.short_host_margin);
+    }
     // The eojeol itself (read with its neighbours as context) and the whole window must both
     // score better; a vocative (read as JKV where one may stand) when either does: after
     // 영희야 the next eojeol 안녕 scores a little worse, after 민수야 너 better.
@@ -1371,6 +1395,13 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   return Status::Ok();
 }
 
+Status PostProcessor::HostReadsAsNoun(std::string_view host, bool* noun) {
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(host, &analysis_host_));
+  *noun = analysis_host_.eojeols.size() == 1 && analysis_host_.eojeols[0].morph_count == 1 &&
+          IsNominalTag(analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].tag);
+  return Status::Ok();
+}
+
 Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at,
                                   size_t len, std::string_view right, float* written,
                                   float* corrected, size_t* index) {
@@ -1383,6 +1414,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_particle_ = 0;
   written_before_noun_ = false;
   written_adnominal_ = false;
+  written_unknown_ = false;
   const int32_t rel = static_cast<int32_t>(at - b);
   for (size_t xi = 0; xi < analysis2_.eojeols.size(); ++xi) {
     const Eojeol& x = analysis2_.eojeols[xi];
@@ -1407,6 +1439,8 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
           IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
         written_particle_ = b + static_cast<size_t>(m.begin);
       }
+      // The particle's syllable read inside a word the lexicon does not have (값가/NNP).
+      if (m.begin >= 0 && m.begin <= rel && m.end > rel && m.unknown) written_unknown_ = true;
       // A compound noun: nominal + a known noun that covers the particle's syllable
       // (정형/NNG+외과/NNG, 신생/NNG+국가/NNG), not one word (음악가 is also 음악 + 가).
       if (k > 0 && m.begin >= 0 && m.begin < rel && m.end > rel && IsNominalTag(m.tag) &&

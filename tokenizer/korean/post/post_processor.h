@@ -149,6 +149,8 @@ class PostProcessor {
   // Costs (sum over the eojeols of the window in[begin, end), analysed without lenient
   // particles) of the window as written and with in[at, at + len) replaced by `right`. The
   // corrected window's analysis is left in analysis2_ (eojeol `*index` is the edited one).
+  // Whether `host` (one syllable) read alone is a noun (값, 닭), not an adverb (안 가, 못 가).
+  Status HostReadsAsNoun(std::string_view host, bool* noun);
   Status ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at, size_t len,
                      std::string_view right, float* written, float* corrected, size_t* index);
   Status TryUnflagged(std::string_view in, const Eojeol& e, const UnflaggedContext& ctx,
@@ -171,6 +173,8 @@ class PostProcessor {
   bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
   bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
+  bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
+  Analysis analysis_host_;        // HostReadsAsNoun's scratch
   std::string eojeol_buf_;
   std::string pending_;  // unprocessed input (capacity buffer_capacity)
   std::string ws_;       // whitespace held between sentences

@@ -181,7 +181,7 @@ def report(results, prompt, gen, reps):
 
     print(f"Machine: {machine['cpu']}, {machine['cores']} cores, ondo kernels "
           f"{machine.get('isa', '?')}. Read bandwidth ({bws[0]['buffer_bytes'] >> 20} MiB buffer, "
-          f"median of {bws[0]['passes']} passes, measured {len(bws)} times: before every run): "
+          f"median of {bws[0]['passes']} passes, measured {len(bws)} times: before and after every run): "
           + ", ".join(f"{k} thread{'s' if k != '1' else ''} {gbs[k]:.1f} GB/s (range "
                       f"{span[k][0]:.1f}-{span[k][1]:.1f})" for k in gbs)
           + "; the highest is the roofline.")

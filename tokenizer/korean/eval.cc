@@ -5,22 +5,11 @@
 #include <chrono>
 #include <limits>
 
+#include "tokenizer/korean/fields.h"
 #include "tokenizer/korean/hangul.h"
 
 namespace ondo::korean {
 namespace {
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    const size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string_view::npos ? p : p - start));
-    if (p == std::string_view::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
 
 Status Normalise(std::string_view in, std::string* out) {
   std::string nfc;
@@ -73,7 +62,7 @@ Status ParseConllu(std::string_view text, std::vector<GoldSentence>* out) {
       continue;
     }
     if (line[0] == '#') continue;
-    const auto cols = Split(line, '\t');
+    const auto cols = SplitFields(line, '\t');
     if (cols.size() != 10)
       return Corrupt("CoNLL-U line {}: {} columns, expected 10", line_no, cols.size());
     if (cols[0].find_first_of("-.") != std::string_view::npos) continue;  // ranges, empty nodes
@@ -83,8 +72,8 @@ Status ParseConllu(std::string_view text, std::vector<GoldSentence>* out) {
     if (e.form.empty() || e.form.find_first_of(" \t") != std::string::npos) {
       return Corrupt("CoNLL-U line {}: empty form or form with a space", line_no);
     }
-    auto lemmas = Split(cols[2], '+');
-    const auto tags = Split(cols[4], '+');
+    auto lemmas = SplitFields(cols[2], '+');
+    const auto tags = SplitFields(cols[4], '+');
     // A literal '+' in a lemma ("+" itself, "C++") breaks the split: keep the form whole.
     if (lemmas.size() != tags.size() ||
         std::any_of(lemmas.begin(), lemmas.end(), [](std::string_view x) { return x.empty(); })) {

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "tokenizer/korean/fields.h"
 #include "tokenizer/korean/hangul.h"
 
 namespace ondo::korean::detail {
@@ -696,18 +697,6 @@ size_t Model::MemoryBytes() const {
 
 namespace {
 
-std::vector<std::string_view> SplitTabs(std::string_view line) {
-  std::vector<std::string_view> cols;
-  size_t start = 0;
-  while (true) {
-    const size_t t = line.find('\t', start);
-    cols.push_back(line.substr(start, t == std::string_view::npos ? t : t - start));
-    if (t == std::string_view::npos) break;
-    start = t + 1;
-  }
-  return cols;
-}
-
 bool ParseCount(std::string_view s, double* out) {
   long long v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -751,7 +740,7 @@ Status ModelBuilder::ParseStems(std::string_view text) {
       first = false;
       return;
     }
-    auto cols = SplitTabs(line);
+    auto cols = SplitFields(line, '\t');
     if (cols.size() < 2) return;
     Tag t;
     if (!ParseTag(cols[1], &t)) return;
@@ -771,7 +760,7 @@ Status ModelBuilder::ParseStats(std::string_view text) {
       first = false;
       return;
     }
-    auto cols = SplitTabs(line);
+    auto cols = SplitFields(line, '\t');
     double c = 0;
     if (cols[0] == "E" && cols.size() == 4) {
       Tag t;

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <mutex>
 
+#include "tokenizer/korean/fields.h"
+
 namespace ondo::korean {
 
 namespace detail {
@@ -34,21 +36,10 @@ Status SpacingTagStats::Create(std::string_view tsv, std::unique_ptr<SpacingTagS
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line[0] == '#') continue;
-    // Exactly four tab-separated fields.
-    std::string_view f[4];
-    int nf = 0;
-    for (size_t b = 0; nf < 5; ++nf) {
-      const size_t tab = line.find('\t', b);
-      if (nf < 4) f[nf] = line.substr(b, tab == std::string_view::npos ? line.size() - b : tab - b);
-      if (tab == std::string_view::npos) {
-        ++nf;
-        break;
-      }
-      b = tab + 1;
-    }
+    const std::vector<std::string_view> f = SplitFields(line, '\t');  // exactly four
     Tag l, r;
     uint32_t s = 0, j = 0;
-    if (nf != 4 || !ParseTag(f[0], &l) || !ParseTag(f[1], &r) ||
+    if (f.size() != 4 || !ParseTag(f[0], &l) || !ParseTag(f[1], &r) ||
         !ParseCount(f[2], &s) || !ParseCount(f[3], &j) || s > (1u << 30) || j > (1u << 30)) {
       return Corrupt("spacing tags: line {} is not LEFT RIGHT spaced joined",
                         line_no);

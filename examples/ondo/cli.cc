@@ -2,7 +2,9 @@
 #include "examples/ondo/cli.h"
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,16 @@ int Error(std::string_view message) {
 }
 
 int Error(const Status& status) { return Error(status.message()); }
+
+Status ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot open '{}'", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return InvalidArgument("error reading '{}'", path);
+  *out = ss.str();
+  return Status::Ok();
+}
 
 int UsageError(std::string_view command, std::string_view message) {
   fmt::print(stderr, "ondo: error: {} (see 'ondo {} --help')\n", message, command);

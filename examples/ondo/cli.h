@@ -26,6 +26,10 @@ int Error(const Status& status);
 // Prints "ondo: error: MESSAGE" and a hint to --help on stderr and returns kExitUsage.
 int UsageError(std::string_view command, std::string_view message);
 
+// The whole file at `path`: NotFound "cannot open 'PATH'" when it cannot be opened,
+// InvalidArgument on a read error.
+Status ReadFile(const std::string& path, std::string* out);
+
 // Parses args[1..] (args[0] is the command name) against `options`. Returns -1 when the
 // command should run, otherwise the exit code to return (help printed, or a usage error).
 // `synopsis` is the "ondo run -m MODEL -p TEXT [options]" line of --help. Positional

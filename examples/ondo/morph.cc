@@ -74,11 +74,7 @@ int MorphCommand(const std::vector<std::string>& args) {
     const char* names[2] = {"hunspell_ko_stems.z", "klue_stats.z"};
     for (int i = 0; i < 2; ++i) {
       const std::string path = data_dir + "/" + names[i];
-      std::ifstream in(path, std::ios::binary);
-      if (!in) return Error(fmt::format("cannot open '{}'", path));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      blobs[i] = ss.str();
+      if (Status s = ReadFile(path, &blobs[i]); !s.ok()) return Error(s);
     }
     if (Status s = korean::Analyzer::CreateFromData(blobs[0], blobs[1], params, &analyzer);
         !s.ok()) {
@@ -87,12 +83,10 @@ int MorphCommand(const std::vector<std::string>& args) {
   }
 
   if (!eval_path.empty()) {
-    std::ifstream in(eval_path, std::ios::binary);
-    if (!in) return Error(fmt::format("cannot open '{}'", eval_path));
-    std::stringstream ss;
-    ss << in.rdbuf();
+    std::string conllu;
+    if (Status s = ReadFile(eval_path, &conllu); !s.ok()) return Error(s);
     std::vector<korean::GoldSentence> gold;
-    if (Status s = korean::ParseConllu(ss.str(), &gold); !s.ok()) {
+    if (Status s = korean::ParseConllu(conllu, &gold); !s.ok()) {
       return Error(fmt::format("{}: {}", eval_path, s.message()));
     }
     korean::EvalOptions eo;

@@ -148,22 +148,18 @@ int PostCommand(const std::vector<std::string>& args) {
   if (Status s = korean::Analyzer::Shared(&analyzer); !s.ok()) return Error(s);
   std::unique_ptr<korean::SpacingModel> spacing_model;
   if (!spacing_model_path.empty()) {
-    std::ifstream in(spacing_model_path, std::ios::binary);
-    if (!in) return Error(fmt::format("cannot open '{}'", spacing_model_path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (Status s = korean::SpacingModel::Create(ss.str(), &spacing_model); !s.ok()) {
+    std::string blob;
+    if (Status s = ReadFile(spacing_model_path, &blob); !s.ok()) return Error(s);
+    if (Status s = korean::SpacingModel::Create(blob, &spacing_model); !s.ok()) {
       return Error(s);
     }
     sp_options.model = spacing_model.get();
   }
   std::unique_ptr<korean::SpacingTagStats> spacing_tags;
   if (!spacing_tags_path.empty()) {
-    std::ifstream in(spacing_tags_path, std::ios::binary);
-    if (!in) return Error(fmt::format("cannot open '{}'", spacing_tags_path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (Status s = korean::SpacingTagStats::Create(ss.str(), &spacing_tags); !s.ok()) {
+    std::string tsv;
+    if (Status s = ReadFile(spacing_tags_path, &tsv); !s.ok()) return Error(s);
+    if (Status s = korean::SpacingTagStats::Create(tsv, &spacing_tags); !s.ok()) {
       return Error(s);
     }
     sp_options.tag_stats = spacing_tags.get();
@@ -199,11 +195,9 @@ int PostCommand(const std::vector<std::string>& args) {
                  r.seconds > 0 ? static_cast<double>(r.chars) / r.seconds : 0.0);
     };
     for (const std::string& path : spacing_paths) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) return Error(fmt::format("cannot open '{}'", path));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      const std::vector<std::string> all = SpacingSentences(ss.str());
+      std::string text;
+      if (Status s = ReadFile(path, &text); !s.ok()) return Error(s);
+      const std::vector<std::string> all = SpacingSentences(text);
       std::vector<std::string> sentences;
       for (size_t i = 0; i < all.size(); ++i) {
         if (part == "all" || (part == "tune") == (i % 2 == 0)) sentences.push_back(all[i]);
@@ -285,13 +279,11 @@ int PostCommand(const std::vector<std::string>& args) {
         const std::string path = list.substr(b, e - b);
         b = e + 1;
         if (path.empty()) continue;
-        std::ifstream in(path, std::ios::binary);
-        if (!in) return InvalidArgument("cannot open '{}'", path);
-        std::stringstream ss;
-        ss << in.rdbuf();
+        std::string data;
+        ONDO_RETURN_IF_ERROR(ReadFile(path, &data));
         std::vector<korean::PostEvalSentence> sentences;
-        ONDO_RETURN_IF_ERROR(plain ? korean::ParsePostEvalPlain(ss.str(), *analyzer, &sentences)
-                                   : korean::ParsePostEvalFile(ss.str(), &sentences));
+        ONDO_RETURN_IF_ERROR(plain ? korean::ParsePostEvalPlain(data, *analyzer, &sentences)
+                                   : korean::ParsePostEvalFile(data, &sentences));
         for (korean::PostEvalSentence& x : sentences) src.sentences.push_back(std::move(x));
       }
       sources.push_back(std::move(src));

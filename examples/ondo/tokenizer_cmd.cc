@@ -38,16 +38,6 @@ constexpr std::string_view kDecodeSummary =
     "Prints the text of the token ids (as `ondo tokenize` prints them), exactly, without a\n"
     "newline added.";
 
-Status ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot open '{}'", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return InvalidArgument("error reading '{}'", path);
-  *out = ss.str();
-  return Status::Ok();
-}
-
 int TrainCommand(const std::vector<std::string>& args) {
   std::vector<std::string> corpus, special;
   std::string output, hangul = "all";

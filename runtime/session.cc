@@ -337,12 +337,19 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
   }
   // Chunks of rows taken dynamically by the threads: about kTasksPerThread each, so the wait
   // for the last chunk is short, each a multiple of 16 rows (whole SIMD row tiles) and large
-  // enough to amortize taking it (one atomic increment).
+  // enough to amortize taking it (one atomic increment) and the kernel call's set-up (it
+  // rearranges the activations). Decode cuts kDecodeSplit times finer chunks but each thread
+  // takes them kDecodeSplit at a time while its share is large (one kernel call), so only the
+  // chunks finished last are small. Measured on the 1.5B-shape Q8_0, 2 threads: the time one
+  // thread waits for the other at the end of a product fell from 4.2% to 1.7-2.0% of the
+  // products' time.
   constexpr int64_t kTasksPerThread = 16;
+  constexpr int kDecodeSplit = 4;
+  const int64_t n_threads = pool_.size();
+  const bool decode = n_tokens == 1 && n_threads > 1;
   int64_t total_rows = 0;
   for (const MatMulJob& j : jobs) total_rows += j.w->n_rows;
-  const int64_t n_threads = pool_.size();
-  const int64_t n_split = kTasksPerThread * n_threads;
+  const int64_t n_split = kTasksPerThread * n_threads * (decode ? kDecodeSplit : 1);
   int64_t chunk = std::max<int64_t>(16, (total_rows + n_split - 1) / n_split);
   chunk = (chunk + 15) / 16 * 16;
   int task_start[kMaxJobs + 1];
@@ -351,46 +358,57 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
     task_start[i + 1] = task_start[i] + static_cast<int>((jobs[i].w->n_rows + chunk - 1) / chunk);
   }
   const uint8_t* x = act_.data();
-  const auto run = [&](int task) {
+  // Tasks [t0, t1): one kernel call per product they cover.
+  const auto run = [&](int t0, int t1) {
     size_t i = 0;
-    while (task >= task_start[i + 1]) ++i;
-    const WeightView& w = *jobs[i].w;
-    const int64_t r0 = (task - task_start[i]) * chunk;
-    const int64_t r1 = std::min(w.n_rows, r0 + chunk);
-    kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, k, x, x_row_bytes, n_tokens, jobs[i].out,
-                    jobs[i].out_stride);
+    while (t0 < t1) {
+      while (t0 >= task_start[i + 1]) ++i;
+      const int end = std::min(t1, task_start[i + 1]);
+      const WeightView& w = *jobs[i].w;
+      const int64_t r0 = (t0 - task_start[i]) * chunk;
+      const int64_t r1 = std::min(w.n_rows, (end - task_start[i]) * chunk);
+      kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, k, x, x_row_bytes, n_tokens, jobs[i].out,
+                      jobs[i].out_stride);
+      t0 = end;
+    }
   };
   const int n_tasks = task_start[jobs.size()];
-  if (n_tokens > 1 || n_threads == 1) {
-    pool_.ParallelFor(n_tasks, [&](int task, int) { run(task); });
+  if (!decode) {
+    pool_.ParallelFor(n_tasks, [&](int task, int) { run(task, task + 1); });
   } else {
     // Decode reads every weight once, from memory: each thread takes the chunks of its own
     // contiguous share front to back (one sequential stream, which the prefetchers follow,
     // instead of every other chunk), and a thread done with its share takes the chunks left in
-    // the others' from their back ends. The chunks and their results are the same either way.
+    // the others' from their back ends, one at a time. The chunks and their results are the
+    // same either way.
     const int n = static_cast<int>(n_threads);
     for (int s = 0; s < n; ++s) {
       const uint64_t lo = static_cast<uint64_t>(n_tasks) * s / n;
       const uint64_t hi = static_cast<uint64_t>(n_tasks) * (s + 1) / n;
       shares_[s].range.store(lo << 32 | hi, std::memory_order_relaxed);
     }
-    // The next chunk of share s from its front (own) or back (taken over); -1 when none is left.
-    const auto take = [&](int s, bool front) -> int {
+    // Takes chunks of share s: from its front (its owner: kDecodeSplit of them while more than
+    // 2 * kDecodeSplit are left, else one) or one from its back (taken over). Returns the first
+    // and sets *end; -1 when none is left.
+    const auto take = [&](int s, bool front, int* end) -> int {
       std::atomic<uint64_t>& r = shares_[s].range;
       uint64_t v = r.load(std::memory_order_relaxed);
       for (;;) {
         const uint64_t f = v >> 32, b = v & 0xFFFFFFFFu;
         if (f >= b) return -1;
-        const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
+        const uint64_t m = front && b - f > 2 * kDecodeSplit ? kDecodeSplit : 1;
+        const uint64_t next = front ? (f + m) << 32 | b : f << 32 | (b - 1);
         if (r.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+          *end = static_cast<int>(front ? f + m : b);
           return static_cast<int>(front ? f : b - 1);
         }
       }
     };
     pool_.ParallelFor(n, [&](int s, int) {
-      for (int c; (c = take(s, true)) >= 0;) run(c);
+      int end = 0;
+      for (int c; (c = take(s, true, &end)) >= 0;) run(c, end);
       for (int o = 1; o < n; ++o) {
-        for (int c; (c = take((s + o) % n, false)) >= 0;) run(c);
+        for (int c; (c = take((s + o) % n, false, &end)) >= 0;) run(c, end);
       }
     });
   }

@@ -306,13 +306,6 @@ bool OneSyllableHost(std::string_view in, size_t word_begin, size_t host_end) {
   return !IsHangulSyllable(before) && !(before >= '0' && before <= '9');
 }
 
-// 내, 제, 네: the forms 나, 저, 너 take before the subject particle 가 (내가, 제가, 네가), and the
-// title 씨 (이은숙 씨가): with 이 (제이 도착하는, 씨이 말했다) the particle is wrong, whereas other
-// one-syllable hosts ending in a vowel + 이 are mostly words (나이, 차이, 데이).
-bool SubjectPronoun(std::string_view host) {
-  return host == "내" || host == "제" || host == "네" || host == "씨";
-}
-
 // Whether a host of two or more syllables ends in a syllable of the vowel ㅡ without a final
 // consonant (아돌프, 수아레스, 히파르코스): ㅡ then 이 inside one word is written 의, so such a host +
 // 이 is not a name ending in 이 (뭄바이, 간사이) and needs no more than the usual margin.
@@ -397,6 +390,7 @@ Status PostProcessor::Create(const Analyzer* analyzer, const PostOptions& option
         analyzer->Analyze(warm, AnalyzeOptions{.lenient_particles = true}, &p->analysis_));
     ONDO_RETURN_IF_ERROR(analyzer->Analyze(warm, &p->analysis2_));
   }
+  ONDO_RETURN_IF_ERROR(analyzer->Analyze("나이", &p->analysis_host_));  // one word at a time
   p->eojeol_buf_.reserve(2 * cap + 64);
   if (options.spacing) {
     ONDO_RETURN_IF_ERROR(Spacer::Create(analyzer, options.spacing_options, &p->spacer_));
@@ -1132,12 +1126,13 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
                            !HostEndsInEu(host_word)
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
-        if (form == "이" && OneSyllableHost(in, e.begin, host_end)) {
-          if (options_.short_host_margin < 0 ||
-              (sound == 'V' && !SubjectPronoun(std::string_view(in).substr(
-                                   e.begin, host_end - static_cast<size_t>(e.begin))))) {
-            continue;
-          }
+        if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
+          bool ok = false;
+          ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, host_end - 3, host_end, c0, c1, &ok));
+          if (!ok) continue;
+          fm = -1e9f;  // decided
+        } else if (form == "이" && OneSyllableHost(in, e.begin, host_end)) {
+          if (options_.short_host_margin < 0) continue;
           fm = std::max(fm, options_.short_host_margin);
         } else if (OneSyllableHost(in, e.begin, host_end) && options_.short_host_margin >= 0) {
           // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가), unless
@@ -1292,13 +1287,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
         !short_ok && (wc.size() < c.form.size() + 6 ||
                       (c.form == "이" &&
                        OneSyllableHost(in, e.begin, e.begin + wc.size() - c.form.size())));
-    // (Never 이 after a vowel, nor a vocative: 나이, 차이, 데이, 마이 are words, 하아 an
-    // interjection.)
-    if (short_host && (options_.short_host_margin < 0 || c.tag == Tag::kJKV ||
-                       (c.form == "이" && HostFinalSound(wc.substr(0, wc.size() - 3)) == 'V' &&
-                        !SubjectPronoun(h0)))) {
-      continue;
-    }
+    // (Never a vocative: 하아 is an interjection. 이 after a vowel: ShortHostVowelI.)
+    if (short_host && (options_.short_host_margin < 0 || c.tag == Tag::kJKV)) continue;
     const std::string_view host = wc.substr(0, wc.size() - c.form.size());
     char32_t last = 0;
     PrevCodePoint(host, host.size(), &last);
@@ -1365,8 +1355,12 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     float margin = c.form == "이" && !host.ends_with("씨") && !HostEndsInEu(host)
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
-    // (One syllable + 이 after a vowel never reaches here but for 내, 제, 네, 씨.)
-    if (short_host) {
+    if (short_host && c.form == "이" && sound == 'V') {
+      bool short_ok = false;
+      ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, at - 3, at, c0, c1, &short_ok));
+      if (!short_ok) return Status::Ok();
+      margin = -1e9f;  // decided
+    } else if (short_host) {
       bool noun = false;
       if (written_unknown_ && c.form != "이") ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
       if (!noun) margin = std::max(margin, options_.short_host_margin);
@@ -1374,7 +1368,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // The eojeol itself (read with its neighbours as context) and the whole window must both
     // score better; a vocative (read as JKV where one may stand) when either does: after
     // 영희야 the next eojeol 안녕 scores a little worse, after 민수야 너 better.
-    const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_;
+    // A one-syllable host right after an adnominal ending is a (bound) noun, whose particle the
+    // window judges (절망한 자은 -> 자는: 자은 alone reads as a verb form).
+    const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_ ||
+                               (short_host && written_after_adnominal_ && !vocative);
     const bool window_better = c1 + margin < c0;
     if (vocative ? !(eojeol_better || window_better) : !(eojeol_better && window_better)) {
       return Status::Ok();
@@ -1402,6 +1399,61 @@ Status PostProcessor::HostReadsAsNoun(std::string_view host, bool* noun) {
   return Status::Ok();
 }
 
+Status PostProcessor::FrequentWord(std::string_view word, bool* frequent) {
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(word, &analysis_host_));
+  *frequent = false;
+  if (analysis_host_.eojeols.size() != 1 || analysis_host_.eojeols[0].morph_count != 1) {
+    return Status::Ok();
+  }
+  const Morpheme& m = analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin];
+  *frequent = (IsNominalTag(m.tag) || m.tag == Tag::kMAG) && !m.unknown &&
+              analysis_host_.eojeols[0].cost < options_.frequent_word_cost;
+  return Status::Ok();
+}
+
+Status PostProcessor::ShortHostVowelI(std::string_view in, size_t word_begin, size_t host_begin,
+                                      size_t host_end, float c0, float c1, bool* ok) {
+  *ok = false;
+  if (options_.short_host_margin < 0) return Status::Ok();
+  // Only a host that begins its word, after opening quotes at most: not a reading given in
+  // brackets (day(데이 바이 데이)).
+  for (size_t p = word_begin; p < host_begin;) {
+    char32_t c = 0;
+    if (!DecodeUtf8(in, &p, &c)) return Status::Ok();
+    if (c != '"' && c != '\'' && c != 0x201C && c != 0x2018) return Status::Ok();
+  }
+  const std::string_view host = in.substr(host_begin, host_end - host_begin);
+  const float m = options_.short_host_margin;
+  const bool window = c1 + m < c0;
+  const bool eojeol = corrected_eojeol_cost_ + m < written_eojeol_cost_;
+  // The pronouns 나, 저, 너 take 가 as 내, 제, 네 (내가, 제가, 네가; 너가 in speech): 내이, 제이,
+  // 네이, 너이 are otherwise only rare words (내이 inner ear, 제이 J). Before a predicate or an
+  // adverb, where a subject stands (내이 속한 -> 내가 속한, 너이 안 -> 너가 안), corrected
+  // whatever the scores; elsewhere (내이 질환) by the margin, as the title 씨 (씨이 말했다).
+  if (host == "내" || host == "제" || host == "네" || host == "너" || host == "씨") {
+    *ok = (host != "씨" && corrected_known_host_ &&
+           (corrected_next_predicate_ || corrected_next_adverb_)) ||
+          (host != "너" && window && eojeol);
+    return Status::Ok();
+  }
+  // 그 takes 가 (그가); 그이 (that person) is a word, so only before a predicate and by the
+  // margin: 그이 가르친 -> 그가 가르친, while 그이 말이, 그이 얼굴을 stay.
+  if (host == "그") {
+    *ok = corrected_known_host_ && corrected_next_predicate_ && window;
+    return Status::Ok();
+  }
+  // Interjections (야이, 에이, 어이, 아이고) and frequent words (나이, 차이, 아이, 사이) stay.
+  for (const std::string_view ij : {"아", "야", "어", "에", "오", "우", "으", "이", "여", "예"}) {
+    if (host == ij) return Status::Ok();
+  }
+  if (!corrected_known_host_ || !window) return Status::Ok();
+  if (!eojeol && !written_after_adnominal_) return Status::Ok();
+  bool frequent = false;
+  ONDO_RETURN_IF_ERROR(FrequentWord(in.substr(host_begin, host_end - host_begin + 3), &frequent));
+  *ok = !frequent;
+  return Status::Ok();
+}
+
 Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at,
                                   size_t len, std::string_view right, float* written,
                                   float* corrected, size_t* index) {
@@ -1415,10 +1467,22 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_before_noun_ = false;
   written_adnominal_ = false;
   written_unknown_ = false;
+  written_after_adnominal_ = false;
+  corrected_known_host_ = false;
+  corrected_next_predicate_ = false;
+  corrected_next_adverb_ = false;
   const int32_t rel = static_cast<int32_t>(at - b);
   for (size_t xi = 0; xi < analysis2_.eojeols.size(); ++xi) {
     const Eojeol& x = analysis2_.eojeols[xi];
     *written += x.cost;
+    // The eojeol before ends in an adnominal ending, no mark after it (요구할 때이, 절망한 자은).
+    if (xi + 1 < analysis2_.eojeols.size() && x.morph_count > 0) {
+      const Eojeol& nx = analysis2_.eojeols[xi + 1];
+      if (rel >= nx.begin && rel < nx.end) {
+        written_after_adnominal_ =
+            analysis2_.morphemes[x.morph_begin + x.morph_count - 1].tag == Tag::kETM;
+      }
+    }
     if (rel >= x.begin && rel < x.end) written_eojeol_cost_ = x.cost;
     if (xi > 0 && rel >= analysis2_.eojeols[xi - 1].begin && rel < analysis2_.eojeols[xi - 1].end &&
         x.morph_count > 0) {
@@ -1474,6 +1538,33 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
     if (rel >= x.begin && rel < x.end) {
       *index = i;
       corrected_eojeol_cost_ = x.cost;
+    }
+  }
+  if (*index < analysis2_.eojeols.size()) {
+    // The corrected eojeol: a known nominal, then the particle at the edit (marks may follow).
+    const Eojeol& x = analysis2_.eojeols[*index];
+    for (uint32_t k = 1; k < x.morph_count; ++k) {
+      const Morpheme& p = analysis2_.morphemes[x.morph_begin + k];
+      const Morpheme& h = analysis2_.morphemes[x.morph_begin + k - 1];
+      if (p.begin != rel || !IsParticleTag(p.tag)) continue;
+      bool marks_only = true;
+      for (uint32_t j = k + 1; j < x.morph_count; ++j) {
+        marks_only = marks_only && IsSymbolTag(analysis2_.morphemes[x.morph_begin + j].tag);
+      }
+      corrected_known_host_ = marks_only && IsNominalTag(h.tag) && !h.unknown;
+    }
+    // The eojeol after it begins with a predicate (가르친, 속한: a noun + 하다) or an adverb.
+    if (*index + 1 < analysis2_.eojeols.size()) {
+      const Eojeol& nx = analysis2_.eojeols[*index + 1];
+      if (nx.morph_count > 0) {
+        const Tag t0 = analysis2_.morphemes[nx.morph_begin].tag;
+        const Tag t1 =
+            nx.morph_count > 1 ? analysis2_.morphemes[nx.morph_begin + 1].tag : Tag::kNA;
+        corrected_next_predicate_ =
+            t0 == Tag::kVV || t0 == Tag::kVA || t0 == Tag::kVX || t0 == Tag::kVCN ||
+            ((IsNominalTag(t0) || t0 == Tag::kXR) && (t1 == Tag::kXSV || t1 == Tag::kXSA));
+        corrected_next_adverb_ = t0 == Tag::kMAG;
+      }
     }
   }
   return Status::Ok();

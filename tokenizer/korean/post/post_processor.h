@@ -71,6 +71,10 @@ struct PostOptions {
   // (14.6-16.3) stay; words the lexicon has without statistics (19.1: 해이, 내이) and unknown
   // words do not — and the corrected eojeol reads as a known nominal + 가. See the README.
   float frequent_word_cost = 18.0f;
+  // The margin (nats) those corrections need, eojeol and window (real errors win by 3-7 on the
+  // tuning part: 키이 170, 씨이 독일; words that are no frequent word by 2.5 at most: 내이 질환,
+  // 오이 두 개, 기강 해이). Negative: never.
+  float short_host_margin_i = 3.0f;
   // Stream buffer capacity in bytes (unprocessed text held back until a sentence ends). When
   // it fills up without a sentence end, the text up to its last space is processed and
   // emitted. At least 64.

@@ -1261,7 +1261,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
                                     {"를", Tag::kJKO},   {"은", Tag::kJX},   {"는", Tag::kJX},
                                     {"가", Tag::kJKS},   {"이", Tag::kJKS},  {"과", Tag::kJKB},
                                     {"와", Tag::kJKB},   {"이나", Tag::kJX}, {"나", Tag::kJX},
-                                    {"이랑", Tag::kJKB}, {"랑", Tag::kJKB},  {"라고", Tag::kJKQ},
+                                    {"이랑", Tag::kJKB}, {"랑", Tag::kJKB},  {"이란", Tag::kJX},
+                                    {"란", Tag::kJX},    {"라고", Tag::kJKQ},
                                     {"며", Tag::kJC},    {"아", Tag::kJKV},  {"야", Tag::kJKV}};
   std::string_view w = in.substr(e.begin, e.end - e.begin);
   size_t core = w.size();
@@ -1334,7 +1335,11 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
     if (written_particle_ > at) return Status::Ok();
     if (c.form == "을" && written_adnominal_ && written_before_noun_) return Status::Ok();
-    if (c.form == "는" && (IsEndingTag(written_last_) || IsPredicateTag(written_last_))) {
+    // (Unless the reading is an adnominal ending before a verb or adjective, which it cannot
+    // modify: 집는 깨끗하고 is 집은 깨끗하고.)
+    const bool etm_impossible = written_last_ == Tag::kETM && written_next_stem_;
+    if (c.form == "는" && (IsEndingTag(written_last_) || IsPredicateTag(written_last_)) &&
+        !etm_impossible) {
       return Status::Ok();
     }
     if (idx >= analysis2_.eojeols.size()) return Status::Ok();
@@ -1360,7 +1365,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A vocative must read as one (JKV) with its neighbours.
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
-    float margin = c.form == "이" && !host.ends_with("씨") && !HostVowelRareBeforeI(host)
+    // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
+    float margin = c.form.starts_with("이") && !host.ends_with("씨") && !HostVowelRareBeforeI(host)
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the
@@ -1384,7 +1390,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A one-syllable host right after an adnominal ending is a (bound) noun, whose particle the
     // window judges (절망한 자은 -> 자는: 자은 alone reads as a verb form).
     const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_ ||
-                               (short_host && written_after_adnominal_ && !vocative);
+                               (short_host && (written_after_adnominal_ || etm_impossible) &&
+                                !vocative);
     const bool window_better = c1 + margin < c0;
     if (vocative ? !(eojeol_better || window_better) : !(eojeol_better && window_better)) {
       return Status::Ok();
@@ -1481,6 +1488,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_adnominal_ = false;
   written_unknown_ = false;
   written_after_adnominal_ = false;
+  written_next_stem_ = false;
   corrected_known_host_ = false;
   corrected_next_predicate_ = false;
   corrected_next_adverb_ = false;
@@ -1499,6 +1507,9 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
     if (rel >= x.begin && rel < x.end) written_eojeol_cost_ = x.cost;
     if (xi > 0 && rel >= analysis2_.eojeols[xi - 1].begin && rel < analysis2_.eojeols[xi - 1].end &&
         x.morph_count > 0) {
+      const Tag t0 = analysis2_.morphemes[x.morph_begin].tag;
+      written_next_stem_ = t0 == Tag::kVV || t0 == Tag::kVA || t0 == Tag::kVX ||
+                           t0 == Tag::kVCN || t0 == Tag::kXR;
       written_before_noun_ = IsNominalTag(analysis2_.morphemes[x.morph_begin].tag);
       for (uint32_t k = 0; k < x.morph_count; ++k) {  // 수립하다 is a verb
         const Tag t = analysis2_.morphemes[x.morph_begin + k].tag;
@@ -1512,8 +1523,10 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       for (uint32_t j = k + 1; j < x.morph_count; ++j) {
         last_word = last_word && IsSymbolTag(analysis2_.morphemes[x.morph_begin + j].tag);
       }
+      // (Not after 이 read alone as the pronoun: 우버/NNP+이/NP+나 is host + a wrong 이나.)
       if (IsParticleTag(m.tag) && m.begin > x.begin && last_word && k > 0 &&
-          IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+          IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag) &&
+          analysis2_.morphemes[x.morph_begin + k - 1].begin < rel) {
         written_particle_ = b + static_cast<size_t>(m.begin);
       }
       // The particle's syllable read inside a word the lexicon does not have (값가/NNP).

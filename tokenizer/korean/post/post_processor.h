@@ -192,6 +192,7 @@ class PostProcessor {
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
+  bool written_next_stem_ = false;  // the eojeol after begins with a verb/adjective stem or XR
   // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
   // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다) or an adverb.
   bool corrected_known_host_ = false;

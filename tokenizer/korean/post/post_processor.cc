@@ -50,12 +50,26 @@ bool Floodable(char32_t c) {
          c == '~' || c == '^';
 }
 // 가 after 어디론, 언젠, 누군, 뭔, 어딘, 무언 is the ending -ㄴ가 of an indefinite (어디론가
-// 'somewhere', 누군가 'someone'), and after 건, 을랑 the question ending -ㄴ가 (아물어가는건가,
-// 됐을랑가), not a subject particle. For 인가 see QuestionInga.
+// 'somewhere', 누군가 'someone'), and after 건 (거 + ㄴ), 을랑 the question ending -ㄴ가
+// (아물어가는건가, 됐을랑가), not a subject particle. For 인가 see QuestionInga.
+size_t PrevCodePoint(std::string_view s, size_t end, char32_t* cp);
 bool IndefiniteGa(std::string_view host, std::string_view particle) {
   if (particle != "가") return false;
-  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "건", "을랑"}) {
+  for (std::string_view h : {"어디론", "언젠", "누군", "뭔", "어딘", "무언", "을랑"}) {
     if (host.ends_with(h)) return true;
+  }
+  // 건 = 거 + ㄴ (것은) after a demonstrative or an adnominal ending in ㄴ/ㄹ (그건가, 먹는건가,
+  // 할건가), not the end of a noun (슬로건가, 사건가, 1천1백여건가 are 슬로건이 ...).
+  if (host.ends_with("건")) {
+    const std::string_view before = host.substr(0, host.size() - 3);
+    if (before.empty()) return true;
+    char32_t c = 0;
+    PrevCodePoint(before, before.size(), &c);
+    for (const char32_t d : {U'이', U'그', U'저', U'요', U'고'}) {
+      if (c == d) return true;
+    }
+    Syllable sy;
+    return DecomposeSyllable(c, &sy) && (sy.t == 4 || sy.t == 8);  // ㄴ, ㄹ
   }
   if (host == "몬") return true;  // 몬가: colloquial 뭔가
   return false;

@@ -296,6 +296,8 @@ bool SuspectHangulFlag(std::string_view in, size_t word_begin, size_t host_end,
     hb = q;
   }
   const std::string_view host = in.substr(hb, host_end - hb);
+  // A counter after a number is no family name (2개과 -> 2개와).
+  if (hb > word_begin && in[hb - 1] >= '0' && in[hb - 1] <= '9') return false;
   if (form == "과") {
     static constexpr std::string_view kKwa[] = {
         "고양이", "개",   "소",   "사슴", "장미", "국화", "전자", "기계", "화학", "수학",
@@ -1283,7 +1285,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
   for (;;) {
     char32_t cp = 0;
     const size_t q = PrevCodePoint(w, core, &cp);
-    if (q == core || !IsMark(cp)) break;
+    // Marks and closing quotes/brackets ((윤 회장가) -> 회장이)).
+    if (q == core || !(IsMark(cp) || IsCloser(MapFullwidth(cp)))) break;
     core = q;
   }
   const std::string_view wc = w.substr(0, core);
@@ -1547,8 +1550,10 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       if (m.begin >= 0 && m.begin <= rel && m.end > rel && m.unknown) written_unknown_ = true;
       // A compound noun: nominal + a known noun that covers the particle's syllable
       // (정형/NNG+외과/NNG, 신생/NNG+국가/NNG), not one word (음악가 is also 음악 + 가).
+      // (Not after a number: 404만/NR+원로/NNG is 404만 원 + a wrong 로.)
       if (k > 0 && m.begin >= 0 && m.begin < rel && m.end > rel && IsNominalTag(m.tag) &&
-          !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag)) {
+          !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag) &&
+          analysis2_.morphemes[x.morph_begin + k - 1].tag != Tag::kNR) {
         written_in_noun_ = true;
       }
     }
@@ -1558,7 +1563,9 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
         written_last_ = m.tag;
         // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
         // after the copula (관계 + 이 + 을 is a misreading of 관계을).
-        if (m.tag == Tag::kETM && k > 0) {
+        // Only an ending written as such (짓 + 을), not ㄹ inside the stem's syllable (공모을 read
+        // as 공 + 모으 + ㄹ: 을 there is no ending of 모으다, whose form is 모을 only by the ㄹ).
+        if (m.tag == Tag::kETM && k > 0 && m.begin >= 0) {
           const Tag stem = analysis2_.morphemes[x.morph_begin + k - 1].tag;
           written_adnominal_ = stem == Tag::kVV || stem == Tag::kVA;
         }

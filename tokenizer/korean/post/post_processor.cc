@@ -1464,19 +1464,22 @@ Status PostProcessor::ShortHostVowelI(std::string_view in, size_t word_begin, si
   const bool window = c1 + m < c0;
   const bool eojeol = corrected_eojeol_cost_ + m < written_eojeol_cost_;
   // The pronouns 나, 저, 너 take 가 as 내, 제, 네 (내가, 제가, 네가; 너가 in speech): 내이, 제이,
-  // 네이, 너이 are otherwise only rare words (내이 inner ear, 제이 J). Before a predicate or an
-  // adverb, where a subject stands (내이 속한 -> 내가 속한, 너이 안 -> 너가 안), corrected
-  // whatever the scores; elsewhere (내이 질환) by the margin, as the title 씨 (씨이 말했다).
+  // 네이, 너이 are otherwise only rare words (내이 inner ear, 제이 J; none of them stands alone in
+  // the clean text of KLUE, GSD, Kiwi (tuning part), KLUE NLI dev or the chat corpus). Where the
+  // next eojeol does not begin with a nominal — a predicate, an adverb, a determiner: where a
+  // subject stands (내이 속한 -> 내가 속한, 너이 안 -> 너가 안) — corrected whatever the
+  // scores; before a nominal (내이 질환, 제이 씨) by the margin, as the title 씨 (씨이 말했다).
   if (host == "내" || host == "제" || host == "네" || host == "너" || host == "씨") {
-    *ok = (host != "씨" && corrected_known_host_ &&
-           (corrected_next_predicate_ || corrected_next_adverb_)) ||
+    *ok = (host != "씨" && corrected_known_host_ && !corrected_next_noun_) ||
           (host != "너" && window && eojeol);
     return Status::Ok();
   }
-  // 그 takes 가 (그가); 그이 (that person) is a word, so only before a predicate and by the
-  // margin: 그이 가르친 -> 그가 가르친, while 그이 말이, 그이 얼굴을 stay.
+  // 그 takes 가 (그가); 그이 (that person) is a word, so only before a predicate or a determiner
+  // and by the margin: 그이 가르친, 그이 어느 날 -> 그가 ..., while 그이 말이, 그이 얼굴을, 그이
+  // 역시 stay.
   if (host == "그") {
-    *ok = corrected_known_host_ && corrected_next_predicate_ && window;
+    *ok = corrected_known_host_ && (corrected_next_predicate_ || corrected_next_determiner_) &&
+          window;
     return Status::Ok();
   }
   // Interjections (야이, 에이, 어이, 아이고) and frequent words (나이, 차이, 아이, 사이) stay.
@@ -1508,7 +1511,8 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_next_stem_ = false;
   corrected_known_host_ = false;
   corrected_next_predicate_ = false;
-  corrected_next_adverb_ = false;
+  corrected_next_noun_ = false;
+  corrected_next_determiner_ = false;
   const int32_t rel = static_cast<int32_t>(at - b);
   for (size_t xi = 0; xi < analysis2_.eojeols.size(); ++xi) {
     const Eojeol& x = analysis2_.eojeols[xi];
@@ -1610,7 +1614,10 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
         corrected_next_predicate_ =
             t0 == Tag::kVV || t0 == Tag::kVA || t0 == Tag::kVX || t0 == Tag::kVCN ||
             ((IsNominalTag(t0) || t0 == Tag::kXR) && (t1 == Tag::kXSV || t1 == Tag::kXSA));
-        corrected_next_adverb_ = t0 == Tag::kMAG;
+        corrected_next_noun_ = (IsNominalTag(t0) || t0 == Tag::kXPN || t0 == Tag::kSN ||
+                                t0 == Tag::kSL || t0 == Tag::kSH) &&
+                               !corrected_next_predicate_;
+        corrected_next_determiner_ = t0 == Tag::kMM;
       }
     }
   }

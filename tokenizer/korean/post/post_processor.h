@@ -194,10 +194,12 @@ class PostProcessor {
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
   bool written_next_stem_ = false;  // the eojeol after begins with a verb/adjective stem or XR
   // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
-  // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다) or an adverb.
+  // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
+  // nominal (also a prefix, a number, Latin or Hanja).
   bool corrected_known_host_ = false;
   bool corrected_next_predicate_ = false;
-  bool corrected_next_adverb_ = false;
+  bool corrected_next_noun_ = false;
+  bool corrected_next_determiner_ = false;  // begins with a determiner (MM: 어느, 그)
   Analysis analysis_host_;        // HostReadsAsNoun's scratch
   std::string eojeol_buf_;
   std::string pending_;  // unprocessed input (capacity buffer_capacity)

@@ -1145,7 +1145,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         const std::string_view host_word =
             std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
         float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") &&
-                           !HostVowelRareBeforeI(host_word)
+                           !HostVowelRareBeforeI(host_word) && !written_i_determiner_
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
         if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
@@ -1383,7 +1383,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
-    float margin = c.form.starts_with("이") && !host.ends_with("씨") && !HostVowelRareBeforeI(host)
+    float margin = c.form.starts_with("이") && !host.ends_with("씨") &&
+                           !HostVowelRareBeforeI(host) && !written_i_determiner_
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the
@@ -1509,6 +1510,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_unknown_ = false;
   written_after_adnominal_ = false;
   written_next_stem_ = false;
+  written_i_determiner_ = false;
   corrected_known_host_ = false;
   corrected_next_predicate_ = false;
   corrected_next_noun_ = false;
@@ -1565,6 +1567,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       const Morpheme& m = analysis2_.morphemes[x.morph_begin + k];
       if (!IsSymbolTag(m.tag)) {
         written_last_ = m.tag;
+        written_i_determiner_ = m.tag == Tag::kMM && k > 0 && m.begin == rel;
         // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
         // after the copula (관계 + 이 + 을 is a misreading of 관계을).
         // Only an ending written as such (짓 + 을), not ㄹ inside the stem's syllable (공모을 read

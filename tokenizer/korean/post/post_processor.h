@@ -192,7 +192,10 @@ class PostProcessor {
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
-  bool written_next_stem_ = false;  // the eojeol after begins with a verb/adjective stem or XR
+  bool written_next_stem_ = false;
+  // The written eojeol ends in 이 read as a determiner after another morpheme (하나/NR+이/MM,
+  // 모두/MAG+이/MM): no reading, since a determiner never ends an eojeol after a word.
+  bool written_i_determiner_ = false;  // the eojeol after begins with a verb/adjective stem or XR
   // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
   // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
   // nominal (also a prefix, a number, Latin or Hanja).

@@ -324,7 +324,8 @@ bool OneSyllableHost(std::string_view in, size_t word_begin, size_t host_end) {
 
 // Whether a host of two or more syllables ends in a syllable without a final consonant whose
 // vowel rarely precedes 이 inside a word: ㅡ (아돌프, 수아레스: ㅡ then 이 is written 의), and (issue
-// 13, fourth round) ㅣ ㅓ ㅕ ㅑ ㅛ ㅠ (라리이, 가나모리이, 성현이이, 아서이, 미도리야이). Names and
+// 13, fourth round) ㅣ ㅢ ㅓ ㅕ ㅑ ㅛ ㅠ and the other compound vowels (라리이, 가나모리이, 성현이이,
+// 아서이, 미도리야이, 자본주의이). Names and
 // words that end in 이 end in ㅏ ㅔ ㅐ ㅗ ㅜ ㅘ ㅞ + 이 (뭄바이, 간사이, 세르게이, 클로이, 생선구이,
 // 노르웨이): in the clean text of KLUE, GSD, Kiwi (tuning part), the KLUE NLI dev set and the chat
 // corpus, of 54 such eojeols only 기꺼이 (an adverb) ends otherwise. Such a host + 이 is not a
@@ -337,8 +338,15 @@ bool HostVowelRareBeforeI(std::string_view host) {
   if (PrevCodePoint(host, q, &before) == q || !IsHangulSyllable(before)) return false;
   Syllable s;
   if (!DecomposeSyllable(last, &s) || s.t != 0) return false;
-  // ㅑ 2, ㅓ 4, ㅕ 6, ㅛ 12, ㅠ 17, ㅡ 18, ㅣ 20 (jungseong indices).
-  return s.v == 2 || s.v == 4 || s.v == 6 || s.v == 12 || s.v == 17 || s.v == 18 || s.v == 20;
+  // ㅑ 2, ㅒ 3, ㅓ 4, ㅕ 6, ㅖ 7, ㅙ 10, ㅚ 11, ㅛ 12, ㅝ 14, ㅟ 16, ㅠ 17, ㅡ 18, ㅢ 19, ㅣ 20
+  // (jungseong indices); not ㅏ ㅐ ㅔ ㅗ ㅘ ㅜ ㅞ.
+  switch (s.v) {
+    case 2: case 3: case 4: case 6: case 7: case 10: case 11: case 12: case 14: case 16:
+    case 17: case 18: case 19: case 20:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool HostTagOk(Tag t) {

@@ -1405,6 +1405,14 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, at - 3, at, c0, c1, &short_ok));
       if (!short_ok) return Status::Ok();
       margin = -1e9f;  // decided
+    } else if (short_host && (h0 == "나" || h0 == "저") && (c.form == "은" || c.form == "을") &&
+               corrected_host_tag_ == Tag::kNP && !ctx.initial) {
+      // 나은, 저을 ... read as 낫다, 젓다 forms: the pronoun + 는, 를 when it reads so and the
+      // window wins by short_host_margin_i (있었지만, 나은 잠바와 -> 나는; 더 나은 사람, where 나는
+      // reads as a verb, and 나을 것이다, where the verb wins, stay). Not opening a sentence,
+      // where an adjective may stand without a comparison (나은 선택이다).
+      margin = -1e9f;
+      if (!(c1 + options_.short_host_margin_i < c0)) return Status::Ok();
     } else if (short_host) {
       bool noun = false;
       if (written_unknown_ && c.form != "이") ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
@@ -1520,6 +1528,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_next_stem_ = false;
   written_i_determiner_ = false;
   corrected_known_host_ = false;
+  corrected_host_tag_ = Tag::kNA;
   corrected_next_predicate_ = false;
   corrected_next_noun_ = false;
   corrected_next_determiner_ = false;
@@ -1614,6 +1623,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
         marks_only = marks_only && IsSymbolTag(analysis2_.morphemes[x.morph_begin + j].tag);
       }
       corrected_known_host_ = marks_only && IsNominalTag(h.tag) && !h.unknown;
+      if (corrected_known_host_) corrected_host_tag_ = h.tag;
     }
     // The eojeol after it begins with a predicate (가르친, 속한: a noun + 하다) or an adverb.
     if (*index + 1 < analysis2_.eojeols.size()) {

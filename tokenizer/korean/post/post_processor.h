@@ -200,6 +200,7 @@ class PostProcessor {
   // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
   // nominal (also a prefix, a number, Latin or Hanja).
   bool corrected_known_host_ = false;
+  Tag corrected_host_tag_ = Tag::kNA;  // the tag of that nominal
   bool corrected_next_predicate_ = false;
   bool corrected_next_noun_ = false;
   bool corrected_next_determiner_ = false;  // begins with a determiner (MM: 어느, 그)

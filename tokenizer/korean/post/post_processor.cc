@@ -1353,20 +1353,17 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // A vocative is read from its own eojeol on (as the analyzer reads one opening a sentence).
     ONDO_RETURN_IF_ERROR(ScoreWindow(in, vocative ? e.begin : ctx.context_begin, ctx.context_end,
                                      at, c.form.size(), right, &c0, &c1, &idx));
-    // 는 where the analyzer reads the word as written as a predicate is the verb ending -는
-    // (트집잡는, 얼어죽는 in unspaced chat text).
     if (written_last_ == Tag::kNA) return Status::Ok();
     if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
     // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
     if (written_particle_ > at) return Status::Ok();
     if (c.form == "을" && written_adnominal_ && written_before_noun_) return Status::Ok();
-    // (Unless the reading is an adnominal ending before a verb or adjective, which it cannot
-    // modify: 집는 깨끗하고 is 집은 깨끗하고.)
+    // 는 where the analyzer reads the word as written as a predicate (the verb ending -는) is
+    // judged like any candidate (fourth round; it used to be left alone): in unspaced chat text
+    // (트집잡는, 얼어죽는) the correction reads as a verb form too, which is no nominal + particle
+    // (below), while 예술인들는, 추경안는 read as host + 은. An adnominal ending before a verb or
+    // adjective, which it cannot modify, is no reading at all (집는 깨끗하고 -> 집은 깨끗하고).
     const bool etm_impossible = written_last_ == Tag::kETM && written_next_stem_;
-    if (c.form == "는" && (IsEndingTag(written_last_) || IsPredicateTag(written_last_)) &&
-        !etm_impossible) {
-      return Status::Ok();
-    }
     if (idx >= analysis2_.eojeols.size()) return Status::Ok();
     const Eojeol& e1 = analysis2_.eojeols[idx];
     const int32_t host_end_w =

@@ -1152,8 +1152,10 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         // (Not after the title 씨, which ends no name: 배씨이 -> 배씨가.)
         const std::string_view host_word =
             std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
-        float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") &&
-                           !HostVowelRareBeforeI(host_word) && !written_i_determiner_
+        bool rare = false;
+        if (form == "이" && sound == 'V') ONDO_RETURN_IF_ERROR(RareBeforeI(host_word, &rare));
+        float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") && !rare &&
+                           !written_i_determiner_
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
         if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
@@ -1388,8 +1390,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
-    float margin = c.form.starts_with("이") && !host.ends_with("씨") &&
-                           !HostVowelRareBeforeI(host) && !written_i_determiner_
+    bool rare = false;
+    if (c.form.starts_with("이")) ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
+    float margin = c.form.starts_with("이") && !host.ends_with("씨") && !rare &&
+                           !written_i_determiner_
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the
@@ -1447,6 +1451,33 @@ Status PostProcessor::HostReadsAsNoun(std::string_view host, bool* noun) {
   ONDO_RETURN_IF_ERROR(analyzer_->Analyze(host, &analysis_host_));
   *noun = analysis_host_.eojeols.size() == 1 && analysis_host_.eojeols[0].morph_count == 1 &&
           IsNominalTag(analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].tag);
+  return Status::Ok();
+}
+
+Status PostProcessor::RareBeforeI(std::string_view host, bool* rare) {
+  *rare = HostVowelRareBeforeI(host);
+  if (*rare) return Status::Ok();
+  // ㅜ + 이 inside a word: only in words of the lexicon (구이 in 생선구이, 누이, 부이, 추이) and in
+  // names with 루이, 후이 (장루이; Chinese 리루이, 왕후이); else a host in ㅜ + the particle
+  // (연수이, 박동수이, 민수이 -> 가).
+  char32_t last = 0;
+  const size_t q = PrevCodePoint(host, host.size(), &last);
+  if (q == 0 || q == host.size()) return Status::Ok();
+  char32_t before = 0;
+  if (PrevCodePoint(host, q, &before) == q || !IsHangulSyllable(before)) return Status::Ok();
+  Syllable sy;
+  if (!DecomposeSyllable(last, &sy) || sy.t != 0 || sy.v != 13 || last == U'루' ||
+      last == U'후') {
+    return Status::Ok();
+  }
+  char tail[6];
+  std::memcpy(tail, host.data() + q, 3);
+  std::memcpy(tail + 3, "이", 3);
+  ONDO_RETURN_IF_ERROR(analyzer_->Analyze(std::string_view(tail, 6), &analysis_host_));
+  const bool word = analysis_host_.eojeols.size() == 1 &&
+                    analysis_host_.eojeols[0].morph_count == 1 &&
+                    !analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].unknown;
+  *rare = !word;
   return Status::Ok();
 }
 

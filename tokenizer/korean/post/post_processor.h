@@ -161,6 +161,9 @@ class PostProcessor {
   // corrected window's analysis is left in analysis2_ (eojeol `*index` is the edited one).
   // Whether `host` (one syllable) read alone is a noun (값, 닭), not an adverb (안 가, 못 가).
   Status HostReadsAsNoun(std::string_view host, bool* noun);
+  // Whether 이 after `host` (two or more syllables, ending in a vowel) is rather the particle
+  // than the end of a word: HostVowelRareBeforeI, or ㅜ + 이 that is no word of the lexicon.
+  Status RareBeforeI(std::string_view host, bool* rare);
   // Whether `word` read alone is one known nominal or adverb cheaper than frequent_word_cost
   // (나이, 차이, 아이: words, not a host + 이).
   Status FrequentWord(std::string_view word, bool* frequent);

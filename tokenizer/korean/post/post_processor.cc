@@ -1365,7 +1365,8 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // (트집잡는, 얼어죽는) the correction reads as a verb form too, which is no nominal + particle
     // (below), while 예술인들는, 추경안는 read as host + 은. An adnominal ending before a verb or
     // adjective, which it cannot modify, is no reading at all (집는 깨끗하고 -> 집은 깨끗하고).
-    const bool etm_impossible = written_last_ == Tag::kETM && written_next_stem_;
+    const bool etm_impossible =
+        written_last_ == Tag::kETM && (written_next_stem_ || written_bad_adnominal_);
     if (idx >= analysis2_.eojeols.size()) return Status::Ok();
     const Eojeol& e1 = analysis2_.eojeols[idx];
     const int32_t host_end_w =
@@ -1555,6 +1556,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_after_adnominal_ = false;
   written_next_stem_ = false;
   written_i_determiner_ = false;
+  written_bad_adnominal_ = false;
   corrected_known_host_ = false;
   corrected_host_tag_ = Tag::kNA;
   corrected_next_predicate_ = false;
@@ -1618,8 +1620,18 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
         // Only an ending written as such (짓 + 을), not ㄹ inside the stem's syllable (공모을 read
         // as 공 + 모으 + ㄹ: 을 there is no ending of 모으다, whose form is 모을 only by the ㄹ).
         if (m.tag == Tag::kETM && k > 0 && m.begin >= 0) {
-          const Tag stem = analysis2_.morphemes[x.morph_begin + k - 1].tag;
-          written_adnominal_ = stem == Tag::kVV || stem == Tag::kVA;
+          const Morpheme& st = analysis2_.morphemes[x.morph_begin + k - 1];
+          written_adnominal_ = st.tag == Tag::kVV || st.tag == Tag::kVA;
+          // 은/을 right after a stem written as such that ends in a vowel (비 + 은, 시 + 은):
+          // no form (a vowel stem takes ㄴ/ㄹ: 빈, 신; 나은, 그은 come from 낫다, 긋다, whose
+          // stems are not written as such).
+          char32_t v = 0;
+          Syllable sy;
+          written_bad_adnominal_ =
+              written_adnominal_ && st.begin >= 0 && st.end == m.begin &&
+              PrevCodePoint(window, static_cast<size_t>(st.end), &v) !=
+                  static_cast<size_t>(st.end) &&
+              DecomposeSyllable(v, &sy) && sy.t == 0;
         }
         break;
       }

@@ -192,6 +192,7 @@ class PostProcessor {
   size_t written_particle_ = 0;
   bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
   bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
+  bool written_bad_adnominal_ = false;  // ... 은/을 after a vowel stem written as such (비 + 은)
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)

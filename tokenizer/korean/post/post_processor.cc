@@ -1147,7 +1147,10 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
                                          &idx));
         if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
-        if (form == "을" && written_adnominal_ && written_before_noun_) continue;
+        if (form == "을" && written_adnominal_ && !written_bad_adnominal_ &&
+            written_before_noun_) {
+          continue;
+        }
         // 이 after a vowel: many names end so (뭄바이, 간사이, 엠제이): a larger margin.
         // (Not after the title 씨, which ends no name: 배씨이 -> 배씨가.)
         const std::string_view host_word =
@@ -1359,7 +1362,9 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
     // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
     if (written_particle_ > at) return Status::Ok();
-    if (c.form == "을" && written_adnominal_ && written_before_noun_) return Status::Ok();
+    if (c.form == "을" && written_adnominal_ && !written_bad_adnominal_ && written_before_noun_) {
+      return Status::Ok();
+    }
     // 는 where the analyzer reads the word as written as a predicate (the verb ending -는) is
     // judged like any candidate (fourth round; it used to be left alone): in unspaced chat text
     // (트집잡는, 얼어죽는) the correction reads as a verb form too, which is no nominal + particle
@@ -1622,16 +1627,18 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
         if (m.tag == Tag::kETM && k > 0 && m.begin >= 0) {
           const Morpheme& st = analysis2_.morphemes[x.morph_begin + k - 1];
           written_adnominal_ = st.tag == Tag::kVV || st.tag == Tag::kVA;
-          // 은/을 right after a stem written as such that ends in a vowel (비 + 은, 시 + 은):
-          // no form (a vowel stem takes ㄴ/ㄹ: 빈, 신; 나은, 그은 come from 낫다, 긋다, whose
-          // stems are not written as such).
+          // 은/을 right after a stem ending in a vowel (비 + 은, 글 + 자 + 을): no form (a vowel
+          // stem takes ㄴ/ㄹ: 빈, 잘) but for the ㅅ-irregular stems, which the analyzer writes
+          // without their ㅅ (결정지을: 지 = 짓; 나은, 그은, 이은, 부은, 저은: 낫다, 긋다, 잇다,
+          // 붓다, 젓다; 잣다 is too rare to count).
           char32_t v = 0;
           Syllable sy;
           written_bad_adnominal_ =
               written_adnominal_ && st.begin >= 0 && st.end == m.begin &&
               PrevCodePoint(window, static_cast<size_t>(st.end), &v) !=
                   static_cast<size_t>(st.end) &&
-              DecomposeSyllable(v, &sy) && sy.t == 0;
+              DecomposeSyllable(v, &sy) && sy.t == 0 && v != U'지' && v != U'나' &&
+              v != U'그' && v != U'이' && v != U'부' && v != U'저';
         }
         break;
       }

@@ -324,12 +324,12 @@ bool OneSyllableHost(std::string_view in, size_t word_begin, size_t host_end) {
 
 // Whether a host of two or more syllables ends in a syllable without a final consonant whose
 // vowel rarely precedes 이 inside a word: ㅡ (아돌프, 수아레스: ㅡ then 이 is written 의), and (issue
-// 13, fourth round) ㅣ ㅢ ㅓ ㅕ ㅑ ㅛ ㅠ and the other compound vowels (라리이, 가나모리이, 성현이이,
-// 아서이, 미도리야이, 자본주의이). Names and
-// words that end in 이 end in ㅏ ㅔ ㅐ ㅗ ㅜ ㅘ ㅞ + 이 (뭄바이, 간사이, 세르게이, 클로이, 생선구이,
-// 노르웨이): in the clean text of KLUE, GSD, Kiwi (tuning part), the KLUE NLI dev set and the chat
-// corpus, of 54 such eojeols only 기꺼이 (an adverb) ends otherwise. Such a host + 이 is not a
-// name ending in 이 and needs no more than the usual margin.
+// 13, fourth round) ㅣ ㅢ ㅓ ㅕ ㅑ ㅛ ㅠ and the other compound vowels but ㅘ ㅞ (라리이, 가나모리이,
+// 성현이이, 아서이, 미도리야이, 자본주의이). Names and words that end in 이 end in ㅏ ㅐ ㅔ ㅗ ㅜ ㅘ ㅞ
+// + 이 (뭄바이, 간사이, 세르게이, 클로이, 생선구이, 노르웨이): in the clean text of KLUE, GSD, Kiwi
+// (tuning part), the KLUE NLI dev set and the chat corpus, of 54 such eojeols only 기꺼이 (an
+// adverb) ends otherwise. Such a host + 이 is not a name ending in 이 and needs no more than the
+// usual margin. (ㅜ: PostProcessor::RareBeforeI.)
 bool HostVowelRareBeforeI(std::string_view host) {
   char32_t last = 0;
   const size_t q = PrevCodePoint(host, host.size(), &last);

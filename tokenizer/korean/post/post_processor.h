@@ -61,9 +61,9 @@ struct PostOptions {
   float compound_margin = 7.0f;
   // Hosts of one syllable (적가 -> 적이, 나은 -> 나는, 제이 -> 제가) are corrected only when both
   // the eojeol and the window with the correction win by this margin (nats): many are words or
-  // verb forms as written (강가, 축가, 가을, 모은). Never for 이 after a vowel (나이, 차이, 데이,
-  // 그이 are words) except the pronouns 내, 제, 네, nor for a vocative. Negative: never (except
-  // before 과/와/(이)랑 and after 것, as before issue 13).
+  // verb forms as written (강가, 축가, 가을, 모은); 이 after a vowel follows its own rules (below),
+  // a vocative never. Negative: never (except before 과/와/(이)랑 and after 것, as before issue
+  // 13).
   float short_host_margin = 4.0f;
   // 이 after a one-syllable host ending in a vowel (귀이, 시이, 때이 -> 귀가 ...): corrected by
   // short_host_margin when the written eojeol is not a frequent word of the lexicon — read

@@ -27,7 +27,8 @@ void ExpectNoAllocationPerChunk(const PostOptions& options) {
   const std::string text =
       "안녕하세요 . 저는 LLM가 아닙니다!!! 사과을 먹고 서울으로 갔어요. 좋아요 좋아요 좋아요 "
       "좋아요. 정말?!?! \"책\"를 읽었다. ㅋㅋㅋㅋㅋㅋ 3로 나누면 (1을 더하고) 끝.\n"
-      "허리가 아파서, 허리가 아파서, 병원에 갔다. 병원에 갔다. 방식로 한다. ";
+      "허리가 아파서, 허리가 아파서, 병원에 갔다. 병원에 갔다. 방식로 한다. 귀이 잘 들린다. "
+      "요구할 때이 왔다. ";
   std::string out;
   out.reserve(1 << 16);
   auto stream = [&] {

@@ -61,10 +61,20 @@ struct PostOptions {
   float compound_margin = 7.0f;
   // Hosts of one syllable (적가 -> 적이, 나은 -> 나는, 제이 -> 제가) are corrected only when both
   // the eojeol and the window with the correction win by this margin (nats): many are words or
-  // verb forms as written (강가, 축가, 가을, 모은). Never for 이 after a vowel (나이, 차이, 데이,
-  // 그이 are words) except the pronouns 내, 제, 네, nor for a vocative. Negative: never (except
-  // before 과/와/(이)랑 and after 것, as before issue 13).
+  // verb forms as written (강가, 축가, 가을, 모은); 이 after a vowel follows its own rules (below),
+  // a vocative never. Negative: never (except before 과/와/(이)랑 and after 것, as before issue
+  // 13).
   float short_host_margin = 4.0f;
+  // 이 after a one-syllable host ending in a vowel (귀이, 시이, 때이 -> 귀가 ...): corrected by
+  // short_host_margin when the written eojeol is not a frequent word of the lexicon — read
+  // alone as one known nominal or adverb costing less than this (nats): 나이, 차이, 아이, 사이
+  // (14.6-16.3) stay; words the lexicon has without statistics (19.1: 해이, 내이) and unknown
+  // words do not — and the corrected eojeol reads as a known nominal + 가. See the README.
+  float frequent_word_cost = 18.0f;
+  // The margin (nats) those corrections need, eojeol and window (real errors win by 3-7 on the
+  // tuning part: 키이 170, 씨이 독일; words that are no frequent word by 2.5 at most: 내이 질환,
+  // 오이 두 개, 기강 해이). Negative: never.
+  float short_host_margin_i = 3.0f;
   // Stream buffer capacity in bytes (unprocessed text held back until a sentence ends). When
   // it fills up without a sentence end, the text up to its last space is processed and
   // emitted. At least 64.
@@ -151,6 +161,16 @@ class PostProcessor {
   // corrected window's analysis is left in analysis2_ (eojeol `*index` is the edited one).
   // Whether `host` (one syllable) read alone is a noun (값, 닭), not an adverb (안 가, 못 가).
   Status HostReadsAsNoun(std::string_view host, bool* noun);
+  // Whether 이 after `host` (two or more syllables, ending in a vowel) is rather the particle
+  // than the end of a word: HostVowelRareBeforeI, or ㅜ + 이 that is no word of the lexicon.
+  Status RareBeforeI(std::string_view host, bool* rare);
+  // Whether `word` read alone is one known nominal or adverb cheaper than frequent_word_cost
+  // (나이, 차이, 아이: words, not a host + 이).
+  Status FrequentWord(std::string_view word, bool* frequent);
+  // Whether 이 after the one-syllable host `host` (ending in a vowel) is corrected to 가, given
+  // the window costs (c0 written, c1 corrected) and the ScoreWindow results.
+  Status ShortHostVowelI(std::string_view in, size_t word_begin, size_t host_begin,
+                         size_t host_end, float c0, float c1, bool* ok);
   Status ScoreWindow(std::string_view in, int32_t begin, int32_t end, size_t at, size_t len,
                      std::string_view right, float* written, float* corrected, size_t* index);
   Status TryUnflagged(std::string_view in, const Eojeol& e, const UnflaggedContext& ctx,
@@ -172,8 +192,22 @@ class PostProcessor {
   size_t written_particle_ = 0;
   bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
   bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
+  bool written_bad_adnominal_ = false;  // ... 은/을 after a vowel stem written as such (비 + 은)
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
+  bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
+  bool written_next_stem_ = false;
+  // The written eojeol ends in 이 read as a determiner after another morpheme (하나/NR+이/MM,
+  // 모두/MAG+이/MM): no reading, since a determiner never ends an eojeol after a word.
+  bool written_i_determiner_ = false;  // the eojeol after begins with a verb/adjective stem or XR
+  // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
+  // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
+  // nominal (also a prefix, a number, Latin or Hanja).
+  bool corrected_known_host_ = false;
+  Tag corrected_host_tag_ = Tag::kNA;  // the tag of that nominal
+  bool corrected_next_predicate_ = false;
+  bool corrected_next_noun_ = false;
+  bool corrected_next_determiner_ = false;  // begins with a determiner (MM: 어느, 그)
   Analysis analysis_host_;        // HostReadsAsNoun's scratch
   std::string eojeol_buf_;
   std::string pending_;  // unprocessed input (capacity buffer_capacity)

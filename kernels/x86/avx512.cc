@@ -287,11 +287,12 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroupBytes;
       if constexpr (T == 1) {
-        // Decode: the same group kPrefetchTiles row tiles ahead into L2 (see tile_driver.h);
+        // Decode: one row (a sequential stream) requests the bytes kStreamAheadBytes ahead into
+        // L2, more rows the same group kPrefetchTiles row tiles ahead (see tile_driver.h);
         // three lines 64 bytes apart cover every line of the 136 contiguous bytes.
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-          const size_t ahead = kPrefetchTiles * R * wrb + r * wrb;
+          const size_t ahead = R == 1 ? x86::kStreamAheadBytes : kPrefetchTiles * R * wrb + r * wrb;
           x86::PrefetchL2(wg, ahead);
           x86::PrefetchL2(wg, ahead + 64);
           x86::PrefetchL2(wg, ahead + 128);
@@ -486,9 +487,9 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   // Decode takes one row per tile: the weights are then read as one sequential stream per
   // thread (rows are contiguous), which the hardware prefetchers follow, with the software
-  // prefetch 4 rows ahead. Four-row tiles (the activation loads shared by 4 rows) read 4
-  // interleaved streams and measured 15-20% slower from DRAM (1.5B shape, 1 and 2 threads:
-  // 13 -> 15 and 23 -> 27 tok/s), although faster from cache.
+  // prefetch 6 KiB ahead (kStreamAheadBytes). Four-row tiles (the activation loads shared by
+  // 4 rows) read 4 interleaved streams and measured 15-20% slower from DRAM (1.5B shape, 1 and
+  // 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from cache.
   Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
                            x86::GroupMatMul<Q8_0Kernel, 1, 2, 8>);
 }

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "platform/fields.h"
 #include "platform/sys_info.h"
 
 namespace ondo::memory {
@@ -28,20 +29,6 @@ std::string_view Trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t end = s.find(sep, start);
-    if (end == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
 }
 
 // Decimal digits only, no sign; false on overflow or when empty.
@@ -224,7 +211,7 @@ Status ParseCgroupLimit(std::string_view text, uint64_t* limit_bytes) {
 
 Status ParseProcCgroup(std::string_view text, ProcCgroup* out) {
   *out = ProcCgroup();
-  for (std::string_view line : Split(text, '\n')) {
+  for (std::string_view line : platform::SplitFields(text, '\n')) {
     if (line.empty()) continue;
     const size_t c1 = line.find(':');
     const size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
@@ -237,7 +224,7 @@ Status ParseProcCgroup(std::string_view text, ProcCgroup* out) {
       out->v2_path = std::string(path);
       continue;
     }
-    for (std::string_view c : Split(controllers, ',')) {
+    for (std::string_view c : platform::SplitFields(controllers, ',')) {
       if (c == "memory") {
         out->has_v1_memory = true;
         out->v1_memory_path = std::string(path);
@@ -250,10 +237,10 @@ Status ParseProcCgroup(std::string_view text, ProcCgroup* out) {
 Status ParseMountInfo(std::string_view text, CgroupMounts* out) {
   *out = CgroupMounts();
   bool have_v2 = false, have_v1 = false;
-  for (std::string_view line : Split(text, '\n')) {
+  for (std::string_view line : platform::SplitFields(text, '\n')) {
     if (line.empty()) continue;
     std::vector<std::string_view> f;
-    for (std::string_view x : Split(line, ' ')) {
+    for (std::string_view x : platform::SplitFields(line, ' ')) {
       if (!x.empty()) f.push_back(x);
     }
     size_t dash = 6;
@@ -266,7 +253,7 @@ Status ParseMountInfo(std::string_view text, CgroupMounts* out) {
       out->v2_root = Unescape(f[3]);
       out->v2_mount = Unescape(f[4]);
     } else if (fstype == "cgroup" && !have_v1) {
-      for (std::string_view o : Split(super_opts, ',')) {
+      for (std::string_view o : platform::SplitFields(super_opts, ',')) {
         if (o == "memory") {
           have_v1 = true;
           out->v1_memory_root = Unescape(f[3]);

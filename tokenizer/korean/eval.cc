@@ -5,7 +5,7 @@
 #include <chrono>
 #include <limits>
 
-#include "tokenizer/korean/fields.h"
+#include "platform/fields.h"
 #include "tokenizer/korean/hangul.h"
 
 namespace ondo::korean {
@@ -62,7 +62,7 @@ Status ParseConllu(std::string_view text, std::vector<GoldSentence>* out) {
       continue;
     }
     if (line[0] == '#') continue;
-    const auto cols = SplitFields(line, '\t');
+    const auto cols = platform::SplitFields(line, '\t');
     if (cols.size() != 10)
       return Corrupt("CoNLL-U line {}: {} columns, expected 10", line_no, cols.size());
     if (cols[0].find_first_of("-.") != std::string_view::npos) continue;  // ranges, empty nodes
@@ -72,8 +72,8 @@ Status ParseConllu(std::string_view text, std::vector<GoldSentence>* out) {
     if (e.form.empty() || e.form.find_first_of(" \t") != std::string::npos) {
       return Corrupt("CoNLL-U line {}: empty form or form with a space", line_no);
     }
-    auto lemmas = SplitFields(cols[2], '+');
-    const auto tags = SplitFields(cols[4], '+');
+    auto lemmas = platform::SplitFields(cols[2], '+');
+    const auto tags = platform::SplitFields(cols[4], '+');
     // A literal '+' in a lemma ("+" itself, "C++") breaks the split: keep the form whole.
     if (lemmas.size() != tags.size() ||
         std::any_of(lemmas.begin(), lemmas.end(), [](std::string_view x) { return x.empty(); })) {

@@ -16,7 +16,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "tokenizer/korean/fields.h"
+#include "platform/fields.h"
 #include "tokenizer/korean/hangul.h"
 
 namespace ondo::korean::detail {
@@ -740,7 +740,7 @@ Status ModelBuilder::ParseStems(std::string_view text) {
       first = false;
       return;
     }
-    auto cols = SplitFields(line, '\t');
+    auto cols = platform::SplitFields(line, '\t');
     if (cols.size() < 2) return;
     Tag t;
     if (!ParseTag(cols[1], &t)) return;
@@ -760,7 +760,7 @@ Status ModelBuilder::ParseStats(std::string_view text) {
       first = false;
       return;
     }
-    auto cols = SplitFields(line, '\t');
+    auto cols = platform::SplitFields(line, '\t');
     double c = 0;
     if (cols[0] == "E" && cols.size() == 4) {
       Tag t;

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "tokenizer/korean/fields.h"
+#include "platform/fields.h"
 #include "tokenizer/korean/hangul.h"
 #include "tokenizer/korean/tags.h"
 
@@ -58,7 +58,7 @@ constexpr Allomorphs kAllomorphs[] = {
 const Allomorphs* FindAllomorphs(std::string_view form, std::string_view tag) {
   for (const Allomorphs& a : kAllomorphs) {
     if (form != a.cons && form != a.vowel) continue;
-    for (const std::string_view t : SplitFields(a.tags, '|')) {
+    for (const std::string_view t : platform::SplitFields(a.tags, '|')) {
       if (t == tag) return &a;
     }
   }
@@ -165,7 +165,7 @@ Status ParsePostEvalConllu(std::string_view data, std::vector<PostEvalSentence>*
   PostEvalSentence cur;
   bool open = false;
   size_t line_no = 0;
-  for (std::string_view line : SplitFields(data, '\n')) {
+  for (std::string_view line : platform::SplitFields(data, '\n')) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) {
@@ -180,14 +180,14 @@ Status ParsePostEvalConllu(std::string_view data, std::vector<PostEvalSentence>*
       continue;
     }
     if (line[0] == '#') continue;
-    const std::vector<std::string_view> f = SplitFields(line, '\t');
+    const std::vector<std::string_view> f = platform::SplitFields(line, '\t');
     if (f.size() != 10) return Corrupt("CoNLL-U line {}: {} columns, want 10", line_no, f.size());
     if (f[0].find_first_of("-.") != std::string_view::npos) continue;
     PostEvalToken t;
     t.form = std::string(f[1]);
     t.space_after = f[9].find("SpaceAfter=No") == std::string_view::npos;
-    for (const std::string_view m : SplitFields(f[2], '+')) t.morphs.emplace_back(m);
-    for (const std::string_view m : SplitFields(f[4], '+')) t.tags.emplace_back(m);
+    for (const std::string_view m : platform::SplitFields(f[2], '+')) t.morphs.emplace_back(m);
+    for (const std::string_view m : platform::SplitFields(f[4], '+')) t.tags.emplace_back(m);
     if (t.morphs.size() != t.tags.size()) {  // e.g. a '+' inside a lemma: no morphemes then
       t.morphs.clear();
       t.tags.clear();
@@ -212,7 +212,7 @@ Status ParsePostEvalKlue(std::string_view data, std::vector<PostEvalSentence>* o
     if (!cur.tokens.empty()) out->push_back(std::move(cur));
     cur = PostEvalSentence();
   };
-  for (std::string_view line : SplitFields(data, '\n')) {
+  for (std::string_view line : platform::SplitFields(data, '\n')) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) {
@@ -227,12 +227,12 @@ Status ParsePostEvalKlue(std::string_view data, std::vector<PostEvalSentence>* o
       }
       continue;
     }
-    const std::vector<std::string_view> f = SplitFields(line, '\t');
+    const std::vector<std::string_view> f = platform::SplitFields(line, '\t');
     if (f.size() < 4) return Corrupt("KLUE line {}: {} columns, want >= 4", line_no, f.size());
     PostEvalToken t;
     t.form = std::string(f[1]);
-    for (const std::string_view m : SplitFields(f[2], ' ')) t.morphs.emplace_back(m);
-    for (const std::string_view m : SplitFields(f[3], '+')) t.tags.emplace_back(m);
+    for (const std::string_view m : platform::SplitFields(f[2], ' ')) t.morphs.emplace_back(m);
+    for (const std::string_view m : platform::SplitFields(f[3], '+')) t.tags.emplace_back(m);
     if (t.morphs.size() != t.tags.size()) {
       t.morphs.clear();
       t.tags.clear();
@@ -264,7 +264,7 @@ Status ParsePostEvalPlain(std::string_view data, const Analyzer& analyzer,
   out->clear();
   Analysis an;
   size_t line_no = 0;
-  for (std::string_view line : SplitFields(data, '\n')) {
+  for (std::string_view line : platform::SplitFields(data, '\n')) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const size_t tab = line.rfind('\t');

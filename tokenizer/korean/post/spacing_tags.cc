@@ -4,7 +4,7 @@
 #include <charconv>
 #include <mutex>
 
-#include "tokenizer/korean/fields.h"
+#include "platform/fields.h"
 
 namespace ondo::korean {
 
@@ -36,7 +36,7 @@ Status SpacingTagStats::Create(std::string_view tsv, std::unique_ptr<SpacingTagS
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line[0] == '#') continue;
-    const std::vector<std::string_view> f = SplitFields(line, '\t');  // exactly four
+    const std::vector<std::string_view> f = platform::SplitFields(line, '\t');  // exactly four
     Tag l, r;
     uint32_t s = 0, j = 0;
     if (f.size() != 4 || !ParseTag(f[0], &l) || !ParseTag(f[1], &r) ||

@@ -1,11 +1,11 @@
-// Splitting a line of the Korean data and evaluation files (TSV, CoNLL-U, `+`-joined
-// morphemes) into its fields.
+// Splitting text into fields: lines of the Korean data and evaluation files (TSV, CoNLL-U,
+// `+`-joined morphemes), and the cgroup and mount files the memory budget reads.
 #pragma once
 
 #include <string_view>
 #include <vector>
 
-namespace ondo::korean {
+namespace ondo::platform {
 
 // The pieces of `s` between occurrences of `sep`, empty ones included: "a\t\tb" gives "a", "",
 // "b"; "" gives one empty piece. The pieces point into `s`.
@@ -23,4 +23,4 @@ inline std::vector<std::string_view> SplitFields(std::string_view s, char sep) {
   }
 }
 
-}  // namespace ondo::korean
+}  // namespace ondo::platform

@@ -1412,12 +1412,6 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // eojeol reads as a nominal + that particle (above), whatever the scores (연대기반로서, read as
     // an unknown word, -> 연대기반으로서).
     if ((c.form == "로서" || c.form == "로써") && sound == 'C') margin = -1e9f;
-    // 그은, 그을 after a bare nominal are 긋다 with its object written without a particle (밑줄
-    // 그은 부분, 두 줄 그은 곳), whatever the scores.
-    if (short_host && h0 == "그" && (c.form == "은" || c.form == "을") &&
-        ctx.after_bare_nominal) {
-      return Status::Ok();
-    }
     if (short_host && c.form == "이" && sound == 'V') {
       bool short_ok = false;
       ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, at - 3, at, c0, c1, &short_ok));
@@ -1425,13 +1419,16 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       margin = -1e9f;  // decided
     } else if (short_host && (h0 == "나" || h0 == "저" || h0 == "그") &&
                (c.form == "은" || c.form == "을") && corrected_host_tag_ == Tag::kNP &&
-               !ctx.initial) {
+               !ctx.initial && !written_unknown_ && !(h0 == "그" && ctx.after_bare_nominal)) {
       // 나은, 저을 ... read as 낫다, 젓다 forms: the pronoun + 는, 를 when it reads so and the
       // window wins by short_host_margin_i (있었지만, 나은 잠바와 -> 나는; 더 나은 사람, where 나는
       // reads as a verb, and 나을 것이다, where the verb wins, stay). Not opening a sentence,
       // where an adjective may stand without a comparison (나은 선택이다).
       // The same for 그은, 그을 read as forms of 긋다 (또한 그을 기념하기 -> 그를; 직접 그은 선이다,
-      // where the window wins by 2.4, stays; after a bare nominal never, above).
+      // where the window wins by 2.4, stays), but not after a bare nominal, which may be the
+      // verb's object without its particle (밑줄 그은 부분): there the ordinary one-syllable
+      // margins (결국 그은 3월 -> 그는, 결국 read as a noun). Only where the analyzer reads the
+      // word as the verb form (not as an unknown word: 태어난 그은, -> 그는, by the margins below).
       margin = -1e9f;
       if (!(c1 + options_.short_host_margin_i < c0)) return Status::Ok();
     } else if (short_host) {

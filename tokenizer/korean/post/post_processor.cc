@@ -1225,6 +1225,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         ctx.vocative = pw.ends_with(",") || adverb;
       }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
+      if (ei > 0 && an.eojeols[ei - 1].morph_count > 0) {
+        const Eojeol& pe = an.eojeols[ei - 1];
+        const Tag t = an.morphemes[pe.morph_begin + pe.morph_count - 1].tag;
+        ctx.after_bare_nominal = IsNominalTag(t) || t == Tag::kXSN;
+      }
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
@@ -1412,12 +1417,18 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, at - 3, at, c0, c1, &short_ok));
       if (!short_ok) return Status::Ok();
       margin = -1e9f;  // decided
-    } else if (short_host && (h0 == "나" || h0 == "저") && (c.form == "은" || c.form == "을") &&
-               corrected_host_tag_ == Tag::kNP && !ctx.initial) {
+    } else if (short_host && (h0 == "나" || h0 == "저" || h0 == "그") &&
+               (c.form == "은" || c.form == "을") && corrected_host_tag_ == Tag::kNP &&
+               !ctx.initial && !written_unknown_ && !(h0 == "그" && ctx.after_bare_nominal)) {
       // 나은, 저을 ... read as 낫다, 젓다 forms: the pronoun + 는, 를 when it reads so and the
       // window wins by short_host_margin_i (있었지만, 나은 잠바와 -> 나는; 더 나은 사람, where 나는
       // reads as a verb, and 나을 것이다, where the verb wins, stay). Not opening a sentence,
       // where an adjective may stand without a comparison (나은 선택이다).
+      // The same for 그은, 그을 read as forms of 긋다 (또한 그을 기념하기 -> 그를; 직접 그은 선이다,
+      // where the window wins by 2.4, stays), but not after a bare nominal, which may be the
+      // verb's object without its particle (밑줄 그은 부분): there the ordinary one-syllable
+      // margins (결국 그은 3월 -> 그는, 결국 read as a noun). Only where the analyzer reads the
+      // word as the verb form (not as an unknown word: 태어난 그은, -> 그는, by the margins below).
       margin = -1e9f;
       if (!(c1 + options_.short_host_margin_i < c0)) return Status::Ok();
     } else if (short_host) {
@@ -1433,7 +1444,11 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     const bool eojeol_better = corrected_eojeol_cost_ + margin < written_eojeol_cost_ ||
                                (short_host && (written_after_adnominal_ || etm_impossible) &&
                                 !vocative);
-    const bool window_better = c1 + margin < c0;
+    // The word as written read as a vowel stem + 은/을 (우리을: 우리 + 을), which is no form
+    // (a vowel stem takes ㄴ/ㄹ): the written window's cost is that of a misreading, the eojeol
+    // alone decides (측에서 우리을 보호해 -> 우리를).
+    const bool window_better =
+        c1 + margin < c0 || (written_bad_adnominal_ && written_last_ == Tag::kETM && !vocative);
     if (vocative ? !(eojeol_better || window_better) : !(eojeol_better && window_better)) {
       return Status::Ok();
     }

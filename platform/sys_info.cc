@@ -120,7 +120,12 @@ CpuFeatures Probe() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
   unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+  // "AuthenticAMD" in ebx, edx, ecx.
+  const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const int base_family = static_cast<int>((a >> 8) & 0xF);
+  const int family = base_family == 0xF ? base_family + static_cast<int>((a >> 20) & 0xFF) : base_family;
   const bool osxsave = (c >> 27) & 1;
   f.fma = (c >> 12) & 1;
   f.f16c = (c >> 29) & 1;
@@ -132,6 +137,8 @@ CpuFeatures Probe() {
   const bool ymm_ok = (xcr0_lo & 0x6) == 0x6;
   const bool zmm_ok = (xcr0_lo & 0xe6) == 0xe6;
   if (!ymm_ok) return CpuFeatures{};
+  f.amd = amd;
+  f.x86_family = family;
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.avx2 = (b >> 5) & 1;
     if (zmm_ok) {

@@ -39,6 +39,11 @@ struct CpuFeatures {
   // Cortex-A53/A55 r0/A72 class cores: Raspberry Pi 3/4).
   bool neon = false;
   bool dotprod = false;
+  // x86: the vendor and the family (cpuid leaf 1, extended family added when the base family is
+  // 0xF: AMD 0x19 Zen 3/4, 0x1A Zen 5), for microarchitecture-tuned constants such as prefetch
+  // distances; 0 elsewhere.
+  bool amd = false;
+  int x86_family = 0;
   std::string ToString() const;
 };
 // Probed once (cpuid on x86, the auxiliary vector on aarch64); cheap to call. ONDO_CPU forces a

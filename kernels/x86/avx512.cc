@@ -12,6 +12,7 @@
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 #include "kernels/x86/x86_util.h"
+#include "platform/sys_info.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
@@ -169,6 +170,11 @@ struct StreamFloatKernel {
 // once per call into stack buffers (Q8XQuants, Q8XScales) that the tiles only load.
 constexpr int kQ8Group = 4;  // blocks per group
 
+// The one-row decode kernel's prefetch distance for this CPU (see tile_driver.h).
+const size_t g_stream_ahead = platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
+                                  ? x86::kStreamAheadBytesZen5
+                                  : x86::kStreamAheadBytes;
+
 struct Q8XQuants {
   __m512i lo;  // qs[0..15] of the 4 blocks, lane i from block i % 4
   __m512i hi;  // qs[16..31]
@@ -284,18 +290,24 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     }
     const int64_t nfull = nblocks / kQ8Group;
+    // Decode, one row (a sequential stream): every line g_stream_ahead bytes ahead is requested
+    // into L2 once; `pf` is the next line not yet requested (a group's 136 bytes bring 2.125 new
+    // lines on average). Several rows: the same group kPrefetchTiles row tiles ahead, three lines
+    // 64 bytes apart covering every line of its 136 contiguous bytes (see tile_driver.h).
+    const size_t ahead = g_stream_ahead;
+    uintptr_t pf = (reinterpret_cast<uintptr_t>(w) + ahead) & ~uintptr_t{63};
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroupBytes;
-      if constexpr (T == 1) {
-        // Decode: one row (a sequential stream) requests the bytes kStreamAheadBytes ahead into
-        // L2, more rows the same group kPrefetchTiles row tiles ahead (see tile_driver.h);
-        // three lines 64 bytes apart cover every line of the 136 contiguous bytes.
+      if constexpr (T == 1 && R == 1) {
+        const uintptr_t end = reinterpret_cast<uintptr_t>(wg) + kGroupBytes + ahead;
+        for (; pf < end; pf += 64) x86::PrefetchL2(reinterpret_cast<const Byte*>(pf), 0);
+      } else if constexpr (T == 1) {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-          const size_t ahead = R == 1 ? x86::kStreamAheadBytes : kPrefetchTiles * R * wrb + r * wrb;
-          x86::PrefetchL2(wg, ahead);
-          x86::PrefetchL2(wg, ahead + 64);
-          x86::PrefetchL2(wg, ahead + 128);
+          const size_t tiles_ahead = kPrefetchTiles * R * wrb + r * wrb;
+          x86::PrefetchL2(wg, tiles_ahead);
+          x86::PrefetchL2(wg, tiles_ahead + 64);
+          x86::PrefetchL2(wg, tiles_ahead + 128);
         }
       }
       Group<R, T>(wg, wrb, xq + g, xs + g, xts, kQ8Group, acc);
@@ -487,7 +499,7 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   // Decode takes one row per tile: the weights are then read as one sequential stream per
   // thread (rows are contiguous), which the hardware prefetchers follow, with the software
-  // prefetch 6 KiB ahead (kStreamAheadBytes). Four-row tiles (the activation loads shared by
+  // prefetch g_stream_ahead bytes ahead. Four-row tiles (the activation loads shared by
   // 4 rows) read 4 interleaved streams and measured 15-20% slower from DRAM (1.5B shape, 1 and
   // 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from cache.
   Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,

@@ -24,15 +24,19 @@ using Byte = unsigned char;
 // kPrefetchTiles row tiles ahead into L2 measured 2x faster decode from DRAM. The address is
 // formed as an integer (it may lie past the end of the matrix; a prefetch never faults).
 constexpr int kPrefetchTiles = 4;
-// Q8_0's one-row decode kernel (each thread one sequential stream) requests the bytes a fixed
-// distance ahead of the ones it reads instead: the distance matters, not the row count. Streaming
-// Q8_0 rows from DRAM in 2 MiB pages (2-core Zen 4, 1 and 2 threads) the loop ran at 0.88-0.90
-// of a plain read at 6-6.5 KiB ahead and 0.75-0.80 at 5, 7 or 8 KiB; 4 rows of the FFN's down
-// projection (k = 8960) are 37 KiB, where it ran at 0.75 against 0.85-0.86 at 6 KiB. In
-// `ondo bench --roofline` (1.5B-shape Q8_0, interleaved with 4 rows ahead): 1 thread 0.86-0.88
-// -> 0.90-0.91 of the read rate, 2 threads 0.84-0.87 -> 0.88 (host at ~52 GB/s) and 0.96-0.97
-// -> 0.99-1.0 (~34 GB/s).
+// Q8_0's one-row decode kernel (each thread one sequential stream) requests every line a fixed
+// distance ahead of the bytes it reads instead, each line once: the distance matters, not the row
+// count, and it depends on the microarchitecture. On the 2-core Zen 4 hosts first measured,
+// streaming Q8_0 rows from DRAM in 2 MiB pages, 6-6.5 KiB was best (0.88-0.90 of a plain read;
+// 0.75-0.80 at 5, 7 or 8 KiB, and at the 4 rows (37 KiB) of the FFN's down projection used
+// before): kStreamAheadBytes, also taken where nothing was measured. On a 2-core Zen 5 (EPYC,
+// AMD family 1Ah), 12 KiB (kStreamAheadBytesZen5): the standalone loop, 1 thread, k = 1536,
+// 0.89 (6 KiB, three lines per group) -> 0.95 of a plain read (10-16 KiB alike, 4 KiB 0.87);
+// `ondo bench --roofline` on the 1.5B-shape Q8_0 (bench/synthetic/ab.py, interleaved rounds):
+// 1 thread +4.3% decode (4 rounds, 1.026-1.045), 2 threads +4.7% (median of 6 rounds; 1.045-1.069
+// in the 4 at a steady ~62-65 GB/s); against 12 KiB, 8 KiB 0.997 and 20 KiB 0.97.
 constexpr size_t kStreamAheadBytes = 6144;
+constexpr size_t kStreamAheadBytesZen5 = 12288;
 inline void PrefetchL2(const Byte* base, size_t offset) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
 }

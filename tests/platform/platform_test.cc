@@ -82,6 +82,32 @@ TEST(SysInfo, CpuFeaturesAreConsistent) {
   EXPECT_FALSE(f.ToString().empty());
 }
 
+// The x86 vendor and family (which pick tuned constants such as the Q8_0 decode prefetch
+// distance) as the kernel reports them in /proc/cpuinfo ("vendor_id", "cpu family", decimal).
+TEST(SysInfo, X86FamilyMatchesProcCpuinfo) {
+#if defined(__x86_64__)
+  const CpuFeatures& f = GetCpuFeatures();
+  if (!f.avx2) GTEST_SKIP() << "no AVX2 (or ONDO_CPU=scalar): the family is not probed";
+  std::ifstream in("/proc/cpuinfo");
+  if (!in) GTEST_SKIP() << "no /proc/cpuinfo";
+  std::string line, vendor;
+  int family = -1;
+  while (std::getline(in, line) && (vendor.empty() || family < 0)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || colon + 2 > line.size()) continue;
+    const std::string value = line.substr(colon + 2);
+    if (line.rfind("vendor_id", 0) == 0) vendor = value;
+    if (line.rfind("cpu family", 0) == 0) family = std::stoi(value);
+  }
+  ASSERT_GE(family, 0) << "no 'cpu family' line";
+  EXPECT_EQ(f.x86_family, family);
+  EXPECT_EQ(f.amd, vendor == "AuthenticAMD") << vendor;
+#else
+  EXPECT_FALSE(GetCpuFeatures().amd);
+  EXPECT_EQ(GetCpuFeatures().x86_family, 0);
+#endif
+}
+
 TEST(ThreadPool, RunsEveryTaskExactlyOnce) {
   for (int threads : {1, 2, 3, 8}) {
     ThreadPool pool(threads);

@@ -1214,22 +1214,23 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         const std::string_view w = std::string_view(in).substr(e.begin, e.end - e.begin);
         ctx.vocative = ctx.vocative || w.ends_with(",");
       }
-      if (!ctx.vocative && ei > 0) {
+      if (ei > 0) {
         const Eojeol& pe = an.eojeols[ei - 1];
-        const std::string_view pw = std::string_view(in).substr(pe.begin, pe.end - pe.begin);
-        bool adverb = pe.morph_count > 0;
-        for (uint32_t k = 0; k < pe.morph_count; ++k) {
-          const Tag t = an.morphemes[pe.morph_begin + k].tag;
-          adverb = adverb && (t == Tag::kMAJ || t == Tag::kMAG || t == Tag::kIC || IsSymbolTag(t));
+        if (!ctx.vocative) {
+          const std::string_view pw = std::string_view(in).substr(pe.begin, pe.end - pe.begin);
+          bool adverb = pe.morph_count > 0;
+          for (uint32_t k = 0; k < pe.morph_count; ++k) {
+            const Tag t = an.morphemes[pe.morph_begin + k].tag;
+            adverb = adverb && (t == Tag::kMAJ || t == Tag::kMAG || t == Tag::kIC || IsSymbolTag(t));
+          }
+          ctx.vocative = pw.ends_with(",") || adverb;
         }
-        ctx.vocative = pw.ends_with(",") || adverb;
+        if (pe.morph_count > 0) {
+          const Tag t = an.morphemes[pe.morph_begin + pe.morph_count - 1].tag;
+          ctx.after_bare_nominal = IsNominalTag(t) || t == Tag::kXSN;
+        }
       }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
-      if (ei > 0 && an.eojeols[ei - 1].morph_count > 0) {
-        const Eojeol& pe = an.eojeols[ei - 1];
-        const Tag t = an.morphemes[pe.morph_begin + pe.morph_count - 1].tag;
-        ctx.after_bare_nominal = IsNominalTag(t) || t == Tag::kXSN;
-      }
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&

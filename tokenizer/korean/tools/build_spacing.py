@@ -157,7 +157,7 @@ def train(sentences, bits, epochs, l2, lr, min_count, n_default=None, extra_weig
             f = features(padded, k, mask)
             for i in f:
                 count[i] += 1
-            data.append((f, space[k]) if weight == 1.0 else (f, space[k], weight))
+            data.append((f, space[k], weight))
     w = [0.0] * (1 << bits)
     g2 = [1e-6] * (1 << bits)
     bias, gb = 0.0, 1e-6
@@ -165,14 +165,11 @@ def train(sentences, bits, epochs, l2, lr, min_count, n_default=None, extra_weig
     for epoch in range(epochs):
         rng.shuffle(data)
         loss = 0.0
-        for example in data:
-            f, y = example[0], example[1]
+        for f, y, weight in data:
             z = bias + sum(w[i] for i in f)
             p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
             loss -= math.log(max(1e-12, p if y else 1.0 - p))
-            g = p - y
-            if len(example) == 3:
-                g *= example[2]
+            g = (p - y) * weight  # exact for weight 1.0: the default build is unchanged
             gb += g * g
             bias -= lr * g / math.sqrt(gb)
             for i in f:

@@ -1145,7 +1145,13 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         ONDO_RETURN_IF_ERROR(ScoreWindow(in, wb, we, static_cast<size_t>(m.begin),
                                          static_cast<size_t>(m.end - m.begin), right, &c0, &c1,
                                          &idx));
-        if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
+        // A compound noun as written (정형/NNG+외과/NNG) needs compound_margin, unless the
+        // correction reads its host as one known noun across the compound's cut (물가/NNG+를
+        // against 물/NNG+가을/NNG, 카드사/NNG+가 against 카드/NNG+사이/NNG): the ordinary margins.
+        if (written_in_noun_ && !corrected_host_spans_compound_ &&
+            !(c1 + options_.compound_margin < c0)) {
+          continue;
+        }
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
         if (form == "을" && written_adnominal_ && !written_bad_adnominal_ &&
             written_before_noun_) {
@@ -1365,7 +1371,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     ONDO_RETURN_IF_ERROR(ScoreWindow(in, vocative ? e.begin : ctx.context_begin, ctx.context_end,
                                      at, c.form.size(), right, &c0, &c1, &idx));
     if (written_last_ == Tag::kNA) return Status::Ok();
-    if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
+    if (written_in_noun_ && !corrected_host_spans_compound_ &&
+        !(c1 + options_.compound_margin < c0)) {
+      return Status::Ok();  // (as for flagged particles)
+    }
     // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
     if (written_particle_ > at) return Status::Ok();
     if (c.form == "을" && written_adnominal_ && !written_bad_adnominal_ && written_before_noun_) {
@@ -1580,6 +1589,8 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_bad_adnominal_ = false;
   corrected_known_host_ = false;
   corrected_host_tag_ = Tag::kNA;
+  corrected_host_spans_compound_ = false;
+  written_noun_begin_ = 0;
   corrected_next_predicate_ = false;
   corrected_next_noun_ = false;
   corrected_next_determiner_ = false;
@@ -1629,6 +1640,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
           !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag) &&
           analysis2_.morphemes[x.morph_begin + k - 1].tag != Tag::kNR) {
         written_in_noun_ = true;
+        written_noun_begin_ = m.begin;
       }
     }
     for (uint32_t k = x.morph_count; k-- > 0;) {
@@ -1687,6 +1699,8 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       }
       corrected_known_host_ = marks_only && IsNominalTag(h.tag) && !h.unknown;
       if (corrected_known_host_) corrected_host_tag_ = h.tag;
+      corrected_host_spans_compound_ = corrected_known_host_ && written_in_noun_ &&
+                                       h.begin >= 0 && h.begin < written_noun_begin_;
     }
     // The eojeol after it begins with a predicate (가르친, 속한: a noun + 하다) or an adverb.
     if (*index + 1 < analysis2_.eojeols.size()) {

@@ -190,6 +190,7 @@ class PostProcessor {
   // whether the next eojeol of the window begins with a nominal (결정지을 경기: 을 adnominal).
   Tag written_last_ = Tag::kNA;
   bool written_in_noun_ = false;
+  int32_t written_noun_begin_ = 0;  // where that compound's last noun begins (window offset)
   size_t written_particle_ = 0;
   bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
   bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
@@ -206,6 +207,9 @@ class PostProcessor {
   // nominal (also a prefix, a number, Latin or Hanja).
   bool corrected_known_host_ = false;
   Tag corrected_host_tag_ = Tag::kNA;  // the tag of that nominal
+  // That known nominal begins before the last noun of the written compound: the correction
+  // reads as one word what the written reading cuts (총영사관/NNG+이 against 총영사/NNG+관가/NNG).
+  bool corrected_host_spans_compound_ = false;
   bool corrected_next_predicate_ = false;
   bool corrected_next_noun_ = false;
   bool corrected_next_determiner_ = false;  // begins with a determiner (MM: 어느, 그)

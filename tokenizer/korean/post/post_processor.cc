@@ -1006,6 +1006,33 @@ int32_t LastWordEnd(std::string_view in, const Eojeol& e) {
   return static_cast<int32_t>(end);
 }
 
+// Whether `host` (two or more syllables) stands elsewhere in the sentence (`an`, eojeols other
+// than `skip`) as a nominal of its own followed by a particle that is no 이-form (레토는, 리제에게):
+// then an eojeol host + 이 is rather host + a wrong 이 than a name ending in 이 (레토이 -> 레토가,
+// 리제이 -> 리제가; 뭄바이, 간사이 are never written 뭄바 + particle).
+bool HostStandsElsewhere(std::string_view in, const Analysis& an, size_t skip,
+                         std::string_view host) {
+  if (host.size() < 6) return false;
+  for (size_t j = 0; j < an.eojeols.size(); ++j) {
+    if (j == skip) continue;
+    const Eojeol& x = an.eojeols[j];
+    for (uint32_t k = 0; k + 1 < x.morph_count; ++k) {
+      const Morpheme& m = an.morphemes[x.morph_begin + k];
+      const Morpheme& p = an.morphemes[x.morph_begin + k + 1];
+      if (m.begin < 0 || m.end <= m.begin || !IsNominalTag(m.tag) || !IsParticleTag(p.tag) ||
+          p.begin != m.end || p.end <= p.begin) {
+        continue;
+      }
+      // The nominal begins the eojeol or follows an opening quote or bracket.
+      if (k > 0 && an.morphemes[x.morph_begin + k - 1].tag != Tag::kSS) continue;
+      if (in.substr(m.begin, m.end - m.begin) != host) continue;
+      if (in.substr(p.begin, p.end - p.begin).starts_with("이")) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether eojeol i of `an` (an analysis of `in`) ends its sentence after byte `from`: it is the
 // last one, or only sentence marks and closing quotes/brackets (at least one mark) follow.
 bool SentenceFinal(std::string_view in, const Analysis& an, size_t i, int32_t from) {
@@ -1164,7 +1191,7 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         bool rare = false;
         if (form == "이" && sound == 'V') ONDO_RETURN_IF_ERROR(RareBeforeI(host_word, &rare));
         float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") && !rare &&
-                           !written_i_determiner_
+                           !written_i_determiner_ && !HostStandsElsewhere(in, an, ei, host_word)
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
         if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
@@ -1237,6 +1264,8 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         }
       }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
+      ctx.sentence = &an;
+      ctx.index = ei;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
@@ -1414,7 +1443,9 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     bool rare = false;
     if (c.form.starts_with("이")) ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
     float margin = c.form.starts_with("이") && !host.ends_with("씨") && !rare &&
-                           !written_i_determiner_
+                           !written_i_determiner_ &&
+                           !(ctx.sentence != nullptr &&
+                             HostStandsElsewhere(in, *ctx.sentence, ctx.index, host))
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the

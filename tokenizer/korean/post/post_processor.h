@@ -156,6 +156,8 @@ class PostProcessor {
     int32_t context_begin = 0;       // start of the previous eojeol (or of this one)
     int32_t context_end = 0;         // end of the next eojeol (or of this one)
     bool after_bare_nominal = false;  // the eojeol before ends in a nominal (밑줄 그은)
+    const Analysis* sentence = nullptr;  // the sentence's analysis, this eojeol's index in it
+    size_t index = 0;
   };
   // Costs (sum over the eojeols of the window in[begin, end), analysed without lenient
   // particles) of the window as written and with in[at, at + len) replaced by `right`. The

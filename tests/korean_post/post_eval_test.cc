@@ -78,6 +78,29 @@ TEST(PostEval, KlueDpDev) {
   EXPECT_GE(Ratio(r.punct_fixed, r.punct_errors), 0.98);
 }
 
+// The (b) count finds a corrupted eojeol in the output through the processed clean text,
+// whose eojeols may join clean ones (the space before a mark removed) or change in place.
+TEST(PostEval, AlignEojeols) {
+  std::vector<size_t> to;
+  std::vector<uint8_t> joined;
+  const std::vector<std::string> clean = {"구천이랑", "티케밈이랑", "커스텀", "!!"};
+  PostEvalAlignEojeols(clean, {"구천이랑", "티케밈이랑", "커스텀!!"}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 2, 2}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 0, 1, 1}));
+  // Unchanged: the identity.
+  PostEvalAlignEojeols(clean, {"구천이랑", "티케밈이랑", "커스텀", "!!"}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 2, 3}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 0, 0, 0}));
+  // A particle changed in place, then a comma joined.
+  const std::vector<std::string> clean2 = {"Bilbe을", "읽고", ",", "갔다."};
+  PostEvalAlignEojeols(clean2, {"Bilbe를", "읽고,", "갔다."}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 1, 2}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 1, 1, 0}));
+  // A repeat removed: no mapping.
+  PostEvalAlignEojeols({"너무", "너무", "너무", "좋다"}, {"너무", "좋다"}, &to, &joined);
+  EXPECT_TRUE(to.empty());
+}
+
 // Human chat text (../shared/data/korean/chatbot, songys/Chatbot_data, MIT): questions and
 // answers written by people, often without spaces (잠와, 생각나, 수학여행가!). A particle
 // change there is either a real typo or a broken sentence. Measured: 5 changes in 23,646

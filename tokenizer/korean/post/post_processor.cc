@@ -1069,7 +1069,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       while (h > 0 && an.morphemes[e.morph_begin + h - 1].tag == Tag::kSS) --h;
       if (h == 0) continue;
       const Morpheme& host = an.morphemes[e.morph_begin + h - 1];
-      if (!HostTagOk(host.tag)) {
+      // A parenthetical attached to its host (김연아(…, 1990년 9월 5일~)는): the host is found
+      // through the bracket below, whatever the parenthetical ends in.
+      char32_t closer = 0;
+      PrevCodePoint(in, static_cast<size_t>(m.begin), &closer);
+      if (!HostTagOk(host.tag) && !(h < k && (closer == ')' || closer == ']'))) {
         // A quotation is a nominal: 은/는 이/가 을/를 과/와 (으)로 right after a closing quote
         // take the quoted sentence as their host whatever it ends in ('같다'는, "좋다"를; the
         // analyzer reads 다/EF + '/SS). Not the 이- family: a quoted sentence takes 라고.

@@ -1208,9 +1208,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
           fm = std::max(fm, options_.short_host_margin);
         } else if (OneSyllableHost(in, e.begin, host_end) && options_.short_host_margin >= 0) {
           // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가), unless
-          // the eojeol as written reads as no known word and its host as a noun (값가, 닭가).
-          bool noun = false;
-          if (written_unknown_) ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host_word, &noun));
+          // the eojeol as written reads as no known word and its host as a noun (값가, 닭가),
+          // or the analyzer itself reads it as that host + the particle as written (적/NNB+가/JX:
+          // the margin guards words read whole, 국가, 강가, and verb forms, 안가, 모은).
+          bool noun = written_particle_ == static_cast<size_t>(m.begin);
+          if (written_unknown_ && !noun) ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host_word, &noun));
           if (!noun) fm = std::max(fm, options_.short_host_margin);
         }
         if (!(c1 + fm < c0)) continue;
@@ -1477,8 +1479,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       margin = -1e9f;
       if (!(c1 + options_.short_host_margin_i < c0)) return Status::Ok();
     } else if (short_host) {
-      bool noun = false;
-      if (written_unknown_ && c.form != "이") ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
+      bool noun = written_particle_ == at;  // (as for flagged particles: 적/NNB+가/JX)
+      if (written_unknown_ && c.form != "이" && !noun) {
+        ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
+      }
       if (!noun) margin = std::max(margin, options_.short_host_margin);
     }
     // The eojeol itself (read with its neighbours as context) and the whole window must both

@@ -1194,6 +1194,9 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
             std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
         bool rare = false;
         if (form == "이" && sound == 'V') ONDO_RETURN_IF_ERROR(RareBeforeI(host_word, &rare));
+        if (form == "이" && sound == 'V' && !rare) {
+          ONDO_RETURN_IF_ERROR(IPronounMisreading(host_word, &rare));
+        }
         float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") && !rare &&
                            !written_i_determiner_ && !HostStandsElsewhere(in, an, ei, host_word)
                        ? options_.flagged_margin_i
@@ -1448,6 +1451,7 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
     bool rare = false;
     if (c.form.starts_with("이")) ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
+    if (c.form == "이" && !rare) ONDO_RETURN_IF_ERROR(IPronounMisreading(host, &rare));
     float margin = c.form.starts_with("이") && !host.ends_with("씨") && !rare &&
                            !written_i_determiner_ &&
                            !(ctx.sentence != nullptr &&
@@ -1540,14 +1544,32 @@ Status PostProcessor::RareBeforeI(std::string_view host, bool* rare) {
       last == U'후') {
     return Status::Ok();
   }
+  bool word = false;
+  ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
+  *rare = !word;
+  return Status::Ok();
+}
+
+Status PostProcessor::LastSyllableIWord(std::string_view host, bool* word) {
+  *word = false;
+  char32_t last = 0;
+  const size_t q = PrevCodePoint(host, host.size(), &last);
+  if (q == host.size() || !IsHangulSyllable(last)) return Status::Ok();
   char tail[6];
   std::memcpy(tail, host.data() + q, 3);
   std::memcpy(tail + 3, "이", 3);
   ONDO_RETURN_IF_ERROR(analyzer_->Analyze(std::string_view(tail, 6), &analysis_host_));
-  const bool word = analysis_host_.eojeols.size() == 1 &&
-                    analysis_host_.eojeols[0].morph_count == 1 &&
-                    !analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].unknown;
-  *rare = !word;
+  *word = analysis_host_.eojeols.size() == 1 && analysis_host_.eojeols[0].morph_count == 1 &&
+          !analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].unknown;
+  return Status::Ok();
+}
+
+Status PostProcessor::IPronounMisreading(std::string_view host, bool* misreading) {
+  *misreading = false;
+  if (!written_i_pronoun_) return Status::Ok();
+  bool word = false;
+  ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
+  *misreading = !word;
   return Status::Ok();
 }
 
@@ -1625,6 +1647,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_after_adnominal_ = false;
   written_next_stem_ = false;
   written_i_determiner_ = false;
+  written_i_pronoun_ = false;
   written_bad_adnominal_ = false;
   corrected_known_host_ = false;
   corrected_host_tag_ = Tag::kNA;
@@ -1687,6 +1710,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       if (!IsSymbolTag(m.tag)) {
         written_last_ = m.tag;
         written_i_determiner_ = m.tag == Tag::kMM && k > 0 && m.begin == rel;
+        written_i_pronoun_ = m.tag == Tag::kNP && k > 0 && m.begin == rel;
         // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
         // after the copula (관계 + 이 + 을 is a misreading of 관계을).
         // Only an ending written as such (짓 + 을), not ㄹ inside the stem's syllable (공모을 read

@@ -167,6 +167,12 @@ class PostProcessor {
   // Whether 이 after `host` (two or more syllables, ending in a vowel) is rather the particle
   // than the end of a word: HostVowelRareBeforeI, or ㅜ + 이 that is no word of the lexicon.
   Status RareBeforeI(std::string_view host, bool* rare);
+  // Whether the last syllable of `host` + 이, read alone, is one known word (구이, 파이, 사이).
+  Status LastSyllableIWord(std::string_view host, bool* word);
+  // Whether the written eojeol read as host + 이/NP (돌가루/NNP+이/NP; no pronoun ends a word
+  // after another morpheme) is a misreading of host + 이 rather than a word in 이 (장어구이:
+  // 구이 is a word): written_i_pronoun_ and LastSyllableIWord false.
+  Status IPronounMisreading(std::string_view host, bool* misreading);
   // Whether `word` read alone is one known nominal or adverb cheaper than frequent_word_cost
   // (나이, 차이, 아이: words, not a host + 이).
   Status FrequentWord(std::string_view word, bool* frequent);
@@ -200,10 +206,11 @@ class PostProcessor {
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
-  bool written_next_stem_ = false;
+  bool written_next_stem_ = false;  // the eojeol after begins with a verb/adjective stem or XR
   // The written eojeol ends in 이 read as a determiner after another morpheme (하나/NR+이/MM,
   // 모두/MAG+이/MM): no reading, since a determiner never ends an eojeol after a word.
-  bool written_i_determiner_ = false;  // the eojeol after begins with a verb/adjective stem or XR
+  bool written_i_determiner_ = false;
+  bool written_i_pronoun_ = false;  // ... 이 read as the pronoun after a word (돌가루/NNP+이/NP)
   // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
   // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
   // nominal (also a prefix, a number, Latin or Hanja).

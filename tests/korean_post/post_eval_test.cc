@@ -49,8 +49,8 @@ TEST(PostEval, GsdDev) {
   EXPECT_EQ(r.sentences, 950u);
   EXPECT_GT(r.gold_particles, 3000u);
   // measured (issue 13): 2 changed sentences of 950, both fixing a typo of the corpus,
-  // 1020/1055 fixed (96.7%; 991 before the one-syllable hosts, 1004 before the third round,
-  // 1008 before the fourth, 1019 before the fifth)
+  // 1022/1055 fixed (96.9%; 991 before the one-syllable hosts, 1004 before the third round,
+  // 1008 before the fourth, 1019 before the fifth, 1020 before the sixth)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
   EXPECT_LE(r.clean_changed_sentences, 3u);
   EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.96);
@@ -67,8 +67,8 @@ TEST(PostEval, KlueDpDev) {
   RunEval(path, &r);
   EXPECT_EQ(r.sentences, 2000u);
   // measured (issue 13): 8 changed sentences of 2000 (7 by particles: typos of the corpus
-  // fixed, WSJ은 -> WSJ는; 1 by a triple 너무), 2451/2480 fixed (98.8%; 2407 before the
-  // fourth round, 2450 before the fifth)
+  // fixed, WSJ은 -> WSJ는; 1 by a triple 너무), 2454/2480 fixed (98.9%; 2407 before the
+  // fourth round, 2450 before the fifth, 2451 before the sixth)
   EXPECT_LE(Ratio(r.clean_changed_particles, r.gold_particles), 0.001);
   EXPECT_LE(r.clean_changed_sentences, 10u);
   EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.985);
@@ -76,6 +76,29 @@ TEST(PostEval, KlueDpDev) {
   EXPECT_GE(Ratio(r.repetitions_removed, r.repetitions), 0.98);
   EXPECT_GE(Ratio(r.floods_limited, r.floods), 0.98);
   EXPECT_GE(Ratio(r.punct_fixed, r.punct_errors), 0.98);
+}
+
+// The (b) count finds a corrupted eojeol in the output through the processed clean text,
+// whose eojeols may join clean ones (the space before a mark removed) or change in place.
+TEST(PostEval, AlignEojeols) {
+  std::vector<size_t> to;
+  std::vector<uint8_t> joined;
+  const std::vector<std::string> clean = {"구천이랑", "티케밈이랑", "커스텀", "!!"};
+  PostEvalAlignEojeols(clean, {"구천이랑", "티케밈이랑", "커스텀!!"}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 2, 2}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 0, 1, 1}));
+  // Unchanged: the identity.
+  PostEvalAlignEojeols(clean, {"구천이랑", "티케밈이랑", "커스텀", "!!"}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 2, 3}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 0, 0, 0}));
+  // A particle changed in place, then a comma joined.
+  const std::vector<std::string> clean2 = {"Bilbe을", "읽고", ",", "갔다."};
+  PostEvalAlignEojeols(clean2, {"Bilbe를", "읽고,", "갔다."}, &to, &joined);
+  EXPECT_EQ(to, (std::vector<size_t>{0, 1, 1, 2}));
+  EXPECT_EQ(joined, (std::vector<uint8_t>{0, 1, 1, 0}));
+  // A repeat removed: no mapping.
+  PostEvalAlignEojeols({"너무", "너무", "너무", "좋다"}, {"너무", "좋다"}, &to, &joined);
+  EXPECT_TRUE(to.empty());
 }
 
 // Human chat text (../shared/data/korean/chatbot, songys/Chatbot_data, MIT): questions and
@@ -162,7 +185,8 @@ TEST(PostEval, SplitByHash) {
 // Particle sites come from the analyzer's reading (no gold). Measured (issue 13): 7 of 1017
 // sentences changed by particles (6 typos fixed, 토로을 -> 토로를 unclear; see the post README),
 // 7 by style (4 spaces before a final mark, ???? and a run of 16 !, a space before a comma),
-// 1171/1224 fixed (95.7%; 1148 before the fourth round, 1170 before the fifth).
+// 1178/1224 fixed (96.2%; 1148 before the fourth round, 1170 before the fifth, 1171 before the
+// sixth; 1174 with the sixth round's rules counted the old way, before PostEvalAlignEojeols).
 TEST(PostEval, KiwiHeldOut) {
   const std::string dir = std::string(ONDO_SHARED_DIR) + "/data/korean/kiwipiepy_bench";
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
@@ -193,7 +217,7 @@ TEST(PostEval, KiwiHeldOut) {
   EXPECT_LE(Ratio(r.clean_changed_by_particles, r.sentences), 0.008);
   EXPECT_LE(Ratio(r.clean_changed_by_style, r.sentences), 0.008);  // 23 before issue 13 item 1
   EXPECT_EQ(r.clean_changed_by_repeats, 0u);
-  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.956);
+  EXPECT_GE(Ratio(r.particle_fixed, r.particle_errors), 0.96);
 }
 
 // The plain-text reader: spacing marks resolved, the text after the last TAB, tokens from the

@@ -250,6 +250,37 @@ Status ParsePostEvalFile(std::string_view data, std::vector<PostEvalSentence>* o
   return ParsePostEvalConllu(data, out);
 }
 
+void PostEvalAlignEojeols(const std::vector<std::string>& eojeols,
+                          const std::vector<std::string_view>& c, std::vector<size_t>* to,
+                          std::vector<uint8_t>* joined) {
+  to->assign(eojeols.size(), 0);
+  joined->assign(eojeols.size(), 0);
+  size_t i = 0, j = 0;
+  while (i < eojeols.size() && j < c.size()) {
+    if (eojeols[i] == c[j]) {
+      (*to)[i++] = j++;
+      continue;
+    }
+    size_t k = i, len = 0;
+    while (k < eojeols.size() && len < c[j].size() &&
+           c[j].substr(len).starts_with(eojeols[k])) {
+      len += eojeols[k].size();
+      ++k;
+    }
+    if (len == c[j].size() && k > i + 1) {
+      for (size_t x = i; x < k; ++x) {
+        (*to)[x] = j;
+        (*joined)[x] = 1;
+      }
+      i = k;
+      ++j;
+      continue;
+    }
+    (*to)[i++] = j++;  // changed in place
+  }
+  if (i != eojeols.size() || j != c.size()) to->clear();
+}
+
 bool PostEvalIsHeldOut(std::string_view sentence_text) {
   uint64_t h = 1469598103934665603ull;
   for (const char c : sentence_text) {
@@ -379,6 +410,8 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
 
   // (b) corrupted copies
   std::string clean_out;
+  std::vector<size_t> to;  // PostEvalAlignEojeols
+  std::vector<uint8_t> joined;
   for (const PostEvalSentence& s : sentences) {
     FindParticleSites(s, &eojeols, &sites);
     const std::string text = Join(eojeols);
@@ -402,16 +435,22 @@ Status EvaluatePost(PostProcessor* pp, const std::vector<PostEvalSentence>& all_
         ONDO_RETURN_IF_ERROR(process(input, &got));
         const std::vector<std::string_view> w = Words(got);
         const std::vector<std::string_view> c = Words(clean_out);
-        const bool aligned = w.size() == eojeols.size() && c.size() == eojeols.size();
+        // Where each clean eojeol stands in the processed clean text (`to`; `joined` when
+        // processing joined it with its neighbours, as the space before a final mark is
+        // removed: 커스텀 !! -> 커스텀!!), so that a style change elsewhere in the sentence does
+        // not hide the particle sites. Empty when the processed clean text does not map so (a
+        // repeat removed): then, as when the output has another number of eojeols than the
+        // processed clean text, no site of the sentence counts as fixed.
+        PostEvalAlignEojeols(eojeols, c, &to, &joined);
+        const bool aligned = !to.empty() && w.size() == c.size();
         for (size_t i = 0; i < eojeols.size(); ++i) {
           if (corrupted[i]) {
-            // Count every swapped site in the eojeol (almost always one).
-            size_t here = 0;
-            for (const ParticleSite& p : sites) here += p.eojeol == i;
             out->particle_errors += 1;
-            out->particle_fixed += aligned && w[i] == eojeols[i];
-            (void)here;
-          } else if (!aligned || w[i] != c[i]) {
+            // Fixed: the output eojeol equals the clean one, or (joined) the output equals the
+            // processed clean eojeol, which holds the clean one's bytes unchanged.
+            out->particle_fixed +=
+                aligned && (joined[i] ? w[to[i]] == c[to[i]] : w[to[i]] == eojeols[i]);
+          } else if (!aligned || w[to[i]] != c[to[i]]) {
             ++out->particle_other_changed;
           }
         }

@@ -53,6 +53,17 @@ Status ParsePostEvalPlain(std::string_view data, const Analyzer& analyzer,
 enum class PostEvalPart : uint8_t { kAll, kTune, kHeldOut };
 bool PostEvalIsHeldOut(std::string_view sentence_text);
 
+// How the (b) count finds a corrupted eojeol in the output: maps the eojeols of a clean
+// sentence to those of its processed copy `c`. (*to)[i] is the index in `c` of eojeol i;
+// (*joined)[i] is set where that eojeol of `c` is several clean eojeols written together (the
+// space before a mark removed: `커스텀`, `!!` -> `커스텀!!`), so that it holds eojeol i's bytes
+// unchanged. An eojeol of `c` that is neither is taken as clean eojeol i changed in place (a
+// particle changed in the clean text). `to` is left empty where the counts do not allow that
+// (a repeat removed): no site of such a sentence counts as fixed.
+void PostEvalAlignEojeols(const std::vector<std::string>& eojeols,
+                          const std::vector<std::string_view>& c, std::vector<size_t>* to,
+                          std::vector<uint8_t>* joined);
+
 struct PostEvalResult {
   // (a) clean text
   size_t sentences = 0, eojeols = 0, gold_particles = 0;

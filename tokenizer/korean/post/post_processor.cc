@@ -1006,6 +1006,33 @@ int32_t LastWordEnd(std::string_view in, const Eojeol& e) {
   return static_cast<int32_t>(end);
 }
 
+// Whether `host` (two or more syllables) stands elsewhere in the sentence (`an`, eojeols other
+// than `skip`) as a nominal of its own followed by a particle that is no 이-form (레토는, 리제에게):
+// then an eojeol host + 이 is rather host + a wrong 이 than a name ending in 이 (레토이 -> 레토가,
+// 리제이 -> 리제가; 뭄바이, 간사이 are never written 뭄바 + particle).
+bool HostStandsElsewhere(std::string_view in, const Analysis& an, size_t skip,
+                         std::string_view host) {
+  if (host.size() < 6) return false;
+  for (size_t j = 0; j < an.eojeols.size(); ++j) {
+    if (j == skip) continue;
+    const Eojeol& x = an.eojeols[j];
+    for (uint32_t k = 0; k + 1 < x.morph_count; ++k) {
+      const Morpheme& m = an.morphemes[x.morph_begin + k];
+      const Morpheme& p = an.morphemes[x.morph_begin + k + 1];
+      if (m.begin < 0 || m.end <= m.begin || !IsNominalTag(m.tag) || !IsParticleTag(p.tag) ||
+          p.begin != m.end || p.end <= p.begin) {
+        continue;
+      }
+      // The nominal begins the eojeol or follows an opening quote or bracket.
+      if (k > 0 && an.morphemes[x.morph_begin + k - 1].tag != Tag::kSS) continue;
+      if (in.substr(m.begin, m.end - m.begin) != host) continue;
+      if (in.substr(p.begin, p.end - p.begin).starts_with("이")) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether eojeol i of `an` (an analysis of `in`) ends its sentence after byte `from`: it is the
 // last one, or only sentence marks and closing quotes/brackets (at least one mark) follow.
 bool SentenceFinal(std::string_view in, const Analysis& an, size_t i, int32_t from) {
@@ -1042,7 +1069,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
       while (h > 0 && an.morphemes[e.morph_begin + h - 1].tag == Tag::kSS) --h;
       if (h == 0) continue;
       const Morpheme& host = an.morphemes[e.morph_begin + h - 1];
-      if (!HostTagOk(host.tag)) {
+      // A parenthetical attached to its host (김연아(…, 1990년 9월 5일~)는): the host is found
+      // through the bracket below, whatever the parenthetical ends in.
+      char32_t closer = 0;
+      PrevCodePoint(in, static_cast<size_t>(m.begin), &closer);
+      if (!HostTagOk(host.tag) && !(h < k && (closer == ')' || closer == ']'))) {
         // A quotation is a nominal: 은/는 이/가 을/를 과/와 (으)로 right after a closing quote
         // take the quoted sentence as their host whatever it ends in ('같다'는, "좋다"를; the
         // analyzer reads 다/EF + '/SS). Not the 이- family: a quoted sentence takes 라고.
@@ -1145,7 +1176,13 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         ONDO_RETURN_IF_ERROR(ScoreWindow(in, wb, we, static_cast<size_t>(m.begin),
                                          static_cast<size_t>(m.end - m.begin), right, &c0, &c1,
                                          &idx));
-        if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) continue;
+        // A compound noun as written (정형/NNG+외과/NNG) needs compound_margin, unless the
+        // correction reads its host as one known noun across the compound's cut (물가/NNG+를
+        // against 물/NNG+가을/NNG, 카드사/NNG+가 against 카드/NNG+사이/NNG): the ordinary margins.
+        if (written_in_noun_ && !corrected_host_spans_compound_ &&
+            !(c1 + options_.compound_margin < c0)) {
+          continue;
+        }
         // 을 read as the adnominal ending of a verb (결정지을 경기: 짓 + 을) stays.
         if (form == "을" && written_adnominal_ && !written_bad_adnominal_ &&
             written_before_noun_) {
@@ -1157,8 +1194,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
             std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
         bool rare = false;
         if (form == "이" && sound == 'V') ONDO_RETURN_IF_ERROR(RareBeforeI(host_word, &rare));
+        if (form == "이" && sound == 'V' && !rare) {
+          ONDO_RETURN_IF_ERROR(IPronounMisreading(host_word, &rare));
+        }
         float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") && !rare &&
-                           !written_i_determiner_
+                           !written_i_determiner_ && !HostStandsElsewhere(in, an, ei, host_word)
                        ? options_.flagged_margin_i
                        : options_.flagged_margin;
         if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
@@ -1171,9 +1211,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
           fm = std::max(fm, options_.short_host_margin);
         } else if (OneSyllableHost(in, e.begin, host_end) && options_.short_host_margin >= 0) {
           // Other particles after one syllable too (이해가 안가 = 안 가, not 안 + 가), unless
-          // the eojeol as written reads as no known word and its host as a noun (값가, 닭가).
-          bool noun = false;
-          if (written_unknown_) ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host_word, &noun));
+          // the eojeol as written reads as no known word and its host as a noun (값가, 닭가),
+          // or the analyzer itself reads it as that host + the particle as written (적/NNB+가/JX:
+          // the margin guards words read whole, 국가, 강가, and verb forms, 안가, 모은).
+          bool noun = written_particle_ == static_cast<size_t>(m.begin);
+          if (written_unknown_ && !noun) ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host_word, &noun));
           if (!noun) fm = std::max(fm, options_.short_host_margin);
         }
         if (!(c1 + fm < c0)) continue;
@@ -1231,6 +1273,8 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         }
       }
       ctx.context_end = ei + 1 < an.eojeols.size() ? an.eojeols[ei + 1].end : e.end;
+      ctx.sentence = &an;
+      ctx.index = ei;
       bool has = false;
       for (size_t x = 0; x < n_flagged; ++x) {
         has = has || (edits_[x].begin >= static_cast<uint32_t>(e.begin) &&
@@ -1365,7 +1409,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     ONDO_RETURN_IF_ERROR(ScoreWindow(in, vocative ? e.begin : ctx.context_begin, ctx.context_end,
                                      at, c.form.size(), right, &c0, &c1, &idx));
     if (written_last_ == Tag::kNA) return Status::Ok();
-    if (written_in_noun_ && !(c1 + options_.compound_margin < c0)) return Status::Ok();
+    if (written_in_noun_ && !corrected_host_spans_compound_ &&
+        !(c1 + options_.compound_margin < c0)) {
+      return Status::Ok();  // (as for flagged particles)
+    }
     // The word as written already reads as host + a fitting particle elsewhere (오이/NNG+랑).
     if (written_particle_ > at) return Status::Ok();
     if (c.form == "을" && written_adnominal_ && !written_bad_adnominal_ && written_before_noun_) {
@@ -1404,8 +1451,11 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
     bool rare = false;
     if (c.form.starts_with("이")) ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
+    if (c.form == "이" && !rare) ONDO_RETURN_IF_ERROR(IPronounMisreading(host, &rare));
     float margin = c.form.starts_with("이") && !host.ends_with("씨") && !rare &&
-                           !written_i_determiner_
+                           !written_i_determiner_ &&
+                           !(ctx.sentence != nullptr &&
+                             HostStandsElsewhere(in, *ctx.sentence, ctx.index, host))
                        ? options_.unflagged_margin_i
                        : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the
@@ -1433,8 +1483,10 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
       margin = -1e9f;
       if (!(c1 + options_.short_host_margin_i < c0)) return Status::Ok();
     } else if (short_host) {
-      bool noun = false;
-      if (written_unknown_ && c.form != "이") ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
+      bool noun = written_particle_ == at;  // (as for flagged particles: 적/NNB+가/JX)
+      if (written_unknown_ && c.form != "이" && !noun) {
+        ONDO_RETURN_IF_ERROR(HostReadsAsNoun(host, &noun));
+      }
       if (!noun) margin = std::max(margin, options_.short_host_margin);
     }
     // The eojeol itself (read with its neighbours as context) and the whole window must both
@@ -1492,14 +1544,32 @@ Status PostProcessor::RareBeforeI(std::string_view host, bool* rare) {
       last == U'후') {
     return Status::Ok();
   }
+  bool word = false;
+  ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
+  *rare = !word;
+  return Status::Ok();
+}
+
+Status PostProcessor::LastSyllableIWord(std::string_view host, bool* word) {
+  *word = false;
+  char32_t last = 0;
+  const size_t q = PrevCodePoint(host, host.size(), &last);
+  if (q == host.size() || !IsHangulSyllable(last)) return Status::Ok();
   char tail[6];
   std::memcpy(tail, host.data() + q, 3);
   std::memcpy(tail + 3, "이", 3);
   ONDO_RETURN_IF_ERROR(analyzer_->Analyze(std::string_view(tail, 6), &analysis_host_));
-  const bool word = analysis_host_.eojeols.size() == 1 &&
-                    analysis_host_.eojeols[0].morph_count == 1 &&
-                    !analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].unknown;
-  *rare = !word;
+  *word = analysis_host_.eojeols.size() == 1 && analysis_host_.eojeols[0].morph_count == 1 &&
+          !analysis_host_.morphemes[analysis_host_.eojeols[0].morph_begin].unknown;
+  return Status::Ok();
+}
+
+Status PostProcessor::IPronounMisreading(std::string_view host, bool* misreading) {
+  *misreading = false;
+  if (!written_i_pronoun_) return Status::Ok();
+  bool word = false;
+  ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
+  *misreading = !word;
   return Status::Ok();
 }
 
@@ -1577,9 +1647,12 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
   written_after_adnominal_ = false;
   written_next_stem_ = false;
   written_i_determiner_ = false;
+  written_i_pronoun_ = false;
   written_bad_adnominal_ = false;
   corrected_known_host_ = false;
   corrected_host_tag_ = Tag::kNA;
+  corrected_host_spans_compound_ = false;
+  written_noun_begin_ = 0;
   corrected_next_predicate_ = false;
   corrected_next_noun_ = false;
   corrected_next_determiner_ = false;
@@ -1629,6 +1702,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
           !m.unknown && IsNominalTag(analysis2_.morphemes[x.morph_begin + k - 1].tag) &&
           analysis2_.morphemes[x.morph_begin + k - 1].tag != Tag::kNR) {
         written_in_noun_ = true;
+        written_noun_begin_ = m.begin;
       }
     }
     for (uint32_t k = x.morph_count; k-- > 0;) {
@@ -1636,6 +1710,7 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       if (!IsSymbolTag(m.tag)) {
         written_last_ = m.tag;
         written_i_determiner_ = m.tag == Tag::kMM && k > 0 && m.begin == rel;
+        written_i_pronoun_ = m.tag == Tag::kNP && k > 0 && m.begin == rel;
         // An adnominal ending counts only after a verb or adjective stem (짓 + 을), not
         // after the copula (관계 + 이 + 을 is a misreading of 관계을).
         // Only an ending written as such (짓 + 을), not ㄹ inside the stem's syllable (공모을 read
@@ -1687,6 +1762,8 @@ Status PostProcessor::ScoreWindow(std::string_view in, int32_t begin, int32_t en
       }
       corrected_known_host_ = marks_only && IsNominalTag(h.tag) && !h.unknown;
       if (corrected_known_host_) corrected_host_tag_ = h.tag;
+      corrected_host_spans_compound_ = corrected_known_host_ && written_in_noun_ &&
+                                       h.begin >= 0 && h.begin < written_noun_begin_;
     }
     // The eojeol after it begins with a predicate (가르친, 속한: a noun + 하다) or an adverb.
     if (*index + 1 < analysis2_.eojeols.size()) {

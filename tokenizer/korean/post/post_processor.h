@@ -156,6 +156,8 @@ class PostProcessor {
     int32_t context_begin = 0;       // start of the previous eojeol (or of this one)
     int32_t context_end = 0;         // end of the next eojeol (or of this one)
     bool after_bare_nominal = false;  // the eojeol before ends in a nominal (밑줄 그은)
+    const Analysis* sentence = nullptr;  // the sentence's analysis, this eojeol's index in it
+    size_t index = 0;
   };
   // Costs (sum over the eojeols of the window in[begin, end), analysed without lenient
   // particles) of the window as written and with in[at, at + len) replaced by `right`. The
@@ -165,6 +167,12 @@ class PostProcessor {
   // Whether 이 after `host` (two or more syllables, ending in a vowel) is rather the particle
   // than the end of a word: HostVowelRareBeforeI, or ㅜ + 이 that is no word of the lexicon.
   Status RareBeforeI(std::string_view host, bool* rare);
+  // Whether the last syllable of `host` + 이, read alone, is one known word (구이, 파이, 사이).
+  Status LastSyllableIWord(std::string_view host, bool* word);
+  // Whether the written eojeol read as host + 이/NP (돌가루/NNP+이/NP; no pronoun ends a word
+  // after another morpheme) is a misreading of host + 이 rather than a word in 이 (장어구이:
+  // 구이 is a word): written_i_pronoun_ and LastSyllableIWord false.
+  Status IPronounMisreading(std::string_view host, bool* misreading);
   // Whether `word` read alone is one known nominal or adverb cheaper than frequent_word_cost
   // (나이, 차이, 아이: words, not a host + 이).
   Status FrequentWord(std::string_view word, bool* frequent);
@@ -190,6 +198,7 @@ class PostProcessor {
   // whether the next eojeol of the window begins with a nominal (결정지을 경기: 을 adnominal).
   Tag written_last_ = Tag::kNA;
   bool written_in_noun_ = false;
+  int32_t written_noun_begin_ = 0;  // where that compound's last noun begins (window offset)
   size_t written_particle_ = 0;
   bool written_before_noun_ = false;  // the next eojeol begins with a nominal (no 하다 verb)
   bool written_adnominal_ = false;    // the written eojeol ends in verb/adjective + ETM
@@ -197,15 +206,19 @@ class PostProcessor {
   float written_eojeol_cost_ = 0, corrected_eojeol_cost_ = 0;  // of the edited eojeol alone
   bool written_unknown_ = false;  // the particle's syllable read inside an unknown word
   bool written_after_adnominal_ = false;  // the eojeol before ends in an adnominal ending (ETM)
-  bool written_next_stem_ = false;
+  bool written_next_stem_ = false;  // the eojeol after begins with a verb/adjective stem or XR
   // The written eojeol ends in 이 read as a determiner after another morpheme (하나/NR+이/MM,
   // 모두/MAG+이/MM): no reading, since a determiner never ends an eojeol after a word.
-  bool written_i_determiner_ = false;  // the eojeol after begins with a verb/adjective stem or XR
+  bool written_i_determiner_ = false;
+  bool written_i_pronoun_ = false;  // ... 이 read as the pronoun after a word (돌가루/NNP+이/NP)
   // The corrected eojeol reads as a known nominal + the particle; the eojeol after it (in the
   // corrected window) begins with a predicate (verb, adjective, 아니다, noun + 하다), or with a
   // nominal (also a prefix, a number, Latin or Hanja).
   bool corrected_known_host_ = false;
   Tag corrected_host_tag_ = Tag::kNA;  // the tag of that nominal
+  // That known nominal begins before the last noun of the written compound: the correction
+  // reads as one word what the written reading cuts (총영사관/NNG+이 against 총영사/NNG+관가/NNG).
+  bool corrected_host_spans_compound_ = false;
   bool corrected_next_predicate_ = false;
   bool corrected_next_noun_ = false;
   bool corrected_next_determiner_ = false;  // begins with a determiner (MM: 어느, 그)

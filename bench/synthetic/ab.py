@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ab.py: decode speed of two commands on one model file, interleaved, as paired rounds.
+"""ab.py: decode (or prompt) speed of two commands on one model file, interleaved, as paired rounds.
 
 The host's memory bandwidth can change by 1.7x within a minute (see run_peers.sh), so two
 decode figures taken minutes apart say little about a few percent. This runs A and B
@@ -11,7 +11,8 @@ A command is an ondo binary, possibly behind `env VAR=...` (an experiment switch
 (the last word of the command ends in llama-bench, e.g. `../shared/peers/run ik llama-bench`),
 run as `CMD -m MODEL -t T -p 0 -n N -r R -o json`. For ondo the round also shows its
 `--roofline` fraction (its decode against the read rate of its own weights, measured around
-each repetition) and that read rate.
+each repetition) and that read rate. With `--prompt N` the rounds measure prompt processing of
+N tokens (one batch, llama-bench's ppN) instead of decode.
 
   bench/synthetic/ab.py -m build/synthetic/qwen2.5-1.5b-synth.q8_0.gguf -t 2 --rounds 4 \\
       --a 'build/bin/ondo' --b '../shared/peers/run ik llama-bench'
@@ -36,22 +37,29 @@ def is_llama_bench(cmd):
 
 
 def command(cmd, a):
+    gen = 0 if a.prompt > 0 else a.gen
     if is_llama_bench(cmd):
-        return cmd + ['-m', a.model, '-t', str(a.threads), '-p', '0', '-n', str(a.gen),
+        return cmd + ['-m', a.model, '-t', str(a.threads), '-p', str(a.prompt), '-n', str(gen),
                       '-r', str(a.reps), '-o', 'json']
-    return cmd + ['bench', '-m', a.model, '-t', str(a.threads), '--prompt', '0', '--gen',
-                  str(a.gen), '--reps', str(a.reps), '--roofline', '--json']
+    return cmd + ['bench', '-m', a.model, '-t', str(a.threads), '--prompt', str(a.prompt),
+                  '--gen', str(gen), '--reps', str(a.reps), '--json'] + \
+        ([] if a.prompt > 0 else ['--roofline'])
 
 
-def parse(cmd, text):
-    """{"tok_s": ..., and for ondo "roofline": ..., "read_gb_s": ...}"""
+def parse(cmd, text, a):
+    """{"tok_s": ..., and for ondo's decode "roofline": ..., "read_gb_s": ...}"""
     if is_llama_bench(cmd):
         rows = json.loads(text)
-        tg = [r for r in rows if r.get('n_gen', 0) > 0 and r.get('n_prompt', 0) == 0]
-        if not tg:
-            raise ValueError('no decode row in the llama-bench output')
-        return {'tok_s': float(tg[0]['avg_ts'])}
+        if a.prompt > 0:
+            rows = [r for r in rows if r.get('n_prompt', 0) == a.prompt and r.get('n_gen', 0) == 0]
+        else:
+            rows = [r for r in rows if r.get('n_gen', 0) > 0 and r.get('n_prompt', 0) == 0]
+        if not rows:
+            raise ValueError('no matching row in the llama-bench output')
+        return {'tok_s': float(rows[0]['avg_ts'])}
     d = json.loads(text.strip().splitlines()[-1])
+    if a.prompt > 0:
+        return {'tok_s': float(d['prompt_tok_s'])}
     return {'tok_s': float(d['decode_tok_s']), 'roofline': float(d['roofline_fraction']),
             'read_gb_s': float(d['weights_read_gb_s'])}
 
@@ -74,7 +82,7 @@ def run_one(cmd, a, tmp):
         with open(err) as f:
             raise RuntimeError(f"{shlex.join(cmd)} failed (exit {meta['rc']}): {f.read().strip()}")
     with open(out) as f:
-        r = parse(cmd, f.read())
+        r = parse(cmd, f.read(), a)
     r['others_cpu_pct'] = meta['others_cpu_pct']
     return r
 
@@ -92,6 +100,7 @@ def main():
     p.add_argument('-t', '--threads', type=int, default=2)
     p.add_argument('--rounds', type=int, default=4)
     p.add_argument('--gen', type=int, default=64)
+    p.add_argument('--prompt', type=int, default=0, help='measure prompt processing of N tokens instead of decode')
     p.add_argument('--reps', type=int, default=3)
     p.add_argument('--a', required=True, help='command A (shell words)')
     p.add_argument('--b', required=True, help='command B (shell words)')
@@ -100,7 +109,8 @@ def main():
     a = p.parse_args()
     cmds = {'A': shlex.split(a.a), 'B': shlex.split(a.b)}
     print(f"A: {shlex.join(cmds['A'])}\nB: {shlex.join(cmds['B'])}\n"
-          f"{os.path.basename(a.model)}, {a.threads} thread(s), decode {a.gen} x {a.reps} repetitions per run")
+          f"{os.path.basename(a.model)}, {a.threads} thread(s), "
+          f"{f'prompt {a.prompt}' if a.prompt > 0 else f'decode {a.gen}'} x {a.reps} repetitions per run")
     res = {'A': [], 'B': []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.rounds):

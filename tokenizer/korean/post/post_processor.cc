@@ -1192,15 +1192,11 @@ Status PostProcessor::FixParticles(const std::string& in, std::string* out) {
         // (Not after the title 씨, which ends no name: 배씨이 -> 배씨가.)
         const std::string_view host_word =
             std::string_view(in).substr(e.begin, host_end - static_cast<size_t>(e.begin));
-        bool rare = false;
-        if (form == "이" && sound == 'V') ONDO_RETURN_IF_ERROR(RareBeforeI(host_word, &rare));
-        if (form == "이" && sound == 'V' && !rare) {
-          ONDO_RETURN_IF_ERROR(IPronounMisreading(host_word, &rare));
+        bool wide = false;
+        if (form == "이" && sound == 'V') {
+          ONDO_RETURN_IF_ERROR(WideMarginI(in, &an, ei, host_word, true, &wide));
         }
-        float fm = form == "이" && sound == 'V' && !host_word.ends_with("씨") && !rare &&
-                           !written_i_determiner_ && !HostStandsElsewhere(in, an, ei, host_word)
-                       ? options_.flagged_margin_i
-                       : options_.flagged_margin;
+        float fm = wide ? options_.flagged_margin_i : options_.flagged_margin;
         if (form == "이" && sound == 'V' && OneSyllableHost(in, e.begin, host_end)) {
           bool ok = false;
           ONDO_RETURN_IF_ERROR(ShortHostVowelI(in, e.begin, host_end - 3, host_end, c0, c1, &ok));
@@ -1449,15 +1445,11 @@ Status PostProcessor::TryUnflagged(std::string_view in, const Eojeol& e,
     if (vocative && p.tag != Tag::kJKV) ok = false;
     if (!ok) return Status::Ok();
     // (Also 이나, 이랑, 이라고, 이며 after a vowel: 간사이랑, 엠제이나 are names + 랑, 나.)
-    bool rare = false;
-    if (c.form.starts_with("이")) ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
-    if (c.form == "이" && !rare) ONDO_RETURN_IF_ERROR(IPronounMisreading(host, &rare));
-    float margin = c.form.starts_with("이") && !host.ends_with("씨") && !rare &&
-                           !written_i_determiner_ &&
-                           !(ctx.sentence != nullptr &&
-                             HostStandsElsewhere(in, *ctx.sentence, ctx.index, host))
-                       ? options_.unflagged_margin_i
-                       : options_.unflagged_margin;
+    bool wide = false;
+    if (c.form.starts_with("이")) {
+      ONDO_RETURN_IF_ERROR(WideMarginI(in, ctx.sentence, ctx.index, host, c.form == "이", &wide));
+    }
+    float margin = wide ? options_.unflagged_margin_i : options_.unflagged_margin;
     // 로서, 로써 after a consonant other than ㄹ: no word ends so (none in KLUE, GSD, Kiwi, the
     // KLUE NLI dev set or the chat corpus), the particle is 으로서, 으로써 — where the corrected
     // eojeol reads as a nominal + that particle (above), whatever the scores (연대기반로서, read as
@@ -1564,12 +1556,19 @@ Status PostProcessor::LastSyllableIWord(std::string_view host, bool* word) {
   return Status::Ok();
 }
 
-Status PostProcessor::IPronounMisreading(std::string_view host, bool* misreading) {
-  *misreading = false;
-  if (!written_i_pronoun_) return Status::Ok();
-  bool word = false;
-  ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
-  *misreading = !word;
+Status PostProcessor::WideMarginI(std::string_view in, const Analysis* sentence, size_t index,
+                                  std::string_view host, bool plain, bool* wide) {
+  *wide = false;
+  bool rare = false;
+  ONDO_RETURN_IF_ERROR(RareBeforeI(host, &rare));
+  if (rare) return Status::Ok();
+  if (plain && written_i_pronoun_) {
+    bool word = false;
+    ONDO_RETURN_IF_ERROR(LastSyllableIWord(host, &word));
+    if (!word) return Status::Ok();
+  }
+  *wide = !host.ends_with("씨") && !written_i_determiner_ &&
+          !(sentence != nullptr && HostStandsElsewhere(in, *sentence, index, host));
   return Status::Ok();
 }
 

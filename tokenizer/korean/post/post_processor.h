@@ -169,10 +169,15 @@ class PostProcessor {
   Status RareBeforeI(std::string_view host, bool* rare);
   // Whether the last syllable of `host` + 이, read alone, is one known word (구이, 파이, 사이).
   Status LastSyllableIWord(std::string_view host, bool* word);
-  // Whether the written eojeol read as host + 이/NP (돌가루/NNP+이/NP; no pronoun ends a word
-  // after another morpheme) is a misreading of host + 이 rather than a word in 이 (장어구이:
-  // 구이 is a word): written_i_pronoun_ and LastSyllableIWord false.
-  Status IPronounMisreading(std::string_view host, bool* misreading);
+  // Whether 이 (`plain`) or an 이-form (이나, 이랑: `plain` false) after `host`, a word ending
+  // in a vowel, takes the wider margin of a word that may itself end in 이 (names: 뭄바이,
+  // 엠제이). Not after the title 씨, which ends no name (배씨이 -> 배씨가); not where RareBeforeI;
+  // not where ScoreWindow read the written 이 as a determiner after a word (하나이), nor, plain,
+  // as a pronoun after a word (돌가루/NNP+이/NP: a misreading unless the last syllable + 이 is a
+  // word, 장어구이); not where the host stands elsewhere in `sentence` (eojeols other than
+  // `index`; may be null) as a nominal + another particle (레토이 ... 레토는).
+  Status WideMarginI(std::string_view in, const Analysis* sentence, size_t index,
+                     std::string_view host, bool plain, bool* wide);
   // Whether `word` read alone is one known nominal or adverb cheaper than frequent_word_cost
   // (나이, 차이, 아이: words, not a host + 이).
   Status FrequentWord(std::string_view word, bool* frequent);

@@ -139,63 +139,25 @@ float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
   return out;
 }
 
-// Decode (one token, MatMul with n_tok == 1): NR (1..4) weight rows against the token. Each
-// 16-element chunk of the activation row is loaded and widened once for the NR rows, and the
-// rows' two accumulators each are independent FMA chains (8 for 4 rows): one row at a time
-// has 2 chains, so it waits on the FMA latency, and widens the token's chunk again for every
-// row (llvm-mca, F16, cycles per 16 elements and row: Cortex-A53 32 -> 23, Cortex-A55 15 ->
-// 14, Cortex-A76 16 -> 13). Each row's sum is taken in the same order as DotRowTokens<Row, 1>
-// (VecDot), so the result is the same bit for bit.
+// Decode (one token, MatMul with n_tok == 1): NR (1..4) weight rows against the token, as the
+// prefill kernels with the operands' roles swapped: the token is the operand loaded (and
+// widened) once per chunk or block, the NR rows the ones that change. Products and scales are
+// commutative (fma, sdot, smull), so each row's sum is the one VecDot gives, bit for bit. One
+// row at a time has 2 FMA chains (float) or one block's chain (Q8_0) and waits on their
+// latency, and widens the token's chunk again for every row (llvm-mca, cycles per row: F16 per
+// 16 elements Cortex-A53 32 -> 23, Cortex-A55 15 -> 14, Cortex-A76 16 -> 13; Q8_0 per block
+// Cortex-A53 without sdot 60 -> 22, Cortex-A55 with it 28 -> 9).
 template <class Row, int NR>
 void RowsToken(int64_t n, const Byte* w, size_t wrb, const Byte* x, float* y) {
-  float32x4_t acc[NR][2];
-  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = vdupq_n_f32(0.0f);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float32x4_t xv[4];
-    Row::Load16(x + i * Row::kBytes, xv);
-    for (int r = 0; r < NR; ++r) {
-      float32x4_t wv[4];
-      Row::Load16(w + r * wrb + i * Row::kBytes, wv);
-      acc[r][0] = vfmaq_f32(acc[r][0], wv[0], xv[0]);
-      acc[r][1] = vfmaq_f32(acc[r][1], wv[1], xv[1]);
-      acc[r][0] = vfmaq_f32(acc[r][0], wv[2], xv[2]);
-      acc[r][1] = vfmaq_f32(acc[r][1], wv[3], xv[3]);
-    }
-  }
-  for (int r = 0; r < NR; ++r) {
-    float sum = vaddvq_f32(vaddq_f32(acc[r][0], acc[r][1]));
-    for (int64_t j = i; j < n; ++j) {
-      sum += Row::Load1(w + r * wrb + j * Row::kBytes) * Row::Load1(x + j * Row::kBytes);
-    }
-    y[r] = sum;
-  }
+  const Byte* rows[NR];
+  for (int r = 0; r < NR; ++r) rows[r] = w + r * wrb;
+  DotRowTokens<Row, NR>(n, x, rows, y);
 }
-
-// Q8_0 decode: NR (1..4) rows against one token. Per block the token's 32 quants are loaded
-// once for the NR rows; each row keeps its own accumulator and takes the same steps in the same
-// order as DotRowTokensQ8_0<1> (VecDot), so the result is the same bit for bit. One row at a
-// time, the in-order cores wait on each block's chain (llvm-mca, cycles a block and row: 60 -> 22
-// on Cortex-A53 without sdot, 28 -> 9 on Cortex-A55 with it).
 template <int NR>
-void RowsTokenQ8_0(int64_t nb, const Byte* w, size_t wrb, const Byte* x, float* y) {
-  float32x4_t acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = vdupq_n_f32(0.0f);
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const Byte* xb = x + ib * sizeof(block_q8_0);
-    const float dx = LoadHalf(xb);
-    const int8x16_t x0 = vld1q_s8(reinterpret_cast<const int8_t*>(xb + 2));
-    const int8x16_t x1 = vld1q_s8(reinterpret_cast<const int8_t*>(xb + 18));
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; ++r) {
-      const Byte* wb = w + r * wrb + ib * sizeof(block_q8_0);
-      const int8x16_t w0 = vld1q_s8(reinterpret_cast<const int8_t*>(wb + 2));
-      const int8x16_t w1 = vld1q_s8(reinterpret_cast<const int8_t*>(wb + 18));
-      const int32x4_t p = DotI8(DotI8(vdupq_n_s32(0), w0, x0), w1, x1);
-      acc[r] = vmlaq_n_f32(acc[r], vcvtq_f32_s32(p), LoadHalf(wb) * dx);
-    }
-  }
-  for (int r = 0; r < NR; ++r) y[r] = vaddvq_f32(acc[r]);
+void RowsTokenQ8_0(int64_t n, const Byte* w, size_t wrb, const Byte* x, float* y) {
+  const Byte* rows[NR];
+  for (int r = 0; r < NR; ++r) rows[r] = w + r * wrb;
+  DotRowTokensQ8_0<NR>(n, x, rows, y);
 }
 
 // Rows [r0, r1) against one token, four at a time: tile.Run<NR>(w_rows, w_row_bytes, x, y).
@@ -240,7 +202,7 @@ struct Q8_0Kernel {
     int64_t n;
     template <int NR>
     void Run(const Byte* w, size_t wrb, const Byte* x, float* y) const {
-      RowsTokenQ8_0<NR>(n / kQK8_0, w, wrb, x, y);
+      RowsTokenQ8_0<NR>(n, w, wrb, x, y);
     }
   };
 };

@@ -264,6 +264,36 @@ TEST_P(SimdTest, MatMulMatchesReference) {
   }
 }
 
+// The NEON decode kernels take 4 rows against the token with the operands' roles swapped
+// (kernels/arm/neon.cc); products and scales are commutative, so each row's value is the one
+// VecDot gives, bit for bit. (The x86 sets' one-row decode kernels use more accumulators than
+// their VecDot and agree only within rounding, as the test above checks.)
+TEST_P(SimdTest, NeonDecodeEqualsVecDotBitForBit) {
+  if (GetParam() != Isa::kNeon && GetParam() != Isa::kNeonDot) GTEST_SKIP() << "NEON sets only";
+  std::mt19937 rng(43);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    for (int64_t k : {int64_t{32}, int64_t{96}, int64_t{1536}}) {
+      const size_t row = RowBytes(t, k);
+      const int64_t rows = 11;
+      const size_t wrb = row + 3;
+      Buffer w(wrb * rows, 1), x(row, 2);
+      for (int64_t r = 0; r < rows; ++r) {
+        const std::vector<float> f = TestValues(rng, k);
+        Ref().For(t).quantize_row(f.data(), w.data() + r * wrb, k);
+      }
+      const std::vector<float> f = TestValues(rng, k);
+      Ref().For(t).quantize_row(f.data(), x.data(), k);
+      std::vector<float> y(rows, -7.0f);
+      set_->For(t).mat_mul(w.data(), wrb, 1, rows, k, x.data(), row, 1, y.data(), 1);
+      EXPECT_EQ(y[0], -7.0f);
+      for (int64_t r = 1; r < rows; ++r) {
+        ASSERT_EQ(y[r], set_->For(t).vec_dot(k, w.data() + r * wrb, x.data()))
+            << Info(t).name << " k " << k << " row " << r;
+      }
+    }
+  }
+}
+
 // Q8_0 blocks of random bytes (finite random scales): weights anywhere in [-128, 127],
 // activations in [-128, 127] for AVX-512 (exact for every int8 pair) and [-127, 127] for
 // AVX2 (what QuantizeRow produces). Shapes that reach the tiled kernels' remainders: row

@@ -414,14 +414,11 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
   }
   // Biases (Qwen's Q, K and V) on the pool too: serial, they left the other threads idle for
   // 512 x 2048 additions per layer of a prompt.
-  bool bias = false;
-  for (const MatMulJob& j : jobs) bias = bias || (j.bias != nullptr && j.bias->present());
-  if (bias) {
+  const auto has_bias = [](const MatMulJob& j) { return j.bias != nullptr && j.bias->present(); };
+  if (std::any_of(jobs.begin(), jobs.end(), has_bias)) {
     ForTokens(n_tokens, [&](int t) {
       for (const MatMulJob& j : jobs) {
-        if (j.bias != nullptr && j.bias->present()) {
-          kernels::Add(j.bias->f32(), j.out + t * j.out_stride, j.w->n_rows);
-        }
+        if (has_bias(j)) kernels::Add(j.bias->f32(), j.out + t * j.out_stride, j.w->n_rows);
       }
     });
   }

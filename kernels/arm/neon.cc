@@ -160,23 +160,6 @@ void RowsTokenQ8_0(int64_t n, const Byte* w, size_t wrb, const Byte* x, float* y
   DotRowTokensQ8_0<NR>(n, x, rows, y);
 }
 
-// Rows [r0, r1) against one token, four at a time: tile.Run<NR>(w_rows, w_row_bytes, x, y).
-template <class Tile>
-void DecodeRows(const Tile& tile, const Byte* w, size_t wrb, int64_t r0, int64_t r1,
-                const Byte* x, float* y) {
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    tile.template Run<4>(w + static_cast<size_t>(r) * wrb, wrb, x, y + r);
-  }
-  const Byte* wr = w + static_cast<size_t>(r) * wrb;
-  switch (r1 - r) {
-    case 3: tile.template Run<3>(wr, wrb, x, y + r); break;
-    case 2: tile.template Run<2>(wr, wrb, x, y + r); break;
-    case 1: tile.template Run<1>(wr, wrb, x, y + r); break;
-    default: break;
-  }
-}
-
 // Kernel::Run<NT> is one row against NT tokens (prefill); Kernel::Tile{k}.Run<NR>(w, w_row_bytes,
 // x, y) is NR rows against one token (decode).
 template <class Row>

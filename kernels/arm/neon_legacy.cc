@@ -193,6 +193,16 @@ void RowsTile(int64_t nb, const Byte* w, size_t wrb, const Byte* x, float* y) {
   for (int r = 0; r < NR; ++r) y[r] = out[r];
 }
 
+// RowsTile as a tile of DecodeRows (neon_util.h).
+template <Kind K>
+struct RowsTiles {
+  int64_t nb;
+  template <int NR>
+  void Run(const Byte* w, size_t wrb, const Byte* x, float* y) const {
+    RowsTile<K, NR>(nb, w, wrb, x, y);
+  }
+};
+
 // Prefill: NR (1..2) rows against NT (1..4) tokens; lane t of row r's accumulator is token t.
 template <Kind K, int NR, int NT>
 void TokensTile(int64_t nb, const Byte* w, size_t wrb, const Byte* const (&xs)[kLanes], float* y,
@@ -258,17 +268,7 @@ void MatMulLegacy(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int
   const Byte* xb = static_cast<const Byte*>(x_vd);
   const int64_t nb = k / kQK4_0;
   if (n_tok == 1) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) {
-      RowsTile<K, 4>(nb, wb + static_cast<size_t>(r) * w_row_bytes, w_row_bytes, xb, y + r);
-    }
-    const Byte* wr = wb + static_cast<size_t>(r) * w_row_bytes;
-    switch (r1 - r) {
-      case 3: RowsTile<K, 3>(nb, wr, w_row_bytes, xb, y + r); break;
-      case 2: RowsTile<K, 2>(nb, wr, w_row_bytes, xb, y + r); break;
-      case 1: RowsTile<K, 1>(nb, wr, w_row_bytes, xb, y + r); break;
-      default: break;
-    }
+    DecodeRows(RowsTiles<K>{nb}, wb, w_row_bytes, r0, r1, xb, y);
     return;
   }
   int64_t chunk = static_cast<int64_t>(kChunkBytes / (w_row_bytes > 0 ? w_row_bytes : 1));

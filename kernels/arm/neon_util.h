@@ -55,6 +55,24 @@ inline void RunTokens(int nt, int64_t n, const unsigned char* row, const unsigne
   Kernel::template Run<MaxNT>(n, row, xs, out);
 }
 
+// Decode: rows [r0, r1) against one token, four at a time and the 1..3 left at the end:
+// tile.Run<NR>(first_row, w_row_bytes, x, y_of_first_row) computes NR rows.
+template <class Tile>
+void DecodeRows(const Tile& tile, const unsigned char* w, size_t wrb, int64_t r0, int64_t r1,
+                const unsigned char* x, float* y) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    tile.template Run<4>(w + static_cast<size_t>(r) * wrb, wrb, x, y + r);
+  }
+  const unsigned char* wr = w + static_cast<size_t>(r) * wrb;
+  switch (r1 - r) {
+    case 3: tile.template Run<3>(wr, wrb, x, y + r); break;
+    case 2: tile.template Run<2>(wr, wrb, x, y + r); break;
+    case 1: tile.template Run<1>(wr, wrb, x, y + r); break;
+    default: break;
+  }
+}
+
 // The MatMul of a type whose row kernel handles 1..MaxTok tokens at once:
 // Kernel::Run<NT>(k, w_row, x_rows[NT], out[NT]) computes one weight row against NT activation
 // rows, so each weight block is unpacked once per group of MaxTok tokens (prefill) and once per

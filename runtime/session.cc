@@ -306,36 +306,39 @@ Status Session::Shift(int keep, int discard) {
 }
 
 void Session::MatMul(const WeightView& w, const WeightView* bias, const float* in,
-                     int64_t in_stride, int n_tokens, float* out, int64_t out_stride) {
+                     int64_t in_stride, int n_tokens, float* out, int64_t out_stride, TokenStep step) {
   const MatMulJob job{&w, bias, out, out_stride};
-  MatMuls(std::span<const MatMulJob>(&job, 1), in, in_stride, n_tokens);
+  MatMuls(std::span<const MatMulJob>(&job, 1), in, in_stride, n_tokens, step);
 }
 
 void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride,
-                      int n_tokens) {
+                      int n_tokens, TokenStep step) {
   assert(!jobs.empty() && jobs.size() <= kMaxJobs);
   const int64_t k = jobs[0].w->n_cols;
   const kernels::DType vd = kernels::Info(jobs[0].w->type).vec_dot_type;
-  for (const MatMulJob& j : jobs.subspan(1)) {
-    if (kernels::Info(j.w->type).vec_dot_type != vd) {
-      // Mixed activation types (a rare file layout): one product at a time.
-      for (const MatMulJob& one : jobs) MatMul(*one.w, one.bias, in, in_stride, n_tokens, one.out, one.out_stride);
-      return;
-    }
+  const bool mixed = std::any_of(jobs.begin() + 1, jobs.end(), [&](const MatMulJob& j) {
+    return kernels::Info(j.w->type).vec_dot_type != vd;
+  });
+  // The observer and mixed products read the whole input first: the step's pass of its own.
+  if (step && (mixed || observer_ != nullptr)) {
+    ForTokens(n_tokens, step);
+    step = {};
+  }
+  if (mixed) {
+    // Mixed activation types (a rare file layout): one product at a time.
+    for (const MatMulJob& one : jobs) MatMul(*one.w, one.bias, in, in_stride, n_tokens, one.out, one.out_stride);
+    return;
   }
   if (observer_ != nullptr) {
     for (const MatMulJob& j : jobs) observer_->Observe(ModelView(j.w), in, in_stride, n_tokens);
   }
   const size_t x_row_bytes = kernels::RowBytes(vd, k);
   uint8_t* act = act_.data();
-  if (n_tokens == 1) {
-    kernels::QuantizeRow(vd, in, act, k);
-  } else {
-    pool_.ParallelFor(n_tokens, [&](int t, int) {
-      kernels::QuantizeRow(vd, in + t * in_stride, act + t * x_row_bytes, k);
-    });
-  }
-  // Chunks of rows taken dynamically by the threads: about kTasksPerThread each, so the wait
+  ForTokens(n_tokens, [&](int t) {
+    if (step) step(t);
+    kernels::QuantizeRow(vd, in + t * in_stride, act + t * x_row_bytes, k);
+  });
+  // Chunks of rows shared out to the threads: about kTasksPerThread each, so the wait
   // for the last chunk is short, each a multiple of 16 rows (whole SIMD row tiles) and large
   // enough to amortize taking it (one atomic increment) and the kernel call's set-up (it
   // rearranges the activations). Decode cuts kDecodeSplit times finer chunks but each thread
@@ -358,7 +361,9 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
     task_start[i + 1] = task_start[i] + static_cast<int>((jobs[i].w->n_rows + chunk - 1) / chunk);
   }
   const uint8_t* x = act_.data();
-  // Tasks [t0, t1): one kernel call per product they cover.
+  const auto has_bias = [](const MatMulJob& j) { return j.bias != nullptr && j.bias->present(); };
+  // Tasks [t0, t1): one kernel call per product they cover, and its bias (Qwen's Q, K and V)
+  // added to the rows it wrote while they are in this core's cache.
   const auto run = [&](int t0, int t1) {
     size_t i = 0;
     while (t0 < t1) {
@@ -369,75 +374,65 @@ void Session::MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t 
       const int64_t r1 = std::min(w.n_rows, (end - task_start[i]) * chunk);
       kernels::MatMul(w.type, w.data, w.row_bytes, r0, r1, k, x, x_row_bytes, n_tokens, jobs[i].out,
                       jobs[i].out_stride);
+      if (has_bias(jobs[i])) {
+        for (int t = 0; t < n_tokens; ++t) {
+          kernels::Add(jobs[i].bias->f32() + r0, jobs[i].out + t * jobs[i].out_stride + r0, r1 - r0);
+        }
+      }
       t0 = end;
     }
   };
   const int n_tasks = task_start[jobs.size()];
-  if (!decode) {
-    pool_.ParallelFor(n_tasks, [&](int task, int) { run(task, task + 1); });
-  } else {
-    // Decode reads every weight once, from memory: each thread takes the chunks of its own
-    // contiguous share front to back (one sequential stream, which the prefetchers follow,
-    // instead of every other chunk), and a thread done with its share takes the chunks left in
-    // the others' from their back ends, one at a time. The chunks and their results are the
-    // same either way.
-    const int n = static_cast<int>(n_threads);
-    for (int s = 0; s < n; ++s) {
-      const uint64_t lo = static_cast<uint64_t>(n_tasks) * s / n;
-      const uint64_t hi = static_cast<uint64_t>(n_tasks) * (s + 1) / n;
-      shares_[s].range.store(lo << 32 | hi, std::memory_order_relaxed);
-    }
-    // Takes chunks of share s: from its front (its owner: kDecodeSplit of them while more than
-    // 2 * kDecodeSplit are left, else one) or one from its back (taken over). Returns the first
-    // and sets *end; -1 when none is left.
-    const auto take = [&](int s, bool front, int* end) -> int {
-      std::atomic<uint64_t>& r = shares_[s].range;
-      uint64_t v = r.load(std::memory_order_relaxed);
-      for (;;) {
-        const uint64_t f = v >> 32, b = v & 0xFFFFFFFFu;
-        if (f >= b) return -1;
-        const uint64_t m = front && b - f > 2 * kDecodeSplit ? kDecodeSplit : 1;
-        const uint64_t next = front ? (f + m) << 32 | b : f << 32 | (b - 1);
-        if (r.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
-          *end = static_cast<int>(front ? f + m : b);
-          return static_cast<int>(front ? f : b - 1);
-        }
-      }
-    };
-    pool_.ParallelFor(n, [&](int s, int) {
-      int end = 0;
-      for (int c; (c = take(s, true, &end)) >= 0;) run(c, end);
-      for (int o = 1; o < n; ++o) {
-        for (int c; (c = take((s + o) % n, false, &end)) >= 0;) run(c, end);
-      }
-    });
+  // Each pool thread owns a contiguous share of the chunks and takes them front to back; a
+  // thread done with its share takes the chunks left in the others' from their back ends, one
+  // at a time. The chunks and their results are the same whoever computes them. Decode reads
+  // every weight once, from memory: one sequential stream per thread, which the prefetchers
+  // follow. The share is the pool thread's own (not the pool task's, which any thread may
+  // take), so the same thread computes the same rows call after call: on the Zen 5 VM host of
+  // issue 8, where weight pages read by another CPU than last time are slower to reach (README,
+  // "Speed"), the 2-thread Q2_K prefill gained 3% (prompt 512, ab.py, 4 interleaved rounds,
+  // 0.957-0.975) over chunks taken in any order.
+  const int n = static_cast<int>(n_threads);
+  for (int s = 0; s < n; ++s) {
+    const uint64_t lo = static_cast<uint64_t>(n_tasks) * s / n;
+    const uint64_t hi = static_cast<uint64_t>(n_tasks) * (s + 1) / n;
+    shares_[s].range.store(lo << 32 | hi, std::memory_order_relaxed);
   }
-  // Biases (Qwen's Q, K and V) on the pool too: serial, they left the other threads idle for
-  // 512 x 2048 additions per layer of a prompt.
-  const auto has_bias = [](const MatMulJob& j) { return j.bias != nullptr && j.bias->present(); };
-  if (std::any_of(jobs.begin(), jobs.end(), has_bias)) {
-    ForTokens(n_tokens, [&](int t) {
-      for (const MatMulJob& j : jobs) {
-        if (has_bias(j)) kernels::Add(j.bias->f32(), j.out + t * j.out_stride, j.w->n_rows);
+  // Takes chunks of share s: from its front (its owner; in decode kDecodeSplit of them while
+  // more than 2 * kDecodeSplit are left, else one) or one from its back (taken over). Returns
+  // the first and sets *end; -1 when none is left.
+  const auto take = [&](int s, bool front, int* end) -> int {
+    std::atomic<uint64_t>& r = shares_[s].range;
+    uint64_t v = r.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t f = v >> 32, b = v & 0xFFFFFFFFu;
+      if (f >= b) return -1;
+      const uint64_t m = decode && front && b - f > 2 * kDecodeSplit ? kDecodeSplit : 1;
+      const uint64_t next = front ? (f + m) << 32 | b : f << 32 | (b - 1);
+      if (r.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+        *end = static_cast<int>(front ? f + m : b);
+        return static_cast<int>(front ? f : b - 1);
       }
-    });
-  }
-}
-
-void Session::Norm(const WeightView& w, const WeightView& b, const float* in, float* out,
-                   int n_tokens, int64_t n) {
-  const ModelConfig& c = model_.config();
-  auto one = [&](int t) {
-    if (c.layer_norm) {
-      kernels::LayerNorm(in + t * n, w.f32(), b.present() ? b.f32() : nullptr, out + t * n, n, c.norm_eps);
-    } else {
-      kernels::RmsNorm(in + t * n, w.f32(), out + t * n, n, c.norm_eps);
     }
   };
-  if (n_tokens == 1) {
-    one(0);
+  // One pool task per thread; a thread that gets a second task (the other was slow to wake)
+  // finds every share empty or drains what is left.
+  pool_.ParallelFor(n, [&](int, int thread) {
+    int end = 0;
+    for (int c; (c = take(thread, true, &end)) >= 0;) run(c, end);
+    for (int o = 1; o < n; ++o) {
+      for (int c; (c = take((thread + o) % n, false, &end)) >= 0;) run(c, end);
+    }
+  });
+}
+
+void Session::NormRow(const WeightView& w, const WeightView& b, const float* in, float* out,
+                      int64_t n) const {
+  const ModelConfig& c = model_.config();
+  if (c.layer_norm) {
+    kernels::LayerNorm(in, w.f32(), b.present() ? b.f32() : nullptr, out, n, c.norm_eps);
   } else {
-    pool_.ParallelFor(n_tokens, [&](int t, int) { one(t); });
+    kernels::RmsNorm(in, w.f32(), out, n, c.norm_eps);
   }
 }
 
@@ -512,16 +507,29 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
     }
   }
 
+  // The per-token steps run inside the products' input conversion (TokenStep): the norm
+  // before Q, K and V, the residual sum and norm before gate and up, the gated activation
+  // before down. The residual sum of a layer's FFN output (x += xb) is left to the next
+  // layer's first step, or the output norm's, where the model has no norm after the FFN.
+  bool ffn_out_pending = false;
+  const auto add_ffn_out = [&](int t) {
+    kernels::Add(xb + t * E, x + t * E, E);
+    if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);
+  };
   for (int il = 0; il < c.n_layer; ++il) {
     const bool streamed = il >= plan_.n_layer_resident;
     if (streamed) ONDO_RETURN_IF_ERROR(AcquireStreamedLayer(il));
     const LayerWeights& L = streamed ? streamed_layer_ : model_.layer(il);
-    Norm(L.attn_norm, L.attn_norm_b, x, xb, n, E);
+    const auto attn_in = [&](int t) {
+      if (ffn_out_pending) add_ffn_out(t);
+      NormRow(L.attn_norm, L.attn_norm_b, x + t * E, xb + t * E, E);
+    };
+    const TokenStep attn_in_step = TokenStep::Of(attn_in);
 
     if (c.arch == Arch::kGptNeox) {
       // Fused projection, laid out [Q; K; V] by the converter.
       const int64_t W = Q + 2 * KV;
-      MatMul(L.wqkv, &L.bqkv, xb, E, n, qkv_.data(), W);
+      MatMul(L.wqkv, &L.bqkv, xb, E, n, qkv_.data(), W, attn_in_step);
       for (int t = 0; t < n; ++t) {
         const float* row = qkv_.data() + t * W;
         std::copy(row, row + Q, q_.data() + t * Q);
@@ -531,8 +539,9 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
     } else {
       const MatMulJob qkv[] = {{&L.wq, &L.bq, q_.data(), Q}, {&L.wk, &L.bk, k_.data(), KV},
                                {&L.wv, &L.bv, v_.data(), KV}};
-      MatMuls(qkv, xb, E, n);
+      MatMuls(qkv, xb, E, n, attn_in_step);
     }
+    ffn_out_pending = false;
     // K and V rows of token t into the cache (row KvRow: a ring layer wraps).
     const kernels::DType kv_type = KvDType(kv_->type());
     auto write_kv = [&](int t) {
@@ -570,53 +579,58 @@ Status Session::Forward(const int32_t* ids, int n, float* all_logits) {
       Attention(il, t, t + 1);
     }
 
-    if (c.parallel_residual) {
-      // x + attn(ln1(x)) + ffn(ln2(x)); xb is free again once attention is done.
-      MatMul(L.wo, &L.bo, att_.data(), Q, n, attn_out_.data(), E);
-      Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
-    } else {
-      MatMul(L.wo, &L.bo, att_.data(), Q, n, xb, E);
-      if (c.post_norms) Norm(L.attn_post_norm, {}, xb, xb, n, E);
-      ForTokens(n, [&](int t) { kernels::Add(xb + t * E, x + t * E, E); });
-      Norm(L.ffn_norm, L.ffn_norm_b, x, xb, n, E);
-    }
+    // The FFN's input row of token t into xb: x + attn(ln1(x)) + ffn(ln2(x)) with a parallel
+    // residual (xb is free again once attention is done), else x += attn (post-normed), then
+    // the FFN norm.
+    const auto ffn_in = [&](int t) {
+      if (!c.parallel_residual) {
+        if (c.post_norms) NormRow(L.attn_post_norm, {}, xb + t * E, xb + t * E, E);
+        kernels::Add(xb + t * E, x + t * E, E);
+      }
+      NormRow(L.ffn_norm, L.ffn_norm_b, x + t * E, xb + t * E, E);
+    };
+    const TokenStep ffn_in_step = TokenStep::Of(ffn_in);
+    MatMul(L.wo, &L.bo, att_.data(), Q, n, c.parallel_residual ? attn_out_.data() : xb, E);
 
+    // The down projection's input row of token t into ffn_b.
+    const auto ffn_act = [&](int t) {
+      float* a = ffn_a_.data() + t * F;
+      float* b = ffn_b_.data() + t * F;
+      if (c.gelu_ffn) {
+        kernels::Gelu(a, b, F);
+      } else if (c.gelu_gated_ffn) {
+        kernels::GeGlu(a, b, b, F);
+      } else {
+        kernels::SwiGlu(a, b, b, F);
+      }
+    };
     if (c.gelu_ffn) {
-      MatMul(L.ffn_up, &L.ffn_up_b, xb, E, n, ffn_a_.data(), F);
-      ForTokens(n, [&](int t) { kernels::Gelu(ffn_a_.data() + t * F, ffn_b_.data() + t * F, F); });
+      MatMul(L.ffn_up, &L.ffn_up_b, xb, E, n, ffn_a_.data(), F, ffn_in_step);
     } else {
       const MatMulJob gate_up[] = {{&L.ffn_gate, nullptr, ffn_a_.data(), F},
                                    {&L.ffn_up, nullptr, ffn_b_.data(), F}};
-      MatMuls(gate_up, xb, E, n);
-      ForTokens(n, [&](int t) {
-        float* up = ffn_b_.data() + t * F;
-        if (c.gelu_gated_ffn) {
-          kernels::GeGlu(ffn_a_.data() + t * F, up, up, F);
-        } else {
-          kernels::SwiGlu(ffn_a_.data() + t * F, up, up, F);
-        }
-      });
+      MatMuls(gate_up, xb, E, n, ffn_in_step);
     }
-    MatMul(L.ffn_down, &L.ffn_down_b, ffn_b_.data(), F, n, xb, E);
-    if (c.post_norms) Norm(L.ffn_post_norm, {}, xb, xb, n, E);
-    ForTokens(n, [&](int t) {
-      kernels::Add(xb + t * E, x + t * E, E);
-      if (c.parallel_residual) kernels::Add(attn_out_.data() + t * E, x + t * E, E);
-    });
+    MatMul(L.ffn_down, &L.ffn_down_b, ffn_b_.data(), F, n, xb, E, TokenStep::Of(ffn_act));
+    if (c.post_norms) {
+      // The norm after the FFN is this layer's weight (a streamed layer's goes with it).
+      ForTokens(n, [&](int t) {
+        NormRow(L.ffn_post_norm, {}, xb + t * E, xb + t * E, E);
+        add_ffn_out(t);
+      });
+    } else {
+      ffn_out_pending = true;
+    }
     if (streamed) streamer_->Release();
   }
 
   // Logits for the last token, or for every token when all_logits is given.
   const int first = all_logits ? 0 : n - 1;
   const int n_out = n - first;
-  const float* onorm_b = c.layer_norm ? model_.output_norm_b().f32() : nullptr;
   ForTokens(n_out, [&](int i) {
-    const float* row = x + static_cast<int64_t>(first + i) * E;
-    if (c.layer_norm) {
-      kernels::LayerNorm(row, model_.output_norm().f32(), onorm_b, xb + i * E, E, c.norm_eps);
-    } else {
-      kernels::RmsNorm(row, model_.output_norm().f32(), xb + i * E, E, c.norm_eps);
-    }
+    const int t = first + i;
+    if (ffn_out_pending) add_ffn_out(t);  // reads xb row t before row i is written (i <= t)
+    NormRow(model_.output_norm(), model_.output_norm_b(), x + static_cast<int64_t>(t) * E, xb + i * E, E);
   });
   if (all_logits) {
     MatMul(model_.output(), &model_.output_b(), xb, E, n, all_logits, c.n_vocab);

@@ -100,6 +100,23 @@ class MatMulObserver {
   virtual void Observe(const WeightView& w, const float* in, int64_t in_stride, int n_tokens) = 0;
 };
 
+// A step of one token that produces that token's input row of a product (a norm, the
+// residual sum, the gated activation). MatMuls runs it in the pool task that converts the
+// row to the products' activation type, right before, while the row is in that core's cache,
+// instead of one more pass of its own over every token's row. It writes token t's rows only,
+// so the results are the same as with a separate pass. Refers to a callable on the caller's
+// stack; no allocation.
+struct TokenStep {
+  void (*fn)(const void* ctx, int t) = nullptr;
+  const void* ctx = nullptr;
+  explicit operator bool() const { return fn != nullptr; }
+  void operator()(int t) const { fn(ctx, t); }
+  template <class F>
+  static TokenStep Of(const F& f) {
+    return {[](const void* c, int t) { (*static_cast<const F*>(c))(t); }, &f};
+  }
+};
+
 class Session {
  public:
   static Status Create(const Model& model, const SessionOptions& options,
@@ -158,9 +175,10 @@ class Session {
   Session(const Model& model, const SessionPlan& plan, int n_threads);
   // all_logits: nullptr, or n_tokens rows of n_vocab floats for every position.
   Status Forward(const int32_t* ids, int n_tokens, float* all_logits);
-  // y[t][0..W.n_rows) = W * in[t] (+ bias) for t < n_tokens; in rows are `in_stride` floats.
+  // y[t][0..W.n_rows) = W * in[t] (+ bias) for t < n_tokens; in rows are `in_stride` floats,
+  // made by `step` first if it is set.
   void MatMul(const WeightView& w, const WeightView* bias, const float* in, int64_t in_stride,
-              int n_tokens, float* out, int64_t out_stride);
+              int n_tokens, float* out, int64_t out_stride, TokenStep step = {});
   // Several products of the same input (q, k, v; gate, up) in one pass over the pool: one
   // conversion of the input, one dispatch, rows of all weights balanced across threads.
   struct MatMulJob {
@@ -169,9 +187,10 @@ class Session {
     float* out;
     int64_t out_stride;
   };
-  void MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride, int n_tokens);
-  void Norm(const WeightView& w, const WeightView& b, const float* in, float* out, int n_tokens,
-            int64_t n);
+  void MatMuls(std::span<const MatMulJob> jobs, const float* in, int64_t in_stride, int n_tokens,
+               TokenStep step = {});
+  // The model's norm (RMS or layer norm) of one row of n values.
+  void NormRow(const WeightView& w, const WeightView& b, const float* in, float* out, int64_t n) const;
   // Attention of the batch's tokens [t_begin, t_end) in `layer`, whose K and V rows are in
   // the cache.
   void Attention(int layer, int t_begin, int t_end);

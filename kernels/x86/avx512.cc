@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "kernels/blocks.h"
 #include "kernels/x86/avx512_panel32.h"
@@ -419,30 +420,28 @@ void ScaledSoftmax(float* x, int64_t n, float scale, bool round_f16) {
 // out[g][c0 .. c0 + 16D) = sum_j p[g][j] * V[j][c0 ..] for G heads, rows outer, heads
 // inner; V rows vrb bytes apart, read through the loader VL (F16Load, Q8Load). With D == 1
 // and a partial mask, only the masked columns are read and written.
-template <class VL, int G, int D>
-void VTile(const Byte* v, size_t vrb, int64_t c0, const float* p, int64_t n_kv, float* out,
-           int64_t hd, __mmask16 m) {
-  __m512 acc[G][D];
-#pragma GCC unroll 16
-  for (int g = 0; g < G; ++g) {
-#pragma GCC unroll 16
-    for (int d = 0; d < D; ++d) acc[g][d] = _mm512_setzero_ps();
-  }
+template <class VL, int G, int D, int... I>
+void VTileImpl(std::integer_sequence<int, I...>, const Byte* v, size_t vrb, int64_t c0,
+               const float* p, int64_t n_kv, float* out, int64_t hd, __mmask16 m) {
+  // Accumulator I = (head I / D, column vector I % D). Indexed only by constants (the pack),
+  // so GCC keeps them in registers; with loops over g and d it also stored all of them to the
+  // stack at every row.
+  __m512 acc[G * D];
+  ((acc[I] = _mm512_setzero_ps()), ...);
   for (int64_t j = 0; j < n_kv; ++j) {
     const Byte* vj = v + j * vrb;
     __m512 vv[D];
 #pragma GCC unroll 16
     for (int d = 0; d < D; ++d) vv[d] = VL::Load16Masked(vj, c0 + 16 * d, m);
-#pragma GCC unroll 16
-    for (int g = 0; g < G; ++g) {
-      const __m512 pg = _mm512_set1_ps(p[g * n_kv + j]);
-#pragma GCC unroll 16
-      for (int d = 0; d < D; ++d) acc[g][d] = _mm512_fmadd_ps(pg, vv[d], acc[g][d]);
-    }
+    ((acc[I] = _mm512_fmadd_ps(_mm512_set1_ps(p[(I / D) * n_kv + j]), vv[I % D], acc[I])), ...);
   }
-  for (int g = 0; g < G; ++g) {
-    for (int d = 0; d < D; ++d) _mm512_mask_storeu_ps(out + g * hd + c0 + 16 * d, m, acc[g][d]);
-  }
+  ((_mm512_mask_storeu_ps(out + (I / D) * hd + c0 + 16 * (I % D), m, acc[I])), ...);
+}
+
+template <class VL, int G, int D>
+void VTile(const Byte* v, size_t vrb, int64_t c0, const float* p, int64_t n_kv, float* out,
+           int64_t hd, __mmask16 m) {
+  VTileImpl<VL, G, D>(std::make_integer_sequence<int, G * D>(), v, vrb, c0, p, n_kv, out, hd, m);
 }
 
 template <class VL, int G>

@@ -266,6 +266,7 @@ struct Q2KPanel {
   static constexpr size_t kBytes = kQ2Bytes;
   static constexpr int kSub = 0;
   static constexpr bool kSeparateMins = true;
+  static constexpr int kPairTokens = 5;  // pair tile (avx512_panel.h)
   static void Unpack(const Byte* b, PanelRow& out) {
     __m256i mins;
     __m128 dd;
@@ -279,6 +280,7 @@ struct Q3KPanel {
   static constexpr size_t kBytes = kQ3Bytes;
   static constexpr int kSub = 0;
   static constexpr bool kSeparateMins = false;
+  static constexpr int kPairTokens = 5;
   static void Unpack(const Byte* b, PanelRow& out) {
     Q3KKernel::Unpack(b, out.q);
     out.mins = _mm512_set1_epi16(-124);  // the +124 offset of every weight: -124 * sum(x)

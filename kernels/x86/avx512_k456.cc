@@ -399,6 +399,7 @@ struct Q45KPanel {
   static constexpr size_t kBytes = Q45K<kHasHighBit>::kBytes;
   static constexpr int kSub = 32;
   static constexpr bool kSeparateMins = true;
+  static constexpr int kPairTokens = 3;  // pair tile (avx512_panel.h); 4 measured slower
   static void Unpack(const Byte* b, PanelRow& out) {
     __m512i w[4];
     Q45K<kHasHighBit>::Quants(b, w);  // [0 | 2], [1 | 3], [4 | 6], [5 | 7] -> value order

@@ -12,6 +12,13 @@
 //   template <int T> static void Tile(const Block* pb, int nb, const Byte* x, size_t xrb,
 //                                     float* y, int64_t ys, bool add)
 //                                            y[t * ys + 0 .. kRows-1] (+)= T tokens' sums
+// and may provide, to take two panels (2 kRows rows) per tile:
+//   kPairTokens (> 0), kPairChunk            tokens per pair tile, blocks unpacked at a time
+//   template <int T> static void TilePair(const Block* pa, const Block* pb, int nb,
+//                                         const Byte* x, size_t xrb, float* y, int64_t ys,
+//                                         bool add)
+//                                            y[t * ys + 0 .. 2 kRows-1] (+)= the sums of
+//                                            panel pa (rows 0 .. kRows-1) and pb (the next)
 // Internal linkage, as tile_driver.h: each TU gets its own copy compiled with its own flags.
 #pragma once
 
@@ -38,13 +45,52 @@ void PanelTokens(const typename K::Block* pb, int nb, const Byte* x, size_t xrb,
   }
 }
 
+template <class K, int T>
+void PanelPairTokens(const typename K::Block* pa, const typename K::Block* pb, int nb,
+                     const Byte* x, size_t xrb, int n_tok, float* y, int64_t ys, bool add) {
+  int t = 0;
+  for (; t + T <= n_tok; t += T) {
+    K::template TilePair<T>(pa, pb, nb, x + static_cast<size_t>(t) * xrb, xrb, y + t * ys, ys, add);
+  }
+  if constexpr (T > 1) {
+    if (t < n_tok) {
+      PanelPairTokens<K, T / 2>(pa, pb, nb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t,
+                                y + t * ys, ys, add);
+    }
+  }
+}
+
+template <class K>
+constexpr int PairTokens() {
+  if constexpr (requires { K::kPairTokens; }) {
+    return K::kPairTokens;
+  } else {
+    return 0;
+  }
+}
+
 // Rows [r0, r0 + K::kRows * n_panels).
 template <class K>
 void PanelMatMul(const Byte* w, size_t wrb, int64_t r0, int64_t n_panels, int64_t k,
                  const Byte* x, size_t xrb, int n_tok, float* y, int64_t ys) {
   const int64_t nb = K::Blocks(k);
+  int64_t p = 0;
+  if constexpr (PairTokens<K>() > 0) {
+    typename K::Block pair_buf[2][K::kPairChunk];
+    for (; p + 1 < n_panels; p += 2) {
+      const int64_t r = r0 + K::kRows * p;
+      for (int64_t b0 = 0; b0 < nb; b0 += K::kPairChunk) {
+        const int n = static_cast<int>(nb - b0 < K::kPairChunk ? nb - b0 : K::kPairChunk);
+        K::Unpack(w + r * wrb, wrb, b0, n, pair_buf[0]);
+        K::Unpack(w + (r + K::kRows) * wrb, wrb, b0, n, pair_buf[1]);
+        PanelPairTokens<K, PairTokens<K>()>(pair_buf[0], pair_buf[1], n, x + b0 * K::kXBlockBytes,
+                                            xrb, n_tok, y + r, ys, b0 > 0);
+      }
+    }
+    if (p == n_panels) return;
+  }
   typename K::Block buf[K::kChunk];
-  for (int64_t p = 0; p < n_panels; ++p) {
+  for (; p < n_panels; ++p) {
     const int64_t r = r0 + K::kRows * p;
     for (int64_t b0 = 0; b0 < nb; b0 += K::kChunk) {
       const int n = static_cast<int>(nb - b0 < K::kChunk ? nb - b0 : K::kChunk);

@@ -800,16 +800,16 @@ TEST_P(K456SimdTest, LargestQuantsAgainstMinus128AreExact) {
   }
 }
 
-// Every tile shape and remainder: rows r0 + [0, 19] with r0 in {0, 3}, tokens 1..9 and 17, rows
-// and tokens not packed (odd padding misaligns each row differently), y_stride > r1, sentinels
-// around the written rows.
+// Every tile shape and remainder: rows r0 + [0, 19] and r0 + {32, 37, 48, 53} with r0 in {0, 3},
+// tokens 1..9 and 17, rows and tokens not packed (odd padding misaligns each row differently),
+// y_stride > r1, sentinels around the written rows.
 TEST_P(K456SimdTest, MatMulMatchesReference) {
   std::mt19937 rng(13);
   for (DType t : kTypes) {
     for (int64_t k : {int64_t{kQK_K}, int64_t{3 * kQK_K}, int64_t{11 * kQK_K}}) {
       const int64_t nb = k / kQK_K;
       const size_t row = RowBytes(t, k);
-      const int64_t max_rows = 19 + 3;
+      const int64_t max_rows = 53 + 3;
       const int max_tok = 17;
       const size_t wrb = row + 5, xrb = nb * kQ8KBytes + 3;
       Buffer w(wrb * max_rows, static_cast<size_t>(k % 61 + 1)), x(xrb * max_tok, 7);
@@ -825,8 +825,11 @@ TEST_P(K456SimdTest, MatMulMatchesReference) {
         std::memcpy(x.data() + tok * xrb, q.blocks.data(), nb * kQ8KBytes);
         xv.push_back(q.values);
       }
+      // 32..53 rows: two 16-row panels at a time in the AVX-512 prefill (Q4_K, Q5_K), then one,
+      // then the row kernels.
       for (int64_t r0 : {0, 3}) {
-        for (int64_t nr = 0; nr <= 19; ++nr) {
+        for (int64_t nr : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                           32, 37, 48, 53}) {
           for (int n_tok : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}) {
             const int64_t r1 = r0 + nr;
             const auto tol = [&](int64_t r, int tok) {

@@ -811,22 +811,27 @@ TEST_P(LegacySimd, IntegerScalesAreExact) {
   }
 }
 
-// MatMul against the reference: rows [r0, r0 + nr) for nr 0..19 (not multiples of any tile),
-// n_tok 1..9 and 17, y_stride > rows, rows padded so that each one is misaligned differently,
-// nothing written outside the rows.
+// MatMul against the reference: rows [r0, r0 + nr) for nr 0..19 (not multiples of any tile)
+// and 53, 83 (AVX-512 prefill panels of 16 rows: a pair of panels and one alone; two pairs,
+// then one), n_tok 1..9 and 17, y_stride > rows, rows padded so that each one is misaligned
+// differently, nothing written outside the rows.
 TEST_P(LegacySimd, MatMulMatchesReference) {
   std::mt19937 rng(204);
   for (DType t : kTypes) {
     const DType vd = VecDotType(t);
     for (int64_t k : {32, 96, 224, 640, 3200}) {
       const RowKind kind = k == 224 ? RowKind::kRandomBytes : RowKind::kQuantized;
-      const int64_t max_rows = 19 + 3;
+      const int64_t max_rows = 83 + 3;
       const int max_tok = 17;
       const size_t wrb = RowBytes(t, k) + 5, xrb = RowBytes(vd, k) + 3;
       Buffer w(wrb * max_rows, static_cast<size_t>(k % 61)), x(xrb * max_tok, 7);
       MakeRows(rng, t, kind, k, w.data(), wrb, max_rows, x.data(), xrb, max_tok);
       for (int64_t r0 : {0, 3}) {
-        for (int64_t nr = 0; nr <= 19; nr += (k >= 640 ? 3 : 1)) {
+        std::vector<int64_t> nrs;
+        for (int64_t nr = 0; nr <= 19; nr += (k >= 640 ? 3 : 1)) nrs.push_back(nr);
+        nrs.push_back(53);
+        nrs.push_back(83);
+        for (int64_t nr : nrs) {
           for (int n_tok : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}) {
             if (k >= 640 && n_tok > 2 && n_tok < 8 && n_tok != 5) continue;
             const int64_t r1 = r0 + nr;

@@ -326,6 +326,10 @@ TEST_P(SimdTest, MatMulQ8_0RandomBlocksMatchReference) {
     cases.push_back({nb, 3, 19, {1, 7, 17}});
   }
   cases.push_back({50, 3, 330, {17, 33}});  // two chunks; several bands of rows
+  // AVX-512 prefill panels of 16 rows, unpacked 4 at a time and taken 2 at a time: 3 panels
+  // (a pair, one alone) and 5 (two pairs, then a group of one), then the row kernels.
+  cases.push_back({9, 0, 53, {8, 9, 17}});
+  cases.push_back({5, 3, 83, {8, 12, 13}});
   cases.push_back({771, 1, 9, {1, 2}});     // decode: past one 768-block chunk
   for (const Case& c : cases) {
     const int64_t k = c.nb * 32;

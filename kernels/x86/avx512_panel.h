@@ -203,6 +203,30 @@ struct KPanel16 {
   }
 };
 
+// The float step of the pair tiles (KPanel16Pair, Panel32TilePair in avx512_panel32.h):
+// facc[i][t] += float(iacc[i][t]) * (d of panel i * dx(t)), panel 0 with da, panel 1 with db.
+template <int T, class Dx>
+[[gnu::always_inline]] inline void PairScaleAdd(__m512 (&facc)[2][T], const __m512i (&iacc)[2][T],
+                                                __m512 da, __m512 db, Dx dx) {
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    const __m512 s = dx(t);
+    facc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][t]), _mm512_mul_ps(da, s), facc[0][t]);
+    facc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][t]), _mm512_mul_ps(db, s), facc[1][t]);
+  }
+}
+// y[t * ys + 0 .. 31] (+)= both panels' sums of token t.
+template <int T>
+[[gnu::always_inline]] inline void PairStore(const __m512 (&facc)[2][T], float* y, int64_t ys,
+                                             bool add) {
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    float* yt = y + t * ys;
+    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[0][t]) : facc[0][t]);
+    _mm512_storeu_ps(yt + 16, add ? _mm512_add_ps(_mm512_loadu_ps(yt + 16), facc[1][t]) : facc[1][t]);
+  }
+}
+
 // The pair tile (panel_driver.h), for a trait P that sets kPairTokens: 32 rows, two panels'
 // blocks side by side, so that every activation word broadcast feeds two vpdpbusd instead of
 // one (the same integer sums and the same float operations per row as KPanel16's Tile: the
@@ -281,19 +305,9 @@ struct KPanel16Pair : KPanel16<P> {
           }
         }
       }
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        const __m512 dx = BcastF32(x + t * xrb);
-        facc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][t]), _mm512_mul_ps(A.d, dx), facc[0][t]);
-        facc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][t]), _mm512_mul_ps(B.d, dx), facc[1][t]);
-      }
+      PairScaleAdd<T>(facc, iacc, A.d, B.d, [&](int t) { return BcastF32(x + t * xrb); });
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      float* yt = y + t * ys;
-      _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[0][t]) : facc[0][t]);
-      _mm512_storeu_ps(yt + 16, add ? _mm512_add_ps(_mm512_loadu_ps(yt + 16), facc[1][t]) : facc[1][t]);
-    }
+    PairStore<T>(facc, y, ys, add);
   }
 };
 

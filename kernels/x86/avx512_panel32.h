@@ -125,19 +125,9 @@ void Panel32TilePair(const Panel32Block* pa, const Panel32Block* pb, int nb, con
         iacc[1][t] = _mm512_dpbusd_epi32(iacc[1][t], wb, v);
       }
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      const __m512 dx = _mm512_set1_ps(xp[t].d[b]);
-      facc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][t]), _mm512_mul_ps(A.d, dx), facc[0][t]);
-      facc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][t]), _mm512_mul_ps(B.d, dx), facc[1][t]);
-    }
+    PairScaleAdd<T>(facc, iacc, A.d, B.d, [&](int t) { return _mm512_set1_ps(xp[t].d[b]); });
   }
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[0][t]) : facc[0][t]);
-    _mm512_storeu_ps(yt + 16, add ? _mm512_add_ps(_mm512_loadu_ps(yt + 16), facc[1][t]) : facc[1][t]);
-  }
+  PairStore<T>(facc, y, ys, add);
 }
 
 // T tokens (at x, the chunk's first block) against np unpacked panels (kPanel32Chunk blocks

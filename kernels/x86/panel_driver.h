@@ -30,33 +30,13 @@
 namespace ondo::kernels::x86 {
 namespace {
 
-template <class K, int T>
-void PanelTokens(const typename K::Block* pb, int nb, const Byte* x, size_t xrb, int n_tok,
-                 float* y, int64_t ys, bool add) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    K::template Tile<T>(pb, nb, x + static_cast<size_t>(t) * xrb, xrb, y + t * ys, ys, add);
-  }
+// tile.template operator()<T>(t) for t = 0, T, 2T, ... while T tokens are left, then the
+// remainder in tiles of T / 2, T / 4, ... (the single- and the pair-panel tiles alike).
+template <int T, class Tile>
+void ForTokenTiles(int t, int n_tok, Tile tile) {
+  for (; t + T <= n_tok; t += T) tile.template operator()<T>(t);
   if constexpr (T > 1) {
-    if (t < n_tok) {
-      PanelTokens<K, T / 2>(pb, nb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t, y + t * ys,
-                            ys, add);
-    }
-  }
-}
-
-template <class K, int T>
-void PanelPairTokens(const typename K::Block* pa, const typename K::Block* pb, int nb,
-                     const Byte* x, size_t xrb, int n_tok, float* y, int64_t ys, bool add) {
-  int t = 0;
-  for (; t + T <= n_tok; t += T) {
-    K::template TilePair<T>(pa, pb, nb, x + static_cast<size_t>(t) * xrb, xrb, y + t * ys, ys, add);
-  }
-  if constexpr (T > 1) {
-    if (t < n_tok) {
-      PanelPairTokens<K, T / 2>(pa, pb, nb, x + static_cast<size_t>(t) * xrb, xrb, n_tok - t,
-                                y + t * ys, ys, add);
-    }
+    if (t < n_tok) ForTokenTiles<T / 2>(t, n_tok, tile);
   }
 }
 
@@ -83,8 +63,11 @@ void PanelMatMul(const Byte* w, size_t wrb, int64_t r0, int64_t n_panels, int64_
         const int n = static_cast<int>(nb - b0 < K::kPairChunk ? nb - b0 : K::kPairChunk);
         K::Unpack(w + r * wrb, wrb, b0, n, pair_buf[0]);
         K::Unpack(w + (r + K::kRows) * wrb, wrb, b0, n, pair_buf[1]);
-        PanelPairTokens<K, PairTokens<K>()>(pair_buf[0], pair_buf[1], n, x + b0 * K::kXBlockBytes,
-                                            xrb, n_tok, y + r, ys, b0 > 0);
+        const Byte* xc = x + b0 * K::kXBlockBytes;
+        ForTokenTiles<PairTokens<K>()>(0, n_tok, [&]<int T>(int t) {
+          K::template TilePair<T>(pair_buf[0], pair_buf[1], n, xc + static_cast<size_t>(t) * xrb,
+                                  xrb, y + r + t * ys, ys, b0 > 0);
+        });
       }
     }
     if (p == n_panels) return;
@@ -95,7 +78,11 @@ void PanelMatMul(const Byte* w, size_t wrb, int64_t r0, int64_t n_panels, int64_
     for (int64_t b0 = 0; b0 < nb; b0 += K::kChunk) {
       const int n = static_cast<int>(nb - b0 < K::kChunk ? nb - b0 : K::kChunk);
       K::Unpack(w + r * wrb, wrb, b0, n, buf);
-      PanelTokens<K, K::kTokens>(buf, n, x + b0 * K::kXBlockBytes, xrb, n_tok, y + r, ys, b0 > 0);
+      const Byte* xc = x + b0 * K::kXBlockBytes;
+      ForTokenTiles<K::kTokens>(0, n_tok, [&]<int T>(int t) {
+        K::template Tile<T>(buf, n, xc + static_cast<size_t>(t) * xrb, xrb, y + r + t * ys, ys,
+                            b0 > 0);
+      });
     }
   }
 }

@@ -72,7 +72,10 @@ struct Panel8x32 {
       __m256i iacc[T];
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) iacc[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
+      // Two groups per loop step, not all 8: fully unrolled, GCC spilled the sums of the tile to
+      // the stack (46 stack accesses per block); this loop has none and measured 6-9% faster
+      // (bench_kernels, Q8_0 and Q4_0 8960x1536 x 64 tokens, Zen 5 with ONDO_CPU=avx2).
+#pragma GCC unroll 2
       for (int g = 0; g < 8; ++g) {
         const __m256i a = P.aq[g], sg = P.sq[g];
 #pragma GCC unroll 8
@@ -85,7 +88,8 @@ struct Panel8x32 {
       for (int t = 0; t < T; ++t) {
         uint16_t h;
         std::memcpy(&h, xb + t * xrb, 2);
-        const __m256 dx = _mm256_set1_ps(_cvtsh_ss(h));
+        // vpbroadcastw + vcvtph2ps: the scale converted in all 8 lanes at once.
+        const __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(h)));
         facc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), _mm256_mul_ps(P.d, dx), facc[t]);
       }
     }

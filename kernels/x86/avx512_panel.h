@@ -121,14 +121,21 @@ constexpr size_t kPanelQ8Bsums = offsetof(block_q8_K, bsums);
 template <int T>
 [[gnu::always_inline]] inline void DotGroups(const PanelBlock& B, int g0, int g1, const Byte* x,
                                              size_t xrb, __m512i* acc) {
+  // The sums in a local array while the loop runs: updated in place through `acc`, they were
+  // kept on the stack (GCC loaded and stored them around every vpdpbusd).
+  __m512i a[T];
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) a[t] = acc[t];
 #pragma GCC unroll 8
   for (int g = g0; g < g1; ++g) {
     const __m512i wv = B.q[g];
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      acc[t] = _mm512_dpbusd_epi32(acc[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
+      a[t] = _mm512_dpbusd_epi32(a[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
     }
   }
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) acc[t] = a[t];
 }
 
 // The panel kernel (panel_driver.h) of a K-quant with trait P.
@@ -245,16 +252,23 @@ struct KPanel16Pair : KPanel16<P> {
   [[gnu::always_inline]] static inline void PairGroups(const PanelBlock& A, const PanelBlock& B,
                                                        int g0, int g1, const Byte* x,
                                                        __m512i (&acc)[2][T], size_t xrb) {
+    // Local sums, as DotGroups: updated through `acc`, GCC kept them on the stack, and the Q4_K
+    // and Q5_K pair tiles ran at half speed (bench_kernels 8960x1536 x 64: 7.6 -> 3.4 ms).
+    __m512i a0[T], a1[T];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) a0[t] = acc[0][t], a1[t] = acc[1][t];
 #pragma GCC unroll 8
     for (int g = g0; g < g1; ++g) {
       const __m512i wa = A.q[g], wb = B.q[g];
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const __m512i v = Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g);
-        acc[0][t] = _mm512_dpbusd_epi32(acc[0][t], wa, v);
-        acc[1][t] = _mm512_dpbusd_epi32(acc[1][t], wb, v);
+        a0[t] = _mm512_dpbusd_epi32(a0[t], wa, v);
+        a1[t] = _mm512_dpbusd_epi32(a1[t], wb, v);
       }
     }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[0][t] = a0[t], acc[1][t] = a1[t];
   }
 
   template <int T>

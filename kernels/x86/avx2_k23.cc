@@ -84,6 +84,27 @@ struct Q2KKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
+      if constexpr (T == 1) {
+        // Decode: each row unpacked and used at once, the activations read from L1 for each,
+        // so that one row's values are live instead of R rows' (the 4-row tile kept 119 on the
+        // stack).
+        const Byte* xb = x + ib * kQ8KBytes;
+        const float dx = LoadF32(xb + kQ8KD);
+        const __m256i bsums = Load256(xb + kQ8KBsums);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const Byte* wb = w + r * wrb + ib * kQ2Bytes;
+          PrefetchAhead(wb);
+          const __m128i s = Load128(wb + kQ2Scales);
+          const __m256i sc = _mm256_and_si256(_mm256_broadcastsi128_si256(s), m4);
+          __m256i isum[1][1] = {{_mm256_setzero_si256()}};
+          Chunks<1, 1, 0>(&wb, x, xrb, ib, &sc, m3, isum);
+          Chunks<1, 1, 1>(&wb, x, xrb, ib, &sc, m3, isum);
+          Finish(isum[0][0], _mm256_srli_epi16(_mm256_cvtepu8_epi16(s), 4), bsums,
+                 dx * H2F(wb + kQ2D), dx * H2F(wb + kQ2Dmin), acc[r][0]);
+        }
+        continue;
+      }
       const Byte* wb[R];
       __m256i sc[R];    // the 16 4-bit scales, in both 128-bit lanes
       __m256i mins[R];  // the 16 4-bit mins as int16
@@ -113,17 +134,21 @@ struct Q2KKernel {
         const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-          const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(mins[r], bsums));
-          const __m256 vd = _mm256_set1_ps(dx * dw[r]);
-          const __m256 vm = _mm256_set1_ps(dx * dm[r]);
-          acc[r][t] = _mm256_fmadd_ps(vd, _mm256_cvtepi32_ps(isum[r][t]), acc[r][t]);
-          acc[r][t] = _mm256_fnmadd_ps(vm, msum, acc[r][t]);
+          Finish(isum[r][t], mins[r], bsums, dx * dw[r], dx * dm[r], acc[r][t]);
         }
       }
     }
     for (int r = 0; r < R; ++r) {
       for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
     }
+  }
+
+  // acc += d * d_x * isum - dmin * d_x * (mins . bsums).
+  [[gnu::always_inline]] static inline void Finish(__m256i isum, __m256i mins, __m256i bsums,
+                                                   float ddx, float dmdx, __m256& acc) {
+    const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(ddx), _mm256_cvtepi32_ps(isum), acc);
+    acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmdx), msum, acc);
   }
 
   // The four 32-value chunks of half H (values 128H .. 128H + 127): chunk c = 4H + s holds
@@ -174,6 +199,25 @@ struct Q3KKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
+      if constexpr (T == 1) {
+        // Decode: as Q2KKernel, one row's values live at a time (51 on the stack in the
+        // 2-row tile before).
+        const Byte* xb = x + ib * kQ8KBytes;
+        const float dx = LoadF32(xb + kQ8KD);
+        const __m256i bsums = Load256(xb + kQ8KBsums);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const Byte* wb = w + r * wrb + ib * kQ3Bytes;
+          PrefetchAhead(wb);
+          const __m256i s16 = _mm256_cvtepi8_epi16(Q3Scales(wb + kQ3Scales));
+          const __m256i hm = Load256(wb + kQ3Hmask);
+          __m256i isum[1][1] = {{_mm256_setzero_si256()}};
+          Half<1, 1, 0>(&wb, x, xrb, ib, &s16, &hm, isum);
+          Half<1, 1, 1>(&wb, x, xrb, ib, &s16, &hm, isum);
+          Finish(isum[0][0], s16, bsums, H2F(wb + kQ3D) * dx, acc[r][0]);
+        }
+        continue;
+      }
       const Byte* wb[R];
       __m256i s16[R];  // the 16 scales s_j - 32 as int16
       __m256i hm[R];
@@ -198,18 +242,20 @@ struct Q3KKernel {
         const float dx = LoadF32(xb + kQ8KD);
         const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          // sum_j s_j * sum(u * x) - 4 * sum_j s_j * bsums_j
-          const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(s16[r], bsums), 2);
-          const __m256i tot = _mm256_sub_epi32(isum[r][t], corr);
-          const __m256 vd = _mm256_set1_ps(H2F(wb[r] + kQ3D) * dx);
-          acc[r][t] = _mm256_fmadd_ps(vd, _mm256_cvtepi32_ps(tot), acc[r][t]);
-        }
+        for (int r = 0; r < R; ++r) Finish(isum[r][t], s16[r], bsums, H2F(wb[r] + kQ3D) * dx, acc[r][t]);
       }
     }
     for (int r = 0; r < R; ++r) {
       for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
     }
+  }
+
+  // acc += d * d_x * (sum_j s_j * sum(u * x) - 4 * sum_j s_j * bsums_j).
+  [[gnu::always_inline]] static inline void Finish(__m256i isum, __m256i s16, __m256i bsums,
+                                                   float ddx, __m256& acc) {
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums), 2);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(ddx), _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, corr)),
+                          acc);
   }
 
   template <int R, int T, int H>

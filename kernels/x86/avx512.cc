@@ -254,11 +254,12 @@ inline void LoadQ8Group(const Byte* p, int count, __m512i* lo, __m512i* hi) {
 // d of `count` blocks at p (zero for b >= count), as f32 [d0, d1, d2, d3].
 inline __m128 LoadQ8Scales(const Byte* p, int count) {
   constexpr size_t kB = sizeof(block_q8_0);
-  uint64_t v = 0;
-  for (int b = 0; b < kQ8Group; ++b) {
-    if (b < count) v |= static_cast<uint64_t>(LoadU16(p + b * kB)) << (16 * b);
-  }
-  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(v)));
+  __m128i v = _mm_cvtsi32_si128(LoadU16(p));
+  // vpinsrw from memory: 4 instructions per group instead of 11 (loads, shifts, ors, vmovq).
+  if (count > 1) v = _mm_insert_epi16(v, LoadU16(p + kB), 1);
+  if (count > 2) v = _mm_insert_epi16(v, LoadU16(p + 2 * kB), 2);
+  if (count > 3) v = _mm_insert_epi16(v, LoadU16(p + 3 * kB), 3);
+  return _mm_cvtph_ps(v);
 }
 
 // Rearranges the activation blocks [0, nblocks) of one token row.

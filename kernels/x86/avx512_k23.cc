@@ -129,6 +129,30 @@ struct Q2KKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
+      if constexpr (T == 1) {
+        // Decode: the token's block first, then each row unpacked and used at once, so that
+        // only one row's weights are live (all four rows' spilled: 28 stack accesses).
+        const Byte* xb = x + ib * kQ8KBytes;
+        __m512i xq[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) xq[c] = Load512(xb + kQ8KQs + 64 * c);
+        const __m128 dx = _mm_set1_ps(LoadF32(xb + kQ8KD));
+        const __m256i bsums = Load256(xb + kQ8KBsums);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const Byte* b = w + r * wrb + ib * kQ2Bytes;
+          PrefetchAhead(b);
+          __m512i wq[4];
+          __m256i mins;
+          __m128 dd;
+          UnpackQ2K(b, wq, mins, dd);
+          __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int c = 0; c < 4; ++c) isum = _mm512_dpbusd_epi32(isum, wq[c], xq[c]);
+          Finish(isum, mins, dd, dx, bsums, acc[r][0]);
+        }
+        continue;
+      }
       __m512i wq[R][4];
       __m256i mins[R];
       __m128 dd[R];  // {d, dmin, 0, 0}
@@ -153,22 +177,24 @@ struct Q2KKernel {
         const __m128 dx = _mm_set1_ps(LoadF32(xb + kQ8KD));
         const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          // The 16 lanes are all in units of d * d_x (the table applied the sub-block scales):
-          // fold them to 8 before converting.
-          const __m128 sc = _mm_mul_ps(dd[r], dx);  // {d * d_x, dmin * d_x}
-          acc[r][t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(Fold(isum[r])),
-                                      acc[r][t]);
-          const __m256i msum = _mm256_madd_epi16(mins[r], bsums);
-          acc[r][t] = _mm256_fnmadd_ps(
-              _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(sc)),
-              _mm256_cvtepi32_ps(msum), acc[r][t]);
-        }
+        for (int r = 0; r < R; ++r) Finish(isum[r], mins[r], dd[r], dx, bsums, acc[r][t]);
       }
     }
     for (int r = 0; r < R; ++r) {
       for (int t = 0; t < T; ++t) y[t * ys + r] = HSum(acc[r][t]);
     }
+  }
+
+  // acc += d * d_x * (the block's sums) - dmin * d_x * (mins . bsums). The 16 lanes of isum
+  // are all in units of d * d_x (the table applied the sub-block scales): folded to 8 before
+  // converting.
+  [[gnu::always_inline]] static inline void Finish(__m512i isum, __m256i mins, __m128 dd,
+                                                   __m128 dx, __m256i bsums, __m256& acc) {
+    const __m128 sc = _mm_mul_ps(dd, dx);  // {d * d_x, dmin * d_x}
+    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(Fold(isum)), acc);
+    const __m256i msum = _mm256_madd_epi16(mins, bsums);
+    acc = _mm256_fnmadd_ps(_mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(sc)),
+                           _mm256_cvtepi32_ps(msum), acc);
   }
 };
 
@@ -186,6 +212,29 @@ struct Q3KKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
+      if constexpr (T == 1) {
+        // Decode: as Q2KKernel, one row's weights live at a time (47 stack accesses before).
+        const Byte* xb = x + ib * kQ8KBytes;
+        const __m512i corr =
+            _mm512_zextsi256_si512(_mm256_madd_epi16(Load256(xb + kQ8KBsums), neg124));
+        __m512i xq[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) xq[c] = Load512(xb + kQ8KQs + 64 * c);
+        const float dx = LoadF32(xb + kQ8KD);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const Byte* b = w + r * wrb + ib * kQ3Bytes;
+          PrefetchAhead(b);
+          __m512i wq[4];
+          Unpack(b, wq);
+          __m512i isum = corr;
+#pragma GCC unroll 4
+          for (int c = 0; c < 4; ++c) isum = _mm512_dpbusd_epi32(isum, wq[c], xq[c]);
+          acc[r][0] = _mm256_fmadd_ps(_mm256_set1_ps(H2F(b + kQ3D) * dx),
+                                      _mm256_cvtepi32_ps(Fold(isum)), acc[r][0]);
+        }
+        continue;
+      }
       __m512i wq[R][4];
       float dw[R];
 #pragma GCC unroll 16

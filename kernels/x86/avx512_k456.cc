@@ -351,6 +351,25 @@ struct IQ4XS {
 // registers) and used T times; each token's 256 activations are loaded once and used R times.
 template <class D>
 struct KTile {
+  // Block ib of row r, kPrefetchTiles row tiles of R rows ahead.
+  template <int R>
+  [[gnu::always_inline]] static inline void PrefetchRowBlock(const Byte* w, size_t wrb, int r,
+                                                             int64_t ib) {
+    PrefetchBlock(reinterpret_cast<uintptr_t>(w) + (kPrefetchTiles * R + r) * wrb + ib * D::kBytes,
+                  D::kBytes);
+  }
+
+  // One token's block: its quants as loaded and as D::PrepX makes them, and D's token values.
+  struct Tok {
+    __m512i xv[4], xp[4];
+    typename D::Tok t;
+  };
+  [[gnu::always_inline]] static inline void LoadTok(const Byte* xb, Tok& o) {
+    for (int c = 0; c < 4; ++c) o.xv[c] = D::LoadX(xb + kQ8KQs, c);
+    D::PrepX(o.xv, o.xp);
+    D::PrepareTok(xb, o.t);
+  }
+
   template <int R, int T>
   static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
                    int64_t ys) {
@@ -362,24 +381,35 @@ struct KTile {
       for (int t = 0; t < T; ++t) D::Zero(acc[r][t]);
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
+      if constexpr (T == 1) {
+        // Decode: the token's block first, then each row unpacked and used at once, so that
+        // only one row's weights are live (all R rows' spilled: Q4_K 77 stack accesses in the
+        // 4-row tile, Q5_K 92, IQ4_XS 63).
+        Tok tok;
+        LoadTok(x + ib * kQ8KBytes, tok);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          PrefetchRowBlock<R>(w, wrb, r, ib);
+          typename D::Row row;
+          D::Prepare(w + r * wrb + ib * D::kBytes, row);
+          D::Finish(row, tok.t, D::Dot(row, tok.xv, tok.xp), acc[r][0]);
+        }
+        continue;
+      }
       typename D::Row row[R];
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        PrefetchBlock(
-            reinterpret_cast<uintptr_t>(w) + (kPrefetchTiles * R + r) * wrb + ib * D::kBytes,
-            D::kBytes);
+        PrefetchRowBlock<R>(w, wrb, r, ib);
         D::Prepare(w + r * wrb + ib * D::kBytes, row[r]);
       }
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const Byte* xb = x + t * xrb + ib * kQ8KBytes;
-        __m512i xv[4], xp[4];
-        for (int c = 0; c < 4; ++c) xv[c] = D::LoadX(xb + kQ8KQs, c);
-        D::PrepX(xv, xp);
-        typename D::Tok tok;
-        D::PrepareTok(xb, tok);
+        Tok tok;
+        LoadTok(x + t * xrb + ib * kQ8KBytes, tok);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) D::Finish(row[r], tok, D::Dot(row[r], xv, xp), acc[r][t]);
+        for (int r = 0; r < R; ++r) {
+          D::Finish(row[r], tok.t, D::Dot(row[r], tok.xv, tok.xp), acc[r][t]);
+        }
       }
     }
     for (int r = 0; r < R; ++r) {

@@ -410,14 +410,14 @@ struct Oq2Panel16 : KPanel16<Oq2Panel> {
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) iacc[t] = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j) {
-        __m512i sacc[T];
+        __m512i sacc[1][T];
 #pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) sacc[t] = _mm512_set1_epi32(offp[8 * t + j]);
-        DotGroups<T>(B, 8 * j, 8 * j + 8, x, xrb, sacc);
+        for (int t = 0; t < T; ++t) sacc[0][t] = _mm512_set1_epi32(offp[8 * t + j]);
+        DotGroups<1, T>({&B}, 8 * j, 8 * j + 8, x, xrb, sacc);
         const __m512i sc = B.sc[j];
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(sacc[t], sc));
+          iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(sacc[0][t], sc));
         }
       }
 #pragma GCC unroll 16

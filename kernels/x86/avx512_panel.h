@@ -117,25 +117,69 @@ constexpr size_t kPanelQ8Bytes = sizeof(block_q8_K);
 constexpr size_t kPanelQ8Qs = offsetof(block_q8_K, qs);
 constexpr size_t kPanelQ8Bsums = offsetof(block_q8_K, bsums);
 
-// Sums of groups [g0, g1) of every token into acc[t] (T tokens, x at their block).
-template <int T>
-[[gnu::always_inline]] inline void DotGroups(const PanelBlock& B, int g0, int g1, const Byte* x,
-                                             size_t xrb, __m512i* acc) {
-  // The sums in a local array while the loop runs, as in PairGroups, where sums updated in
-  // place through `acc` were kept on the stack (not measured here: a guard, not a speed-up).
-  __m512i a[T];
+// Sums of groups [g0, g1) of NP panels' blocks (NP = 1, or 2 for the pair tiles) and T tokens
+// into acc[i][t] (x at the tokens' block): each activation word broadcast feeds NP vpdpbusd.
+template <int NP, int T>
+[[gnu::always_inline]] inline void DotGroups(const PanelBlock* const (&B)[NP], int g0, int g1,
+                                             const Byte* x, size_t xrb, __m512i (&acc)[NP][T]) {
+  // The sums in a local array while the loop runs: updated in place through `acc`, GCC kept the
+  // pair tile's on the stack, loading and storing them around every vpdpbusd (Q4_K and Q5_K
+  // pair tiles at half speed, bench_kernels 8960x1536 x 64: 7.6 -> 3.4 ms).
+  __m512i a[NP][T];
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) a[t] = acc[t];
+  for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) a[i][t] = acc[i][t];
+  }
 #pragma GCC unroll 8
   for (int g = g0; g < g1; ++g) {
-    const __m512i wv = B.q[g];
+    __m512i wv[NP];
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) wv[i] = B[i]->q[g];
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      a[t] = _mm512_dpbusd_epi32(a[t], wv, Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g));
+      const __m512i v = Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g);
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) a[i][t] = _mm512_dpbusd_epi32(a[i][t], wv[i], v);
     }
   }
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) acc[t] = a[t];
+  for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) acc[i][t] = a[i][t];
+  }
+}
+
+// The float step of the tiles (KPanel16, Panel32Tiles in avx512_panel32.h): facc[i][t] +=
+// float(iacc[i][t]) * (d[i] * dx(t)), or -= with kSubtract (the K-quants' separate mins).
+template <bool kSubtract, int NP, int T, class Dx>
+[[gnu::always_inline]] inline void ScaleAdd(__m512 (&facc)[NP][T], const __m512i (&iacc)[NP][T],
+                                            const __m512 (&d)[NP], Dx dx) {
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    const __m512 s = dx(t);
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) {
+      const __m512 f = _mm512_cvtepi32_ps(iacc[i][t]);
+      const __m512 ds = _mm512_mul_ps(d[i], s);
+      facc[i][t] = kSubtract ? _mm512_fnmadd_ps(f, ds, facc[i][t])
+                             : _mm512_fmadd_ps(f, ds, facc[i][t]);
+    }
+  }
+}
+// y[t * ys + 16 i + 0 .. 15] (+)= facc[i][t].
+template <int NP, int T>
+[[gnu::always_inline]] inline void StoreTiles(const __m512 (&facc)[NP][T], float* y, int64_t ys,
+                                              bool add) {
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) {
+    float* yt = y + t * ys;
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) {
+      float* yi = yt + 16 * i;
+      _mm512_storeu_ps(yi, add ? _mm512_add_ps(_mm512_loadu_ps(yi), facc[i][t]) : facc[i][t]);
+    }
+  }
 }
 
 // The panel kernel (panel_driver.h) of a K-quant with trait P.
@@ -156,90 +200,91 @@ struct KPanel16 {
   template <int T>
   static void Tile(const PanelBlock* pb, int nb, const Byte* x, size_t xrb, float* y, int64_t ys,
                    bool add) {
-    __m512 facc[T];
+    Tiles<1, T>({pb}, nb, x, xrb, y, ys, add);
+  }
+
+  // y[t * ys + 16 i + 0 .. 15] (+)= the sums of panel pb[i] and T tokens: NP = 1, or 2 for the
+  // pair tile (KPanel16Pair), whose every row gets the same integer sums and float operations
+  // as with NP = 1, so that the results are equal bit for bit.
+  template <int NP, int T>
+  static void Tiles(const PanelBlock* const (&pb)[NP], int nb, const Byte* x, size_t xrb,
+                    float* y, int64_t ys, bool add) {
+    const auto dx = [&](int t) { return BcastF32(x + t * xrb); };
+    __m512 facc[NP][T];
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) facc[i][t] = _mm512_setzero_ps();
+    }
     for (int b = 0; b < nb; ++b, x += kPanelQ8Bytes) {
-      const PanelBlock& B = pb[b];
-      __m512i iacc[T];
+      const PanelBlock* B[NP];
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) B[i] = pb[i] + b;
+      __m512i iacc[NP][T];
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) iacc[t] = _mm512_setzero_si512();
+      for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+        for (int i = 0; i < NP; ++i) iacc[i][t] = _mm512_setzero_si512();
+      }
 #pragma GCC unroll 8
       for (int p = 0; p < 8; ++p) {
-        const __m512i m = B.mins[p];
+        __m512i m[NP];
+#pragma GCC unroll 2
+        for (int i = 0; i < NP; ++i) m[i] = B[i]->mins[p];
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          iacc[t] = _mm512_dpwssd_epi32(iacc[t], m, Bcast32(x + t * xrb + kPanelQ8Bsums + 4 * p));
+          const __m512i v = Bcast32(x + t * xrb + kPanelQ8Bsums + 4 * p);
+#pragma GCC unroll 2
+          for (int i = 0; i < NP; ++i) iacc[i][t] = _mm512_dpwssd_epi32(iacc[i][t], m[i], v);
         }
       }
       if constexpr (P::kSeparateMins) {
+        __m512 dmin[NP];
+#pragma GCC unroll 2
+        for (int i = 0; i < NP; ++i) dmin[i] = B[i]->dmin;
+        ScaleAdd<true>(facc, iacc, dmin, dx);
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          const __m512 s = _mm512_mul_ps(B.dmin, BcastF32(x + t * xrb));
-          facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
-          iacc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+          for (int i = 0; i < NP; ++i) iacc[i][t] = _mm512_setzero_si512();
         }
       }
       if constexpr (P::kSub == 0) {
-        DotGroups<T>(B, 0, 64, x, xrb, iacc);
+        DotGroups<NP, T>(B, 0, 64, x, xrb, iacc);
       } else {
         constexpr int kGroups = P::kSub / 4;
         for (int j = 0; j < 256 / P::kSub; ++j) {
-          __m512i sacc[T];
-#pragma GCC unroll 16
-          for (int t = 0; t < T; ++t) sacc[t] = _mm512_setzero_si512();
-          DotGroups<T>(B, j * kGroups, (j + 1) * kGroups, x, xrb, sacc);
-          const __m512i s = B.sc[j];
+          __m512i sacc[NP][T];
 #pragma GCC unroll 16
           for (int t = 0; t < T; ++t) {
-            iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(sacc[t], s));
+#pragma GCC unroll 2
+            for (int i = 0; i < NP; ++i) sacc[i][t] = _mm512_setzero_si512();
+          }
+          DotGroups<NP, T>(B, j * kGroups, (j + 1) * kGroups, x, xrb, sacc);
+#pragma GCC unroll 2
+          for (int i = 0; i < NP; ++i) {
+            const __m512i s = B[i]->sc[j];
+#pragma GCC unroll 16
+            for (int t = 0; t < T; ++t) {
+              iacc[i][t] = _mm512_add_epi32(iacc[i][t], _mm512_mullo_epi32(sacc[i][t], s));
+            }
           }
         }
       }
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        const __m512 s = _mm512_mul_ps(B.d, BcastF32(x + t * xrb));
-        facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), s, facc[t]);
-      }
+      __m512 d[NP];
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) d[i] = B[i]->d;
+      ScaleAdd<false>(facc, iacc, d, dx);
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      float* yt = y + t * ys;
-      _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[t]) : facc[t]);
-    }
+    StoreTiles<NP, T>(facc, y, ys, add);
   }
 };
 
-// The float step of the pair tiles (KPanel16Pair, Panel32TilePair in avx512_panel32.h):
-// facc[i][t] += float(iacc[i][t]) * (d of panel i * dx(t)), panel 0 with da, panel 1 with db.
-template <int T, class Dx>
-[[gnu::always_inline]] inline void PairScaleAdd(__m512 (&facc)[2][T], const __m512i (&iacc)[2][T],
-                                                __m512 da, __m512 db, Dx dx) {
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    const __m512 s = dx(t);
-    facc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[0][t]), _mm512_mul_ps(da, s), facc[0][t]);
-    facc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[1][t]), _mm512_mul_ps(db, s), facc[1][t]);
-  }
-}
-// y[t * ys + 0 .. 31] (+)= both panels' sums of token t.
-template <int T>
-[[gnu::always_inline]] inline void PairStore(const __m512 (&facc)[2][T], float* y, int64_t ys,
-                                             bool add) {
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[0][t]) : facc[0][t]);
-    _mm512_storeu_ps(yt + 16, add ? _mm512_add_ps(_mm512_loadu_ps(yt + 16), facc[1][t]) : facc[1][t]);
-  }
-}
-
 // The pair tile (panel_driver.h), for a trait P that sets kPairTokens: 32 rows, two panels'
-// blocks side by side, so that every activation word broadcast feeds two vpdpbusd instead of
-// one (the same integer sums and the same float operations per row as KPanel16's Tile: the
-// results are equal bit for bit). A standalone loop of the inner step on the 2-core Zen 5 VM:
-// 16 rows x 8 tokens 5.0 G vpdpbusd/s, 32 x 5 6.0, 32 x 4 5.4, 64 x 3 6.25. Prompt 512 of the
-// 1.5B-shape files (bench/synthetic/ab.py, 4 interleaved rounds each): Q2_K (5 tokens per
+// blocks side by side (KPanel16::Tiles with NP = 2), so that every activation word broadcast
+// feeds two vpdpbusd instead of one. A standalone loop of the inner step on the 2-core Zen 5
+// VM: 16 rows x 8 tokens 5.0 G vpdpbusd/s, 32 x 5 6.0, 32 x 4 5.4, 64 x 3 6.25. Prompt 512 of
+// the 1.5B-shape files (bench/synthetic/ab.py, 4 interleaved rounds each): Q2_K (5 tokens per
 // tile) 1 thread +9.7%, 2 threads +11.4%; Q4_K_M (Q4_K with 3 tokens) +36% and +15%. Q6_K and
 // IQ4_XS measured slower in bench_kernels with 3 or 4 tokens and keep KPanel16.
 template <class P>
@@ -247,81 +292,10 @@ struct KPanel16Pair : KPanel16<P> {
   static constexpr int kPairTokens = P::kPairTokens;
   static constexpr int kPairChunk = 4;  // 2 x 4 x 5.8 KB of stack, as one chunk of KPanel16
 
-  // Sums of groups [g0, g1) of both panels and every token into acc.
-  template <int T>
-  [[gnu::always_inline]] static inline void PairGroups(const PanelBlock& A, const PanelBlock& B,
-                                                       int g0, int g1, const Byte* x,
-                                                       __m512i (&acc)[2][T], size_t xrb) {
-    // Local sums, as DotGroups: updated through `acc`, GCC kept them on the stack, and the Q4_K
-    // and Q5_K pair tiles ran at half speed (bench_kernels 8960x1536 x 64: 7.6 -> 3.4 ms).
-    __m512i a0[T], a1[T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) a0[t] = acc[0][t], a1[t] = acc[1][t];
-#pragma GCC unroll 8
-    for (int g = g0; g < g1; ++g) {
-      const __m512i wa = A.q[g], wb = B.q[g];
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) {
-        const __m512i v = Bcast32(x + t * xrb + kPanelQ8Qs + 4 * g);
-        a0[t] = _mm512_dpbusd_epi32(a0[t], wa, v);
-        a1[t] = _mm512_dpbusd_epi32(a1[t], wb, v);
-      }
-    }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) acc[0][t] = a0[t], acc[1][t] = a1[t];
-  }
-
   template <int T>
   static void TilePair(const PanelBlock* pa, const PanelBlock* pb, int nb, const Byte* x,
                        size_t xrb, float* y, int64_t ys, bool add) {
-    __m512 facc[2][T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) facc[0][t] = facc[1][t] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; ++b, x += kPanelQ8Bytes) {
-      const PanelBlock& A = pa[b];
-      const PanelBlock& B = pb[b];
-      __m512i iacc[2][T];
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) iacc[0][t] = iacc[1][t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int p = 0; p < 8; ++p) {
-        const __m512i ma = A.mins[p], mb = B.mins[p];
-#pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) {
-          const __m512i v = Bcast32(x + t * xrb + kPanelQ8Bsums + 4 * p);
-          iacc[0][t] = _mm512_dpwssd_epi32(iacc[0][t], ma, v);
-          iacc[1][t] = _mm512_dpwssd_epi32(iacc[1][t], mb, v);
-        }
-      }
-      if constexpr (P::kSeparateMins) {
-#pragma GCC unroll 16
-        for (int t = 0; t < T; ++t) {
-          const __m512 dx = BcastF32(x + t * xrb);
-          facc[0][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(iacc[0][t]), _mm512_mul_ps(A.dmin, dx), facc[0][t]);
-          facc[1][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(iacc[1][t]), _mm512_mul_ps(B.dmin, dx), facc[1][t]);
-          iacc[0][t] = iacc[1][t] = _mm512_setzero_si512();
-        }
-      }
-      if constexpr (P::kSub == 0) {
-        PairGroups<T>(A, B, 0, 64, x, iacc, xrb);
-      } else {
-        constexpr int kGroups = P::kSub / 4;
-        for (int j = 0; j < 256 / P::kSub; ++j) {
-          __m512i sacc[2][T];
-#pragma GCC unroll 16
-          for (int t = 0; t < T; ++t) sacc[0][t] = sacc[1][t] = _mm512_setzero_si512();
-          PairGroups<T>(A, B, j * kGroups, (j + 1) * kGroups, x, sacc, xrb);
-          const __m512i sa = A.sc[j], sb = B.sc[j];
-#pragma GCC unroll 16
-          for (int t = 0; t < T; ++t) {
-            iacc[0][t] = _mm512_add_epi32(iacc[0][t], _mm512_mullo_epi32(sacc[0][t], sa));
-            iacc[1][t] = _mm512_add_epi32(iacc[1][t], _mm512_mullo_epi32(sacc[1][t], sb));
-          }
-        }
-      }
-      PairScaleAdd<T>(facc, iacc, A.d, B.d, [&](int t) { return BcastF32(x + t * xrb); });
-    }
-    PairStore<T>(facc, y, ys, add);
+    KPanel16<P>::template Tiles<2, T>({pa, pb}, nb, x, xrb, y, ys, add);
   }
 };
 

@@ -65,69 +65,47 @@ struct Panel32X {
   float d[kPanel32Chunk];
 };
 
-template <int T>
-void Panel32Tile(const Panel32Block* pb, int nb, const Panel32X* xp, const Byte* x, size_t xrb,
-                 float* y, int64_t ys, bool add) {
+// y[t * ys + 16 i + 0 .. 15] (+)= the sums of panel pp[i] and T tokens: NP = 1, or 2 (32 rows,
+// each broadcast activation word feeding two vpdpbusd, as KPanel16Pair in avx512_panel.h; every
+// row gets the same integer sums and float operations, so the results are equal bit for bit).
+// With two panels T <= 4: 4 T accumulators.
+template <int NP, int T>
+void Panel32Tiles(const Panel32Block* const (&pp)[NP], int nb, const Panel32X* xp, const Byte* x,
+                  size_t xrb, float* y, int64_t ys, bool add) {
+  static_assert(NP == 1 || T <= 4, "registers");
   constexpr size_t kXB = sizeof(block_q8_0);
-  __m512 facc[T];
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
-  for (int b = 0; b < nb; ++b) {
-    const Panel32Block& P = pb[b];
-    const Byte* xb = x + b * kXB + 2;
-    __m512i iacc[T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) iacc[t] = _mm512_set1_epi32(xp[t].c[b]);
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      const __m512i wv = P.q[g];
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) iacc[t] = _mm512_dpbusd_epi32(iacc[t], wv, Bcast32(xb + t * xrb + 4 * g));
-    }
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]),
-                                _mm512_mul_ps(P.d, _mm512_set1_ps(xp[t].d[b])), facc[t]);
-    }
-  }
+  __m512 facc[NP][T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) {
-    float* yt = y + t * ys;
-    _mm512_storeu_ps(yt, add ? _mm512_add_ps(_mm512_loadu_ps(yt), facc[t]) : facc[t]);
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) facc[i][t] = _mm512_setzero_ps();
   }
-}
-
-// Panel32Tile of two panels at once (32 rows): each broadcast activation word feeds two
-// vpdpbusd (as KPanel16Pair in avx512_panel.h; the same integer sums and float operations per
-// row, so the results are equal bit for bit). T <= 4: 4 T accumulators.
-template <int T>
-void Panel32TilePair(const Panel32Block* pa, const Panel32Block* pb, int nb, const Panel32X* xp,
-                     const Byte* x, size_t xrb, float* y, int64_t ys, bool add) {
-  static_assert(T <= 4, "registers");
-  constexpr size_t kXB = sizeof(block_q8_0);
-  __m512 facc[2][T];
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) facc[0][t] = facc[1][t] = _mm512_setzero_ps();
   for (int b = 0; b < nb; ++b) {
-    const Panel32Block& A = pa[b];
-    const Panel32Block& B = pb[b];
     const Byte* xb = x + b * kXB + 2;
-    __m512i iacc[2][T];
+    __m512i iacc[NP][T];
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) iacc[0][t] = iacc[1][t] = _mm512_set1_epi32(xp[t].c[b]);
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) iacc[i][t] = _mm512_set1_epi32(xp[t].c[b]);
+    }
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
-      const __m512i wa = A.q[g], wb = B.q[g];
+      __m512i wv[NP];
+#pragma GCC unroll 2
+      for (int i = 0; i < NP; ++i) wv[i] = pp[i][b].q[g];
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const __m512i v = Bcast32(xb + t * xrb + 4 * g);
-        iacc[0][t] = _mm512_dpbusd_epi32(iacc[0][t], wa, v);
-        iacc[1][t] = _mm512_dpbusd_epi32(iacc[1][t], wb, v);
+#pragma GCC unroll 2
+        for (int i = 0; i < NP; ++i) iacc[i][t] = _mm512_dpbusd_epi32(iacc[i][t], wv[i], v);
       }
     }
-    PairScaleAdd<T>(facc, iacc, A.d, B.d, [&](int t) { return _mm512_set1_ps(xp[t].d[b]); });
+    __m512 d[NP];
+#pragma GCC unroll 2
+    for (int i = 0; i < NP; ++i) d[i] = pp[i][b].d;
+    ScaleAdd<false>(facc, iacc, d, [&](int t) { return _mm512_set1_ps(xp[t].d[b]); });
   }
-  PairStore<T>(facc, y, ys, add);
+  StoreTiles<NP, T>(facc, y, ys, add);
 }
 
 // T tokens (at x, the chunk's first block) against np unpacked panels (kPanel32Chunk blocks
@@ -153,21 +131,21 @@ void Panel32Tokens(const Panel32Block* pb, int np, int nb, const Byte* x, size_t
         xp[i].d[b] = _cvtsh_ss(h);
       }
     }
-    // Panels two at a time (Panel32TilePair, up to 4 tokens each), the last one alone. Prompt
+    // Panels two at a time (up to 4 tokens each), the last one alone. Prompt
     // 512 of the 1.5B-shape Q8_0, Zen 5 VM, 3 interleaved rounds: +5.4% with 1 thread, +7.8%
     // with 2 (bench_kernels Q8_0 and Q4_0 64 tokens: +10-15%).
     constexpr int kPairT = T < 4 ? T : 4;
     int p = 0;
     for (; p + 1 < np; p += 2) {
       for (int s = 0; s < T; s += kPairT) {
-        Panel32TilePair<kPairT>(pb + p * kPanel32Chunk, pb + (p + 1) * kPanel32Chunk, nb, xp + s,
+        Panel32Tiles<2, kPairT>({pb + p * kPanel32Chunk, pb + (p + 1) * kPanel32Chunk}, nb, xp + s,
                                 x + static_cast<size_t>(t + s) * xrb, xrb,
                                 y + (t + s) * ys + 16 * p, ys, add);
       }
     }
     for (; p < np; ++p) {
-      Panel32Tile<T>(pb + p * kPanel32Chunk, nb, xp, x + static_cast<size_t>(t) * xrb, xrb,
-                     y + t * ys + 16 * p, ys, add);
+      Panel32Tiles<1, T>({pb + p * kPanel32Chunk}, nb, xp, x + static_cast<size_t>(t) * xrb, xrb,
+                         y + t * ys + 16 * p, ys, add);
     }
   }
   if constexpr (T > 1) {

@@ -242,7 +242,9 @@ struct Q3KKernel {
         const float dx = LoadF32(xb + kQ8KD);
         const __m256i bsums = Load256(xb + kQ8KBsums);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) Finish(isum[r][t], s16[r], bsums, H2F(wb[r] + kQ3D) * dx, acc[r][t]);
+        for (int r = 0; r < R; ++r) {
+          Finish(isum[r][t], s16[r], bsums, H2F(wb[r] + kQ3D) * dx, acc[r][t]);
+        }
       }
     }
     for (int r = 0; r < R; ++r) {

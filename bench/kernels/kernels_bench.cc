@@ -3,11 +3,14 @@
 // (scalar = the reference, avx2, avx512), single thread.
 // Each workload is named kind/type/isa/rows x k/tokens; 5 repetitions after a warm-up,
 // median reported; bytes_per_second counts the weight (or K+V) bytes read per call.
+// The decode shape 143360x1536 is 16 copies of the 8960x1536 matrix one after another (72-440
+// MB, more than any L3): weights streamed from DRAM, as in a real decode step or the LM head.
 //
 //   bench_kernels --benchmark_filter='MatMul/F16/.*/4096x256/1$'
 //   bench_kernels --benchmark_filter='MatMul/Q4_K/avx512/8960x1536/'   # Qwen2.5-1.5B ffn_up
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -30,15 +33,18 @@ std::vector<float> Random(size_t n, uint32_t seed) {
 }
 
 void BenchMatMul(benchmark::State& state, const KernelSet* set, DType type, int64_t rows, int64_t k,
-                 int n_tok) {
+                 int n_tok, int copies) {
   const TypeKernels& tk = set->For(type);
   const size_t wrb = RowBytes(type, k);
   const DType vd = Info(type).vec_dot_type;
   const size_t xrb = RowBytes(vd, k);
-  std::vector<unsigned char> w(wrb * rows), x(xrb * n_tok);
+  const size_t one = wrb * static_cast<size_t>(rows);
+  std::vector<unsigned char> w(one * copies), x(xrb * n_tok);
   const std::vector<float> wf = Random(static_cast<size_t>(rows * k), 1);
   const std::vector<float> xf = Random(static_cast<size_t>(n_tok * k), 2);
   for (int64_t r = 0; r < rows; ++r) tk.quantize_row(wf.data() + r * k, w.data() + r * wrb, k);
+  for (int c = 1; c < copies; ++c) std::copy(w.begin(), w.begin() + one, w.begin() + one * c);
+  rows *= copies;
   for (int t = 0; t < n_tok; ++t) {
     set->For(vd).quantize_row(xf.data() + t * k, x.data() + t * xrb, k);
   }
@@ -121,9 +127,11 @@ void BenchAttentionQ8(benchmark::State& state, const KernelSet* set, int n_group
 void Register() {
   struct Shape {
     int64_t rows, k;
+    int copies;
   };
-  // ko-mini-a's output head, Qwen2.5-1.5B's attention and FFN matrices.
-  const Shape shapes[] = {{4096, 256}, {1536, 1536}, {8960, 1536}};
+  // ko-mini-a's output head, Qwen2.5-1.5B's attention and FFN matrices, and the FFN matrix 16
+  // times over (decode only: from DRAM).
+  const Shape shapes[] = {{4096, 256, 1}, {1536, 1536, 1}, {8960, 1536, 1}, {8960, 1536, 16}};
   for (int i = 0; i < kNumIsas; ++i) {
     const KernelSet* set = GetKernelSet(static_cast<Isa>(i));
     if (!set) continue;
@@ -133,10 +141,12 @@ void Register() {
       for (const Shape& s : shapes) {
         if (s.k % Info(type).block_size != 0) continue;
         for (int n_tok : {1, 64}) {
+          if (s.copies > 1 && n_tok > 1) continue;
           const std::string name = std::string("MatMul/") + Info(type).name + "/" + set->name +
-                                   "/" + std::to_string(s.rows) + "x" + std::to_string(s.k) + "/" +
-                                   std::to_string(n_tok);
-          benchmark::RegisterBenchmark(name.c_str(), BenchMatMul, set, type, s.rows, s.k, n_tok)
+                                   "/" + std::to_string(s.rows * s.copies) + "x" +
+                                   std::to_string(s.k) + "/" + std::to_string(n_tok);
+          benchmark::RegisterBenchmark(name.c_str(), BenchMatMul, set, type, s.rows, s.k, n_tok,
+                                       s.copies)
               ->Unit(benchmark::kMicrosecond)
               ->MinWarmUpTime(0.05)
               ->Repetitions(5)

@@ -35,17 +35,8 @@ using x86::Load128;
 using x86::Load256;
 using x86::LoadF32;
 using x86::MatMulImpl;
+using x86::PrefetchAhead;
 using x86::VecDotImpl;
-
-// Decode streams the weights from memory at about the rate the kernels consume them, faster
-// than the hardware prefetchers alone keep up with: each row's block b asks for the two cache
-// lines 16 KiB further on, into L2 (see avx512_k23.cc for the measurement). Any row layout is
-// covered, and prefetches never fault.
-constexpr size_t kPrefetchBytes = 16384;
-inline void PrefetchAhead(const Byte* block) {
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes), _MM_HINT_T1);
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes + 64), _MM_HINT_T1);
-}
 
 // x >> n for a compile-time n on 16-bit lanes; a left shift for negative n.
 template <int N>
@@ -94,7 +85,7 @@ struct Q2KKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const Byte* wb = w + r * wrb + ib * kQ2Bytes;
-          PrefetchAhead(wb);
+          PrefetchAhead<kQ2Bytes>(wb);
           const __m128i s = Load128(wb + kQ2Scales);
           const __m256i sc = _mm256_and_si256(_mm256_broadcastsi128_si256(s), m4);
           __m256i isum[1][1] = {{_mm256_setzero_si256()}};
@@ -112,7 +103,7 @@ struct Q2KKernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         wb[r] = w + r * wrb + ib * kQ2Bytes;
-        PrefetchAhead(wb[r]);
+        PrefetchAhead<kQ2Bytes>(wb[r]);
         const __m128i s = Load128(wb[r] + kQ2Scales);
         sc[r] = _mm256_and_si256(_mm256_broadcastsi128_si256(s), m4);
         mins[r] = _mm256_srli_epi16(_mm256_cvtepu8_epi16(s), 4);
@@ -208,7 +199,7 @@ struct Q3KKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const Byte* wb = w + r * wrb + ib * kQ3Bytes;
-          PrefetchAhead(wb);
+          PrefetchAhead<kQ3Bytes>(wb);
           const __m256i s16 = _mm256_cvtepi8_epi16(Q3Scales(wb + kQ3Scales));
           const __m256i hm = Load256(wb + kQ3Hmask);
           __m256i isum[1][1] = {{_mm256_setzero_si256()}};
@@ -224,7 +215,7 @@ struct Q3KKernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         wb[r] = w + r * wrb + ib * kQ3Bytes;
-        PrefetchAhead(wb[r]);
+        PrefetchAhead<kQ3Bytes>(wb[r]);
         s16[r] = _mm256_cvtepi8_epi16(Q3Scales(wb[r] + kQ3Scales));
         hm[r] = Load256(wb[r] + kQ3Hmask);
       }
@@ -429,16 +420,15 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
   }
 }
 
-// Tile shapes measured on Zen 4 (16 ymm registers): decode 4 rows per pass for Q2_K, 2 for
-// Q3_K (its unpacking needs more registers); prefill 1 row x 8 tokens, the unpacked chunk
-// reused by 8 tokens, for both.
+// Tile shapes: decode x86::kKDecodeRows rows per pass; prefill 1 row x 8 tokens, the unpacked
+// chunk reused by 8 tokens (measured on Zen 4).
 float VecDotQ2_K(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<Q2KKernel>(n, w_row, x_vd);
 }
 void MatMulQ2_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   Panel8OrRows<Q2KPanel8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                         MatMulImpl<Q2KKernel, 4, 1, 8>);
+                         MatMulImpl<Q2KKernel, x86::kKDecodeRows, 1, 8>);
 }
 
 float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -447,7 +437,7 @@ float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
 void MatMulQ3_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   Panel8OrRows<Q3KPanel8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                         MatMulImpl<Q3KKernel, 2, 1, 8>);
+                         MatMulImpl<Q3KKernel, x86::kKDecodeRows, 1, 8>);
 }
 
 }  // namespace ondo::kernels::avx2

@@ -32,21 +32,9 @@ using x86::LoadF32;
 using x86::LoadU16;
 using x86::LoadU32;
 using x86::MatMulImpl;
+using x86::PrefetchAhead;
 using x86::VecDotImpl;
 
-// Decode reads each weight row once, and rows are short streams (a few hundred bytes to a few
-// KB) that the hardware prefetchers do not pick up: measured 2.3x faster decode from DRAM when
-// every block of the tile kPrefetchTiles tiles ahead is requested into L2 (prefetching into L1
-// gained less: its miss buffers fill up). Prefetches never fault, so running past the matrix
-// is harmless.
-constexpr int kPrefetchTiles = 4;
-// The address is formed as an integer: it may lie past the end of the matrix.
-inline void PrefetchBlock(uintptr_t a, size_t n) {
-  for (size_t off = 0; off < n; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(a + off), _MM_HINT_T1);
-  }
-  _mm_prefetch(reinterpret_cast<const char*>(a + n - 1), _MM_HINT_T1);
-}
 // GCC reassociates chains of integer vector adds into trees, which computes every product of a
 // block first and spills them; an empty asm on the running sum keeps each add in place.
 inline __m256i InOrder(__m256i v) {
@@ -309,14 +297,6 @@ constexpr bool SharedPrepX() {
 // into one int32 vector (exact); Finish turns it into float once per block.
 template <class D>
 struct KTile {
-  // Block ib of row r, kPrefetchTiles row tiles of R rows ahead.
-  template <int R>
-  [[gnu::always_inline]] static inline void PrefetchRowBlock(const Byte* w, size_t wrb, int r,
-                                                             int64_t ib) {
-    PrefetchBlock(reinterpret_cast<uintptr_t>(w) + (kPrefetchTiles * R + r) * wrb + ib * D::kBytes,
-                  D::kBytes);
-  }
-
   template <int R, int T>
   static void Tile(const Byte* w, size_t wrb, const Byte* x, size_t xrb, int64_t k, float* y,
                    int64_t ys) {
@@ -338,7 +318,7 @@ struct KTile {
         D::PrepareTok(xb, tok);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-          PrefetchRowBlock<R>(w, wrb, r, ib);
+          PrefetchAhead<D::kBytes>(w + r * wrb + ib * D::kBytes);
           typename D::Row row;
           D::Prepare(w + r * wrb + ib * D::kBytes, row);
           __m256i isum = _mm256_setzero_si256();
@@ -355,7 +335,7 @@ struct KTile {
       typename D::Row row[R];
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        PrefetchRowBlock<R>(w, wrb, r, ib);
+        PrefetchAhead<D::kBytes>(w + r * wrb + ib * D::kBytes);
         D::Prepare(w + r * wrb + ib * D::kBytes, row[r]);
       }
       const Byte* xb = x + ib * kQ8KBytes;
@@ -448,7 +428,7 @@ void MatMulPanel8(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int
                   x86::MatMulImpl<K, R1, R, T>);
 }
 
-// Decode: R1 rows per pass over the activations; prefill: R x T tiles (measured on Zen 4 with
+// Decode: R1 rows per pass (x86::kKDecodeRows); prefill: R x T tiles (measured on Zen 4 with
 // L2-resident weights: one row against 8 tokens keeps 8 int32 sums and the step's weights in
 // registers; IQ4_XS, with more work per unpacked step, prefers two rows).
 template <class K, int R1, int R, int T>
@@ -464,7 +444,8 @@ float VecDotQ4_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ4_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel8<Q45KPanel8<false>, Q4KKernel, 4, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q45KPanel8<false>, Q4KKernel, x86::kKDecodeRows, 1, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -472,7 +453,8 @@ float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ5_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel8<Q45KPanel8<true>, Q5KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q45KPanel8<true>, Q5KKernel, x86::kKDecodeRows, 1, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -480,7 +462,8 @@ float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ6_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel8<Q6KPanel8, Q6KKernel, 2, 1, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel8<Q6KPanel8, Q6KKernel, x86::kKDecodeRows, 1, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {
@@ -488,7 +471,8 @@ float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulIQ4_XS(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulK<IQ4XSKernel, 2, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulK<IQ4XSKernel, x86::kKDecodeRows, 2, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 }  // namespace ondo::kernels::avx2

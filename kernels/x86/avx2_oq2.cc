@@ -52,6 +52,7 @@ using x86::LoadF32;
 using x86::LoadI32;
 using x86::LoadU16;
 using x86::MatMulImpl;
+using x86::PrefetchAhead;
 using x86::VecDotImpl;
 
 static_assert(kOq2Offset == 32, "the offset term is a shift by 5");
@@ -80,13 +81,6 @@ constexpr bool Oq2LevelsFitU6() {
 }
 static_assert(Oq2LevelsFitU6(), "levels + kOq2Offset must lie in 0..63 (maddubs, int16 sums)");
 constexpr Oq2Lut kOq2Lut = MakeOq2Lut();
-
-// See avx2_k23.cc: each row's block b asks for the two cache lines 16 KiB further on, into L2.
-constexpr size_t kPrefetchBytes = 16384;
-inline void PrefetchAhead(const Byte* block) {
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes), _MM_HINT_T1);
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes + 64), _MM_HINT_T1);
-}
 
 // Dword j (j = 0..7): the four unsigned levels of sub-block j's grid. The 4 bytes at b + 1
 // hold the grids in bits 8..23 (g_j at bit 8 + 4 (j % 4) + 2 (j / 4)); a variable shift puts
@@ -138,7 +132,7 @@ struct OQ2Kernel {
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const Byte* b = w + r * wrb + ib * kOq2Bytes;
-      PrefetchAhead(b);
+      PrefetchAhead<kOq2Bytes>(b);
       const __m256i tab = GridTables(b);
       _mm256_store_si256(reinterpret_cast<__m256i*>(rt[r].tab), tab);
       _mm256_store_si256(reinterpret_cast<__m256i*>(rt[r].tab + 32), HighNibbleTables<1>(tab));

@@ -37,21 +37,10 @@ using x86::Load256;
 using x86::Load512;
 using x86::LoadF32;
 using x86::MatMulImpl;
+using x86::PrefetchAhead;
 using x86::VecDotImpl;
 
 static_assert(kQ2Dmin == kQ2D + 2, "UnpackQ2K loads d and dmin together");
-
-// Decode streams the weights from memory at about the rate the kernels consume them; the
-// hardware prefetchers alone leave the core waiting (measured 9.9 -> 16.9 GB/s for a Q2_K
-// 8960 x 1536 matrix on one Zen 4 core). Each row's block b asks for the two cache lines
-// 16 KiB further on, into L2 (an L1 target evicts the working set). Any row layout is
-// covered: the rows' blocks shifted by a constant distance sweep the same bytes. Prefetches
-// never fault, so running past the end of the matrix is harmless.
-constexpr size_t kPrefetchBytes = 16384;
-inline void PrefetchAhead(const Byte* block) {
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes), _MM_HINT_T1);
-  _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes + 64), _MM_HINT_T1);
-}
 
 // The eight int32 sums of the two halves of v.
 inline __m256i Fold(__m512i v) {
@@ -141,7 +130,7 @@ struct Q2KKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const Byte* b = w + r * wrb + ib * kQ2Bytes;
-          PrefetchAhead(b);
+          PrefetchAhead<kQ2Bytes>(b);
           __m512i wq[4];
           __m256i mins;
           __m128 dd;
@@ -159,7 +148,7 @@ struct Q2KKernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kQ2Bytes;
-        PrefetchAhead(b);
+        PrefetchAhead<kQ2Bytes>(b);
         UnpackQ2K(b, wq[r], mins[r], dd[r]);
       }
 #pragma GCC unroll 16
@@ -224,7 +213,7 @@ struct Q3KKernel {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
           const Byte* b = w + r * wrb + ib * kQ3Bytes;
-          PrefetchAhead(b);
+          PrefetchAhead<kQ3Bytes>(b);
           __m512i wq[4];
           Unpack(b, wq);
           __m512i isum = corr;
@@ -240,7 +229,7 @@ struct Q3KKernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kQ3Bytes;
-        PrefetchAhead(b);
+        PrefetchAhead<kQ3Bytes>(b);
         Unpack(b, wq[r]);
         dw[r] = H2F(b + kQ3D);
       }
@@ -409,15 +398,15 @@ void QuantizeRowQ8_K(const float* x, void* out, int64_t n) {
   }
 }
 
-// Tile shapes measured on Zen 4: decode 4 rows per pass (the activation loads shared), prefill
-// 2 rows x 8 tokens (each unpacked row block serves 8 tokens, each activation load 2 rows).
+// Tile shapes: decode x86::kKDecodeRows rows per pass; prefill 2 rows x 8 tokens (each unpacked
+// row block serves 8 tokens, each activation load 2 rows; measured on Zen 4).
 float VecDotQ2_K(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<Q2KKernel>(n, w_row, x_vd);
 }
 void MatMulQ2_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   PanelOrRows<Q2KPanel>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                        MatMulImpl<Q2KKernel, 4, 2, 8>);
+                        MatMulImpl<Q2KKernel, x86::kKDecodeRows, 2, 8>);
 }
 
 float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -426,7 +415,7 @@ float VecDotQ3_K(int64_t n, const void* w_row, const void* x_vd) {
 void MatMulQ3_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   PanelOrRows<Q3KPanel>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                        MatMulImpl<Q3KKernel, 4, 2, 8>);
+                        MatMulImpl<Q3KKernel, x86::kKDecodeRows, 2, 8>);
 }
 
 }  // namespace ondo::kernels::avx512

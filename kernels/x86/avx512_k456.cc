@@ -31,6 +31,7 @@ using x86::Load512;
 using x86::LoadF32;
 using x86::LoadU16;
 using x86::LoadU32;
+using x86::PrefetchAhead;
 using x86::VecDotImpl;
 
 // 32 bytes v in the low half, f(v) in the high half.
@@ -42,19 +43,6 @@ inline __m512i Concat(__m256i lo, __m256i hi) {
 // vpdpwssd share the same pipes, integer adds do not).
 inline __m256i Fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-// Decode reads each weight row once, and rows are short streams (a few hundred bytes to a few
-// KB) that the hardware prefetchers do not pick up: measured 2.3x faster decode from DRAM when
-// every block of the tile kPrefetchTiles tiles ahead is requested into L2 (prefetching into L1
-// gained less: its miss buffers fill up). Prefetches never fault, so running past the matrix
-// is harmless.
-constexpr int kPrefetchTiles = 4;
-// The address is formed as an integer: it may lie past the end of the matrix.
-inline void PrefetchBlock(uintptr_t a, size_t n) {
-  for (size_t off = 0; off < n; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(a + off), _MM_HINT_T1);
-  }
-  _mm_prefetch(reinterpret_cast<const char*>(a + n - 1), _MM_HINT_T1);
 }
 // GCC reassociates chains of integer vector adds into trees, which computes every product of a
 // block first and spills them; an empty asm on the running sum keeps each add in place.
@@ -351,14 +339,6 @@ struct IQ4XS {
 // registers) and used T times; each token's 256 activations are loaded once and used R times.
 template <class D>
 struct KTile {
-  // Block ib of row r, kPrefetchTiles row tiles of R rows ahead.
-  template <int R>
-  [[gnu::always_inline]] static inline void PrefetchRowBlock(const Byte* w, size_t wrb, int r,
-                                                             int64_t ib) {
-    PrefetchBlock(reinterpret_cast<uintptr_t>(w) + (kPrefetchTiles * R + r) * wrb + ib * D::kBytes,
-                  D::kBytes);
-  }
-
   // One token's block: its quants as loaded and as D::PrepX makes them, and D's token values.
   struct Tok {
     __m512i xv[4], xp[4];
@@ -389,7 +369,7 @@ struct KTile {
         LoadTok(x + ib * kQ8KBytes, tok);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-          PrefetchRowBlock<R>(w, wrb, r, ib);
+          PrefetchAhead<D::kBytes>(w + r * wrb + ib * D::kBytes);
           typename D::Row row;
           D::Prepare(w + r * wrb + ib * D::kBytes, row);
           D::Finish(row, tok.t, D::Dot(row, tok.xv, tok.xp), acc[r][0]);
@@ -399,7 +379,7 @@ struct KTile {
       typename D::Row row[R];
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        PrefetchRowBlock<R>(w, wrb, r, ib);
+        PrefetchAhead<D::kBytes>(w + r * wrb + ib * D::kBytes);
         D::Prepare(w + r * wrb + ib * D::kBytes, row[r]);
       }
 #pragma GCC unroll 16
@@ -507,7 +487,7 @@ void MatMulPanel(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int6
                  x86::MatMulImpl<K, R1, R, T>);
 }
 
-// Decode: R1 rows per pass over the activations; prefill: R x T tiles (measured on Zen 4 with
+// Decode: R1 rows per pass (x86::kKDecodeRows); prefill: R x T tiles (measured on Zen 4 with
 // L2-resident weights; 2 x 8 keeps 16 accumulators and both rows' unpacked blocks in the 32
 // registers).
 template <class K, int R1, int R, int T>
@@ -523,7 +503,8 @@ float VecDotQ4_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ4_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel<Q45KPanel<false>, Q4KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q45KPanel<false>, Q4KKernel, x86::kKDecodeRows, 2, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -531,7 +512,8 @@ float VecDotQ5_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ5_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel<Q45KPanel<true>, Q5KKernel, 4, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q45KPanel<true>, Q5KKernel, x86::kKDecodeRows, 2, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
@@ -539,7 +521,8 @@ float VecDotQ6_K(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulQ6_K(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel<Q6KPanel, Q6KKernel, 2, 2, 8>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<Q6KPanel, Q6KKernel, x86::kKDecodeRows, 2, 8>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {
@@ -547,7 +530,8 @@ float VecDotIQ4_XS(int64_t n, const void* w_row, const void* x_vd) {
 }
 void MatMulIQ4_XS(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                   const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  MatMulPanel<IQ4XSPanel, IQ4XSKernel, 4, 4, 6>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
+  MatMulPanel<IQ4XSPanel, IQ4XSKernel, x86::kKDecodeRows, 4, 6>(
+      w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride);
 }
 
 }  // namespace ondo::kernels::avx512

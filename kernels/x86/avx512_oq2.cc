@@ -47,6 +47,7 @@ using x86::Load512;
 using x86::LoadF32;
 using x86::LoadU16;
 using x86::LoadU32;
+using x86::PrefetchAhead;
 
 constexpr bool LevelsFitBytes() {
   for (const auto& grid : kOq2Grid) {
@@ -71,16 +72,6 @@ inline uint64_t ScaleBytes(const Byte* b) {
 }
 // vpternlogd immediate for (a & b) | c.
 constexpr int kAndOr = 0xEA;
-
-// Decode streams the weights at about the rate the kernels consume them: as for Q2_K
-// (avx512_k23.cc), each row's block asks for the two cache lines 16 KiB further on, into L2.
-// Prefetches never fault, so running past the end of the matrix is harmless.
-constexpr size_t kPrefetchBytes = 16384;
-inline void PrefetchAhead(const Byte* block) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(block) + kPrefetchBytes;
-  _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
-  _mm_prefetch(reinterpret_cast<const char*>(a + 64), _MM_HINT_T1);
-}
 
 // --- constant tables, all derived from kOq2Grid ----------------------------------------------
 
@@ -253,7 +244,7 @@ struct Oq2Kernel {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const Byte* b = w + r * wrb + ib * kOq2Bytes;
-        PrefetchAhead(b);
+        PrefetchAhead<kOq2Bytes>(b);
         UnpackRow(b, rb[r], &scratch);
         dw[r] = H2F(LoadU16(b + kOq2D));
       }
@@ -303,7 +294,7 @@ void DecodePass(const Byte* w, size_t wrb, const TokBlock* tok, const Byte* x, i
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const Byte* b = w + r * wrb + ib * kOq2Bytes;
-      PrefetchAhead(b);
+      PrefetchAhead<kOq2Bytes>(b);
       RowBlock rb;
       UnpackRow(b, rb, &scratch);
       acc[r] = FmaBcast(acc[r], _mm512_cvtepi32_ps(DotRow(rb, tok[ib])), dd + r);

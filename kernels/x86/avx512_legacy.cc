@@ -37,6 +37,7 @@ using x86::F2H;
 using x86::LoadU16;
 using x86::LoadU32;
 using x86::Min64;
+using x86::PrefetchAhead;
 
 using Kind = LegacyKind;
 
@@ -258,12 +259,10 @@ struct Kernel : x86::GroupKernelBase<XQuants, XScales, kGroup, 192, Traits<K>::k
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroup * Tr::kBlockBytes;
       if (prefetch) {
-        // Decode streams the weights once: fetch the next tile's rows (R rows on) at the
-        // same offset. Short rows give the hardware prefetchers too little to learn from.
+        // Decode streams the weights once: each row's group asks for the lines 16 KiB on
+        // (x86::PrefetchAhead).
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          _mm_prefetch(reinterpret_cast<const char*>(wg + (R + r) * wrb), _MM_HINT_T0);
-        }
+        for (int r = 0; r < R; ++r) PrefetchAhead<kGroup * Tr::kBlockBytes>(wg + r * wrb);
       }
       Group<R, T>(wg, wrb, xq + g, xs + g, xts, kGroup, acc);
     }

@@ -15,7 +15,7 @@
 // for high bit 0 and 1, merged by a byte mask. Decode (one token) takes the quants in another
 // order (UnpackQ2KSplit): all 64 qs bytes in one vector, shifted by immediates, the
 // activations gathered to match once per block for the tile's rows; from cache, bench_kernels
-// 1536x1536 and 8960x1536 with 1 token, 0.89-0.93 of the time of the order above for Q2_K
+// 1536x1536 and 8960x1536 with 1 token, 0.88-0.93 of the time of the order above for Q2_K
 // (0.99 for Q3_K).
 //
 // Everything but the ondo::kernels::avx512 entry points has internal linkage (tile_driver.h).
@@ -57,6 +57,11 @@ inline __m512i Broadcast256(const Byte* p) { return _mm512_broadcast_i64x4(Load2
 // after zero-extension to dwords, lane L slot c holds the scale of sub-block 4c + L.
 inline __m128i TransposeCtrl() {
   return _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+}
+// Byte i = 4L + f of the result is the scale of sub-block 2f + (L & 1) + 8 (L >> 1): lane L
+// slot f of decode's split order (UnpackQ2KSplit).
+inline __m128i SplitCtrl() {
+  return _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
 }
 // Per-qword right shifts that take the 2-bit fields of chunk c (of a 32-byte qs half
 // broadcast to both 256-bit halves): fields 2(c%2) and 2(c%2) + 1.
@@ -110,8 +115,8 @@ inline __m128i Q3ScalesBiased(const Byte* packed) {
   const __m512i table = Q2Table(s, TransposeCtrl());
   const __m512i q0 = Broadcast256(b + kQ2Qs);
   const __m512i q1 = Broadcast256(b + kQ2Qs + 32);
-  wq[0] = _mm512_shuffle_epi8(table,
-                              _mm512_and_si512(_mm512_srlv_epi64(q0, sh0), _mm512_set1_epi8(3)));
+  wq[0] =
+      _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srlv_epi64(q0, sh0), _mm512_set1_epi8(3)));
   wq[1] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q0, sh1), 1));
   wq[2] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh0), 2));
   wq[3] = _mm512_shuffle_epi8(table, Index(_mm512_srlv_epi64(q1, sh1), 3));
@@ -126,8 +131,7 @@ inline __m128i Q3ScalesBiased(const Byte* packed) {
 [[gnu::always_inline]] inline void UnpackQ2KSplit(const Byte* b, __m512i* wq, __m256i& mins,
                                                   __m128& dd) {
   const __m128i s = Load128(b + kQ2Scales);
-  const __m512i table =
-      Q2Table(s, _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
+  const __m512i table = Q2Table(s, SplitCtrl());
   const __m512i q = Load512(b + kQ2Qs);
   wq[0] = _mm512_shuffle_epi8(table, _mm512_and_si512(q, _mm512_set1_epi8(3)));
   wq[1] = _mm512_shuffle_epi8(table, Index(_mm512_srli_epi16(q, 2), 1));
@@ -138,7 +142,8 @@ inline __m128i Q3ScalesBiased(const Byte* packed) {
 // The activation quants of a Q8_K block in UnpackQ2KSplit's order: chunk f = values
 // 32f .. 32f + 31, then 128 + 32f .. 128 + 32f + 31.
 [[gnu::always_inline]] inline __m512i SplitX(const Byte* qs, int f) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(Load256(qs + 32 * f)), Load256(qs + 128 + 32 * f), 1);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(Load256(qs + 32 * f)),
+                            Load256(qs + 128 + 32 * f), 1);
 }
 
 // Q2_K x Q8_K for R rows and T tokens: y[t * ys + r].
@@ -224,13 +229,15 @@ struct Q2KKernel {
         const __m128 sc = _mm_mul_ps(dd, dx);  // {d * d_x, dmin * d_x}
         accd[r] = _mm512_fmadd_ps(_mm512_broadcastss_ps(sc), _mm512_cvtepi32_ps(isum), accd[r]);
         const __m256i msum = _mm256_madd_epi16(mins, bsums);
-        accm[r] = _mm256_fnmadd_ps(_mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(sc)),
-                                   _mm256_cvtepi32_ps(msum), accm[r]);
+        accm[r] = _mm256_fnmadd_ps(
+            _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(sc)),
+            _mm256_cvtepi32_ps(msum), accm[r]);
       }
     }
     for (int r = 0; r < R; ++r) {
-      const __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(accd[r]),
-                                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(accd[r]), 1)));
+      const __m256 d8 =
+          _mm256_add_ps(_mm512_castps512_ps256(accd[r]),
+                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(accd[r]), 1)));
       y[r] = HSum(_mm256_add_ps(d8, accm[r]));
     }
   }
@@ -238,8 +245,8 @@ struct Q2KKernel {
   // acc += d * d_x * (the block's sums) - dmin * d_x * (mins . bsums). The 16 lanes of isum
   // are all in units of d * d_x (the table applied the sub-block scales): folded to 8 before
   // converting.
-  [[gnu::always_inline]] static inline void Finish(__m512i isum, __m256i mins, __m128 dd,
-                                                   __m128 dx, __m256i bsums, __m256& acc) {
+  [[gnu::always_inline]] static inline void Finish(__m512i isum, __m256i mins, __m128 dd, __m128 dx,
+                                                   __m256i bsums, __m256& acc) {
     const __m128 sc = _mm_mul_ps(dd, dx);  // {d * d_x, dmin * d_x}
     acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc), _mm256_cvtepi32_ps(Fold(isum)), acc);
     const __m256i msum = _mm256_madd_epi16(mins, bsums);
@@ -346,8 +353,7 @@ struct Q3KKernel {
     const __m512i lo_mul = _mm512_set1_epi32(0x01020304);
     const __m512i hi_base = _mm512_set1_epi32(0x1C3C5C7C);
     const __m512i hi_mul = _mm512_set1_epi32(0x03020100);
-    const __m512i sb =
-        _mm512_cvtepu8_epi32(_mm_shuffle_epi8(Q3ScalesBiased(b + kQ3Scales), ctrl));
+    const __m512i sb = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(Q3ScalesBiased(b + kQ3Scales), ctrl));
     tlo = _mm512_sub_epi32(lo_base, _mm512_mullo_epi32(sb, lo_mul));
     thi = _mm512_add_epi32(hi_base, _mm512_mullo_epi32(sb, hi_mul));
   }
@@ -356,16 +362,15 @@ struct Q3KKernel {
   // shifts of one load) and the high bits f (low half) and 4 + f (high half) of hmask.
   [[gnu::always_inline]] static inline void UnpackSplit(const Byte* b, __m512i* wq) {
     __m512i tlo, thi;
-    Tables(b, _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15), tlo, thi);
+    Tables(b, SplitCtrl(), tlo, thi);
     const __m512i hm = Broadcast256(b + kQ3Hmask);
     const __m512i q = Load512(b + kQ3Qs);
 #pragma GCC unroll 4
     for (int f = 0; f < 4; ++f) {
       const __m512i v = f == 0 ? q : _mm512_srli_epi16(q, 2 * f);
       const __m512i idx = Index(v, f);
-      const __m512i bit =
-          _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << f)),
-                             _mm256_set1_epi8(static_cast<char>(1 << (4 + f))), 1);
+      const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << f)),
+                                             _mm256_set1_epi8(static_cast<char>(1 << (4 + f))), 1);
       const __mmask64 high = _mm512_test_epi8_mask(hm, bit);
       wq[f] = _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(tlo, idx), high, thi, idx);
     }

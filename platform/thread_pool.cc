@@ -18,7 +18,11 @@ namespace {
 // matrix products of one token, short enough not to starve an oversubscribed machine.
 constexpr int kSpinIterations = 2000;
 constexpr int kYieldIterations = 200;
+
+thread_local int t_parallel_threads = 1;
 }
+
+int ParallelThreads() { return t_parallel_threads; }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   workers_.reserve(n_threads_ - 1);
@@ -36,11 +40,13 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Drain(int thread) {
+  t_parallel_threads = n_tasks_ < n_threads_ ? n_tasks_ : n_threads_;
   for (;;) {
     int task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) break;
     fn_(ctx_, task, thread);
   }
+  t_parallel_threads = 1;
 }
 
 void ThreadPool::Run(int n_tasks, TaskFn fn, void* ctx) {

@@ -25,6 +25,7 @@ class ThreadPool {
   // `thread` is in [0, size()). Not reentrant; one caller at a time. Allocates nothing.
   void Run(int n_tasks, TaskFn fn, void* ctx);
 
+  // Inside fn, ParallelThreads() gives min(size(), n_tasks) on every thread that runs tasks.
   // Convenience wrapper: f(task, thread). `f` lives on the caller's stack; no allocation.
   template <typename F>
   void ParallelFor(int n_tasks, F&& f) {
@@ -49,5 +50,11 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
 };
+
+// The number of threads running the calling thread's current ThreadPool::Run, 1 outside a Run
+// and in a Run done inline (one thread or one task). Memory-streaming kernels read it once per
+// call to tune for the share of the memory bandwidth each thread gets (the Q8_0 decode kernel's
+// prefetch distance).
+int ParallelThreads();
 
 }  // namespace ondo::platform

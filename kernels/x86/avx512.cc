@@ -14,6 +14,7 @@
 #include "kernels/x86/x86.h"
 #include "kernels/x86/x86_util.h"
 #include "platform/sys_info.h"
+#include "platform/thread_pool.h"
 
 namespace ondo::kernels::avx512 {
 namespace {
@@ -214,11 +215,6 @@ struct StreamFloatKernel {
 // once per call into stack buffers (Q8XQuants, Q8XScales) that the tiles only load.
 constexpr int kQ8Group = 4;  // blocks per group
 
-// The one-row decode kernel's prefetch distance for this CPU (see tile_driver.h).
-const size_t g_stream_ahead = platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
-                                  ? x86::kStreamAheadBytesZen5
-                                  : x86::kStreamAheadBytes;
-
 struct Q8XQuants {
   __m512i lo;  // qs[0..15] of the 4 blocks, lane i from block i % 4
   __m512i hi;  // qs[16..31]
@@ -262,6 +258,36 @@ inline __m128 LoadQ8Scales(const Byte* p, int count) {
   return _mm_cvtph_ps(v);
 }
 
+// A full group (4 blocks, the 136 bytes at p) as LoadQ8Group and LoadQ8Scales give it, from two
+// 64-byte loads and one 16-byte load (every byte read once, 8 twice) and word permutes: every
+// field of a block starts at an even offset (d at 0, the quants at 2), so vpermt2w (AVX512BW)
+// can pick them from p[0..127]: block b's quant dword j at byte 34 b + 2 + 4 j, its d at 34 b.
+// Only block 3's last 16 quants (bytes 120..135) lie beyond; they come from the 16-byte load,
+// put in place by a masked dword permute. Against the four 32-byte loads, two inserts, two
+// dword permutes and a chain of three vpinsrw of LoadQ8Group + LoadQ8Scales, the decode kernel
+// ran 1.2x faster from L2, and with the longer prefetch distance it needs, 1.06-1.10x from DRAM
+// (tile_driver.h, kStreamAheadBytes).
+inline void LoadQ8GroupFull(const Byte* p, __m512i* lo, __m512i* hi, __m128* d) {
+  const __m512i a = _mm512_loadu_si512(p);       // bytes 0..63
+  const __m512i b = _mm512_loadu_si512(p + 64);  // bytes 64..127
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 120));
+  // Words 2 i and 2 i + 1 of lo = the quant dword i / 4 of block i % 4: word 17 (i % 4) + 1 +
+  // 2 (i / 4) + {0, 1} of a:b. hi: the dword 4 + i / 4, 8 words further.
+  const __m512i lo_idx = _mm512_set_epi16(                         //
+      59, 58, 42, 41, 25, 24, 8, 7, 57, 56, 40, 39, 23, 22, 6, 5,  //
+      55, 54, 38, 37, 21, 20, 4, 3, 53, 52, 36, 35, 19, 18, 2, 1);
+  const __m512i hi_idx = _mm512_add_epi16(lo_idx, _mm512_set1_epi16(8));
+  // Words 0..3: d of blocks 0..3 (words 0, 17, 34, 51).
+  const __m512i d_idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 51, 34, 17, 0);
+  // Block 3's lanes of hi (3, 7, 11, 15) = dwords 0..3 of c.
+  const __m512i c_idx = _mm512_set_epi32(3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0);
+  *lo = _mm512_permutex2var_epi16(a, lo_idx, b);
+  *hi = _mm512_mask_permutexvar_epi32(_mm512_permutex2var_epi16(a, hi_idx, b), 0x8888, c_idx,
+                                      _mm512_castsi128_si512(c));
+  *d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, d_idx, b)));
+}
+
 // Rearranges the activation blocks [0, nblocks) of one token row.
 void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -283,6 +309,16 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
 // 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
 // panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
 // each band is a few percent of its work).
+// The one-row decode kernel's prefetch distance when several threads share the memory bandwidth
+// (tile_driver.h); one thread alone uses kStreamAheadBytes.
+const size_t g_shared_stream_ahead =
+    platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
+        ? x86::kStreamAheadBytesSharedZen5
+        : x86::kStreamAheadBytesShared;
+
+// kShared: the decode prefetch distance for a thread that shares the memory bandwidth with
+// others (MatMulQ8_0 picks it from platform::ParallelThreads()).
+template <bool kShared>
 struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, sizeof(block_q8_0),
                                          sizeof(block_q8_0), 256 * 1024> {
   static void PrepX(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
@@ -298,10 +334,16 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
     __m512 dw[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      LoadQ8Group(w + r * wrb, count, &wlo[r], &whi[r]);
+      __m128 d;
+      if (count == kQ8Group) {
+        LoadQ8GroupFull(w + r * wrb, &wlo[r], &whi[r], &d);
+      } else {
+        LoadQ8Group(w + r * wrb, count, &wlo[r], &whi[r]);
+        d = LoadQ8Scales(w + r * wrb, count);
+      }
       wlo[r] = _mm512_xor_si512(wlo[r], bias);
       whi[r] = _mm512_xor_si512(whi[r], bias);
-      dw[r] = _mm512_broadcast_f32x4(LoadQ8Scales(w + r * wrb, count));
+      dw[r] = _mm512_broadcast_f32x4(d);
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
@@ -335,11 +377,11 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     }
     const int64_t nfull = nblocks / kQ8Group;
-    // Decode, one row (a sequential stream): every line g_stream_ahead bytes ahead is requested
+    // Decode, one row (a sequential stream): every line `ahead` bytes ahead is requested
     // into L2 once; `pf` is the next line not yet requested (a group's 136 bytes bring 2.125 new
     // lines on average). Several rows: the same group kPrefetchTiles row tiles ahead, three lines
     // 64 bytes apart covering every line of its 136 contiguous bytes (see tile_driver.h).
-    const size_t ahead = g_stream_ahead;
+    const size_t ahead = kShared ? g_shared_stream_ahead : x86::kStreamAheadBytes;
     uintptr_t pf = (reinterpret_cast<uintptr_t>(w) + ahead) & ~uintptr_t{63};
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroupBytes;
@@ -520,7 +562,7 @@ float VecDotF16(int64_t n, const void* w_row, const void* x_vd) {
   return VecDotImpl<F16K>(n, w_row, x_vd);
 }
 float VecDotQ8_0(int64_t n, const void* w_row, const void* x_vd) {
-  return x86::GroupVecDot<Q8_0Kernel>(n, w_row, x_vd);
+  return x86::GroupVecDot<Q8_0Kernel<false>>(n, w_row, x_vd);
 }
 
 void MatMulF32(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
@@ -543,11 +585,15 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   // Decode takes one row per tile: the weights are then read as one sequential stream per
   // thread (rows are contiguous), which the hardware prefetchers follow, with the software
-  // prefetch g_stream_ahead bytes ahead. Four-row tiles (the activation loads shared by
-  // 4 rows) read 4 interleaved streams and measured 15-20% slower from DRAM (1.5B shape, 1 and
-  // 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from cache.
+  // prefetch kStreamAheadBytes ahead, or g_shared_stream_ahead when other threads of the call
+  // stream at the same time (the call runs in a ThreadPool::Run of several threads). Four-row tiles
+  // (the activation loads shared by 4 rows) read 4 interleaved streams and measured 15-20% slower
+  // from DRAM (1.5B shape, 1 and 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from
+  // cache.
   Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                           x86::GroupMatMul<Q8_0Kernel, 1, 2, 8>);
+                           platform::ParallelThreads() > 1
+                               ? x86::GroupMatMul<Q8_0Kernel<true>, 1, 2, 8>
+                               : x86::GroupMatMul<Q8_0Kernel<false>, 1, 2, 8>);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

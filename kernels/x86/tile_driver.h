@@ -26,17 +26,24 @@ using Byte = unsigned char;
 constexpr int kPrefetchTiles = 4;
 // Q8_0's one-row decode kernel (each thread one sequential stream) requests every line a fixed
 // distance ahead of the bytes it reads instead, each line once: the distance matters, not the row
-// count, and it depends on the microarchitecture. On the 2-core Zen 4 hosts first measured,
-// streaming Q8_0 rows from DRAM in 2 MiB pages, 6-6.5 KiB was best (0.88-0.90 of a plain read;
-// 0.75-0.80 at 5, 7 or 8 KiB, and at the 4 rows (37 KiB) of the FFN's down projection used
-// before): kStreamAheadBytes, also taken where nothing was measured. On a 2-core Zen 5 (EPYC,
-// AMD family 1Ah), 12 KiB (kStreamAheadBytesZen5): the standalone loop, 1 thread, k = 1536,
-// 0.89 (6 KiB, three lines per group) -> 0.95 of a plain read (10-16 KiB alike, 4 KiB 0.87);
-// `ondo bench --roofline` on the 1.5B-shape Q8_0 (bench/synthetic/ab.py, interleaved rounds):
-// 1 thread +4.3% decode (4 rounds, 1.026-1.045), 2 threads +4.7% (median of 6 rounds; 1.045-1.069
-// in the 4 at a steady ~62-65 GB/s); against 12 KiB, 8 KiB 0.997 and 20 KiB 0.97.
-constexpr size_t kStreamAheadBytes = 6144;
-constexpr size_t kStreamAheadBytesZen5 = 12288;
+// count. It depends on the core and on the rate at which the thread consumes the stream (a faster
+// loop needs its lines requested earlier), so on whether other threads share the bandwidth.
+// With the kernel before 2026-12-07 (four 32-byte loads and a vpinsrw chain per group of 4
+// blocks): on the Zen 4 hosts first measured, 6-6.5 KiB was best with 1 and 2 threads (0.88-0.90
+// of a plain read; 0.75-0.80 at 5, 7 or 8 KiB); on a 2-core Zen 5 (AMD family 1Ah), 12 KiB with
+// 1 and 2 threads (10-16 KiB alike, 8 KiB 0.997, 20 KiB 0.97 of it; +4.3% decode with 1 thread,
+// +4.7% with 2 over 6 KiB). With the word-permute group load (avx512.cc, LoadQ8GroupFull; 1.2x
+// faster from L2), on the 2-core Zen 4 host of 2026-12-07 (family 19h model 11h), `ondo bench
+// --roofline` on the 1.5B-shape Q8_0 file, interleaved rounds against the old kernel at 6 KiB:
+// 1 thread, 3 KiB 0.68, 6 KiB 0.92, 9 KiB 1.04, 12-28 KiB 1.05-1.11 (the old kernel at 16 or 24
+// KiB 0.96-0.99); 2 threads, in the host's usual ~33 GB/s state, 6 KiB at 0.97-1.01 of the
+// roofline (the old kernel 0.90-0.98), 9 KiB 0.91-0.96, 16 KiB 0.90-0.94. So one thread alone
+// streams kStreamAheadBytes ahead (16 KiB, on every core: on Zen 5 it lies in the range the slower
+// kernel measured alike; not measured there with this one), and a thread that shares the
+// bandwidth (platform::ParallelThreads() > 1) the distance measured best for 2 threads.
+constexpr size_t kStreamAheadBytes = 16384;
+constexpr size_t kStreamAheadBytesShared = 6144;
+constexpr size_t kStreamAheadBytesSharedZen5 = 12288;
 inline void PrefetchL2(const Byte* base, size_t offset) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
 }

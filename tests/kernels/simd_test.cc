@@ -14,6 +14,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
+#include "platform/thread_pool.h"
 #include "tests/kernels/test_util.h"
 #if ONDO_KERNELS_X86
 #include "kernels/x86/x86.h"
@@ -355,6 +356,31 @@ TEST_P(SimdTest, MatMulQ8_0RandomBlocksMatchReference) {
                 Q8DotTolerance(k, w.data(), x.data()))
         << "nb " << c.nb;
   }
+}
+
+// A decode call inside a ThreadPool run of several threads (platform::ParallelThreads() > 1:
+// the AVX-512 kernel then streams with the shared-bandwidth prefetch distance, tile_driver.h)
+// gives the same bits as the call alone, each thread taking its own rows.
+TEST_P(SimdTest, MatMulQ8_0DecodeInAPoolRunEqualsAlone) {
+  std::mt19937 rng(32);
+  const int64_t nb = 50, rows = 64, k = nb * 32;  // 12 full groups of 4 blocks and a tail of 2
+  const size_t wrb = RowBytes(DType::kQ8_0, k);
+  Buffer w(wrb * rows, 1), x(wrb, 2);
+  for (int64_t r = 0; r < rows; ++r) FillQ8Blocks(rng, w.data() + r * wrb, nb, -128);
+  FillQ8Blocks(rng, x.data(), nb, GetParam() == Isa::kAvx2 ? -127 : -128);
+  const MatMulFn mm = set_->For(DType::kQ8_0).mat_mul;
+  std::vector<float> alone(rows), pooled(rows, -99.0f);
+  mm(w.data(), wrb, 0, rows, k, x.data(), wrb, 1, alone.data(), rows);
+  platform::ThreadPool pool(2);
+  std::vector<int> threads_seen(2);
+  pool.ParallelFor(2, [&](int task, int) {
+    threads_seen[task] = platform::ParallelThreads();
+    mm(w.data(), wrb, task * rows / 2, (task + 1) * rows / 2, k, x.data(), wrb, 1, pooled.data(),
+       rows);
+  });
+  EXPECT_EQ(threads_seen[0], 2);
+  EXPECT_EQ(threads_seen[1], 2);
+  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(pooled[r], alone[r]) << "row " << r;
 }
 
 // --- softmax ---------------------------------------------------------------------------------

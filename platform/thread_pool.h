@@ -23,9 +23,9 @@ class ThreadPool {
   using TaskFn = void (*)(void* ctx, int task, int thread);
   // Runs fn(ctx, task, thread) for every task in [0, n_tasks) and returns when all are done.
   // `thread` is in [0, size()). Not reentrant; one caller at a time. Allocates nothing.
+  // Inside fn, ParallelThreads() gives min(size(), n_tasks) on every thread that runs tasks.
   void Run(int n_tasks, TaskFn fn, void* ctx);
 
-  // Inside fn, ParallelThreads() gives min(size(), n_tasks) on every thread that runs tasks.
   // Convenience wrapper: f(task, thread). `f` lives on the caller's stack; no allocation.
   template <typename F>
   void ParallelFor(int n_tasks, F&& f) {

@@ -265,8 +265,8 @@ inline __m128 LoadQ8Scales(const Byte* p, int count) {
 // Only block 3's last 16 quants (bytes 120..135) lie beyond; they come from the 16-byte load,
 // put in place by a masked dword permute. Against the four 32-byte loads, two inserts, two
 // dword permutes and a chain of three vpinsrw of LoadQ8Group + LoadQ8Scales, the decode kernel
-// ran 1.2x faster from L2, and with the longer prefetch distance it needs, 1.06-1.10x from DRAM
-// (tile_driver.h, kStreamAheadBytes).
+// ran 1.2x faster from L2, and with the longer prefetch distance it needs (tile_driver.h,
+// kStreamAheadBytes), 1-thread decode of the 1.5B-shape file 1.01-1.11x (median 1.05) on Zen 4.
 inline void LoadQ8GroupFull(const Byte* p, __m512i* lo, __m512i* hi, __m128* d) {
   const __m512i a = _mm512_loadu_si512(p);       // bytes 0..63
   const __m512i b = _mm512_loadu_si512(p + 64);  // bytes 64..127
@@ -304,11 +304,6 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
   }
 }
 
-// A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
-// decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
-// 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
-// panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
-// each band is a few percent of its work).
 // The one-row decode kernel's prefetch distance when several threads share the memory bandwidth
 // (tile_driver.h); one thread alone uses kStreamAheadBytes.
 const size_t g_shared_stream_ahead =
@@ -316,6 +311,11 @@ const size_t g_shared_stream_ahead =
         ? x86::kStreamAheadBytesSharedZen5
         : x86::kStreamAheadBytesShared;
 
+// A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
+// decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
+// 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
+// panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
+// each band is a few percent of its work).
 // kShared: the decode prefetch distance for a thread that shares the memory bandwidth with
 // others (MatMulQ8_0 picks it from platform::ParallelThreads()).
 template <bool kShared>

@@ -36,8 +36,8 @@ constexpr int kPrefetchTiles = 4;
 // faster from L2), on the 2-core Zen 4 host of 2026-12-07 (family 19h model 11h), `ondo bench
 // --roofline` on the 1.5B-shape Q8_0 file, interleaved rounds against the old kernel at 6 KiB:
 // 1 thread, 3 KiB 0.68, 6 KiB 0.92, 9 KiB 1.04, 12-28 KiB 1.05-1.11 (the old kernel at 16 or 24
-// KiB 0.96-0.99); 2 threads, in the host's usual ~33 GB/s state, 6 KiB at 0.97-1.01 of the
-// roofline (the old kernel 0.90-0.98), 9 KiB 0.91-0.96, 16 KiB 0.90-0.94. So one thread alone
+// KiB 0.96-0.99); 2 threads, in the host's usual ~30-35 GB/s state, 6 KiB at 0.95-1.01 of the
+// roofline (the old kernel 0.89-0.99), 9 KiB 0.91-0.96, 16 KiB 0.90-0.94. So one thread alone
 // streams kStreamAheadBytes ahead (16 KiB, on every core: on Zen 5 it lies in the range the slower
 // kernel measured alike; not measured there with this one), and a thread that shares the
 // bandwidth (platform::ParallelThreads() > 1) the distance measured best for 2 threads.

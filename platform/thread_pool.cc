@@ -40,13 +40,16 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Drain(int thread) {
+  // Restored afterwards: a Run started from a task of another pool's Run returns to the outer
+  // count.
+  const int outer = t_parallel_threads;
   t_parallel_threads = n_tasks_ < n_threads_ ? n_tasks_ : n_threads_;
   for (;;) {
     int task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) break;
     fn_(ctx_, task, thread);
   }
-  t_parallel_threads = 1;
+  t_parallel_threads = outer;
 }
 
 void ThreadPool::Run(int n_tasks, TaskFn fn, void* ctx) {

@@ -51,10 +51,11 @@ class ThreadPool {
   void* ctx_ = nullptr;
 };
 
-// The number of threads running the calling thread's current ThreadPool::Run, 1 outside a Run
-// and in a Run done inline (one thread or one task). Memory-streaming kernels read it once per
-// call to tune for the share of the memory bandwidth each thread gets (the Q8_0 decode kernel's
-// prefetch distance).
+// The number of threads running the calling thread's current ThreadPool::Run, 1 outside a Run.
+// A Run done inline (one thread or one task) leaves the count as it was; a Run of several
+// threads started from a task of another Run sets its own count and restores the outer one.
+// Memory-streaming kernels read it once per call to tune for the share of the memory bandwidth each
+// thread gets (the Q8_0 decode kernel's prefetch distance).
 int ParallelThreads();
 
 }  // namespace ondo::platform

@@ -150,6 +150,29 @@ TEST(ThreadPool, ParallelThreadsCountsTheThreadsOfTheRun) {
   }
 }
 
+// A Run of several threads inside a task of another pool's Run: the inner tasks see the inner
+// count, and the outer task its own count again once the inner Run has returned.
+TEST(ThreadPool, ParallelThreadsOfANestedRunIsRestored) {
+  ThreadPool outer(2), inner(3);
+  std::vector<int> before(2, -1), after(2, -1);
+  int nested = -1;
+  outer.ParallelFor(2, [&](int task, int) {
+    before[task] = ParallelThreads();
+    if (task == 0) {
+      inner.ParallelFor(3, [&](int t, int) {
+        if (t == 0) nested = ParallelThreads();
+      });
+    }
+    after[task] = ParallelThreads();
+  });
+  EXPECT_EQ(nested, 3);
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(before[t], 2) << t;
+    EXPECT_EQ(after[t], 2) << t;
+  }
+  EXPECT_EQ(ParallelThreads(), 1);
+}
+
 // Default thread count: on a fake sysfs tree in the kernel's layout (cpuN/cpu_capacity, the
 // scaled capacity arm64 and some x86 hybrids expose), big.LITTLE counts the big cores only.
 TEST(DefaultThreads, BigCoresOfAHeterogeneousCpu) {

@@ -34,10 +34,11 @@ constexpr int kPrefetchTiles = 4;
 // 1 and 2 threads (10-16 KiB alike, 8 KiB 0.997, 20 KiB 0.97 of it; +4.3% decode with 1 thread,
 // +4.7% with 2 over 6 KiB). With the word-permute group load (avx512.cc, LoadQ8GroupFull; 1.2x
 // faster from L2), on the 2-core Zen 4 host of 2026-12-07 (family 19h model 11h), `ondo bench
-// --roofline` on the 1.5B-shape Q8_0 file, interleaved rounds against the old kernel at 6 KiB:
-// 1 thread, 3 KiB 0.68, 6 KiB 0.92, 9 KiB 1.04, 12-28 KiB 1.05-1.11 (the old kernel at 16 or 24
-// KiB 0.96-0.99); 2 threads, in the host's usual ~30-35 GB/s state, 6 KiB at 0.95-1.01 of the
-// roofline (the old kernel 0.89-0.99), 9 KiB 0.91-0.96, 16 KiB 0.90-0.94. So one thread alone
+// --roofline` on the 1.5B-shape Q8_0 file, against the old kernel at 6 KiB (medians of sets of 3
+// interleaved rounds): 1 thread, 3 KiB 0.68, 6 KiB 0.92, 9 KiB 1.04, 12-28 KiB 1.05-1.11 (the
+// old kernel at 16 or 24 KiB 0.96-0.99); 2 threads, in the host's usual ~30-35 GB/s state, by
+// round, 6 KiB at 0.95-1.01 of the roofline (the old kernel 0.89-0.99), 9 KiB 0.91-0.96, 16 KiB
+// 0.90-0.94. So one thread alone
 // streams kStreamAheadBytes ahead (16 KiB, on every core: on Zen 5 it lies in the range the slower
 // kernel measured alike; not measured there with this one), and a thread that shares the
 // bandwidth (platform::ParallelThreads() > 1) the distance measured best for 2 threads.

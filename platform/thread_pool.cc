@@ -2,6 +2,8 @@
 // per token, and a condition-variable wake costs tens of microseconds), then sleep.
 #include "platform/thread_pool.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ONDO_CPU_RELAX() _mm_pause()
@@ -43,7 +45,7 @@ void ThreadPool::Drain(int thread) {
   // Restored afterwards: a Run started from a task of another pool's Run returns to the outer
   // count.
   const int outer = t_parallel_threads;
-  t_parallel_threads = n_tasks_ < n_threads_ ? n_tasks_ : n_threads_;
+  t_parallel_threads = std::min(n_tasks_, n_threads_);
   for (;;) {
     int task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) break;

@@ -296,28 +296,39 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
     const int count = left < kQ8Group ? static_cast<int>(left) : kQ8Group;
     const Byte* b = x + g * kQ8Group * sizeof(block_q8_0);
     __m512i lo, hi;
-    LoadQ8Group(b, count, &lo, &hi);
+    __m128 d;
+    if (count == kQ8Group) {
+      LoadQ8GroupFull(b, &lo, &hi, &d);
+    } else {
+      LoadQ8Group(b, count, &lo, &hi);
+      d = LoadQ8Scales(b, count);
+    }
     _mm512_store_si512(&xq[g].lo, lo);
     _mm512_store_si512(&xq[g].hi, hi);
-    _mm_store_ps(xs[g].d, LoadQ8Scales(b, count));
+    _mm_store_ps(xs[g].d, d);
     x86::StoreGroupOffsetTerms(bias, lo, hi, xs[g].c);
   }
 }
 
 // The one-row decode kernel's prefetch distance when several threads share the memory bandwidth
-// (tile_driver.h); one thread alone uses kStreamAheadBytes.
-const size_t g_shared_stream_ahead =
-    platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
-        ? x86::kStreamAheadBytesSharedZen5
-        : x86::kStreamAheadBytesShared;
+// (tile_driver.h); one thread alone uses kStreamAheadBytes. A function-local static: it is
+// computed on the first call, on a CPU that runs this file's code, not at load time on every CPU.
+size_t SharedStreamAhead() {
+  static const size_t ahead =
+      platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
+          ? x86::kStreamAheadBytesSharedZen5
+          : x86::kStreamAheadBytesShared;
+  return ahead;
+}
 
 // A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
 // decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
 // 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
 // panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
 // each band is a few percent of its work).
-// kShared: the decode prefetch distance for a thread that shares the memory bandwidth with
-// others (MatMulQ8_0 picks it from platform::ParallelThreads()).
+// kShared: the one-row decode tile prefetches SharedStreamAhead() ahead, for a thread that shares
+// the memory bandwidth with others (MatMulQ8_0 picks it from platform::ParallelThreads()); no
+// other tile reads it.
 template <bool kShared>
 struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, sizeof(block_q8_0),
                                          sizeof(block_q8_0), 256 * 1024> {
@@ -381,7 +392,7 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
     // into L2 once; `pf` is the next line not yet requested (a group's 136 bytes bring 2.125 new
     // lines on average). Several rows: the same group kPrefetchTiles row tiles ahead, three lines
     // 64 bytes apart covering every line of its 136 contiguous bytes (see tile_driver.h).
-    const size_t ahead = kShared ? g_shared_stream_ahead : x86::kStreamAheadBytes;
+    const size_t ahead = kShared ? SharedStreamAhead() : x86::kStreamAheadBytes;
     uintptr_t pf = (reinterpret_cast<uintptr_t>(w) + ahead) & ~uintptr_t{63};
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroupBytes;
@@ -585,15 +596,17 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   // Decode takes one row per tile: the weights are then read as one sequential stream per
   // thread (rows are contiguous), which the hardware prefetchers follow, with the software
-  // prefetch kStreamAheadBytes ahead, or g_shared_stream_ahead when other threads of the call
+  // prefetch kStreamAheadBytes ahead, or SharedStreamAhead() when other threads of the call
   // stream at the same time (the call runs in a ThreadPool::Run of several threads). Four-row tiles
   // (the activation loads shared by 4 rows) read 4 interleaved streams and measured 15-20% slower
   // from DRAM (1.5B shape, 1 and 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from
-  // cache.
-  Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride,
-                           platform::ParallelThreads() > 1
-                               ? x86::GroupMatMul<Q8_0Kernel<true>, 1, 2, 8>
-                               : x86::GroupMatMul<Q8_0Kernel<false>, 1, 2, 8>);
+  // cache. Only the one-token driver has the shared variant (the only tile that reads it).
+  auto* rows = &x86::GroupMatMul<Q8_0Kernel<false>, 1, 2, 8>;
+  if (n_tok == 1) {
+    rows = platform::ParallelThreads() > 1 ? x86::GroupMatMul<Q8_0Kernel<true>, 1, 1, 1>
+                                           : x86::GroupMatMul<Q8_0Kernel<false>, 1, 1, 1>;
+  }
+  Panel32OrRows<Q8Block32>(w, w_row_bytes, r0, r1, k, x_vd, x_row_bytes, n_tok, y, y_stride, rows);
 }
 
 void Softmax(float* x, int64_t n) { ScaledSoftmax(x, n, 1.0f, false); }

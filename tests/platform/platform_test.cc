@@ -137,15 +137,15 @@ TEST(ThreadPool, ZeroTasksIsANoOp) {
 // ParallelThreads() inside a Run is the number of threads that run its tasks (min(size,
 // tasks)), on the caller and on the workers alike, and 1 again once the Run is over.
 TEST(ThreadPool, ParallelThreadsCountsTheThreadsOfTheRun) {
-  EXPECT_EQ(ondo::platform::ParallelThreads(), 1);
+  EXPECT_EQ(ParallelThreads(), 1);
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int n : {1, 2, 5}) {
       std::vector<int> seen(static_cast<size_t>(n), -1);
-      pool.ParallelFor(n, [&](int task, int) { seen[task] = ondo::platform::ParallelThreads(); });
+      pool.ParallelFor(n, [&](int task, int) { seen[task] = ParallelThreads(); });
       const int expected = std::min(threads, n);
       for (int i = 0; i < n; ++i) EXPECT_EQ(seen[i], expected) << threads << " threads, " << n;
-      EXPECT_EQ(ondo::platform::ParallelThreads(), 1);
+      EXPECT_EQ(ParallelThreads(), 1);
     }
   }
 }

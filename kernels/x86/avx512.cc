@@ -13,7 +13,6 @@
 #include "kernels/x86/tile_driver.h"
 #include "kernels/x86/x86.h"
 #include "kernels/x86/x86_util.h"
-#include "platform/sys_info.h"
 #include "platform/thread_pool.h"
 
 namespace ondo::kernels::avx512 {
@@ -267,9 +266,14 @@ inline __m128 LoadQ8Scales(const Byte* p, int count) {
 // dword permutes and a chain of three vpinsrw of LoadQ8Group + LoadQ8Scales, the decode kernel
 // ran 1.2x faster from L2, and with the longer prefetch distance it needs (tile_driver.h,
 // kStreamAheadBytes), 1-thread decode of the 1.5B-shape file 1.01-1.11x (median 1.05) on Zen 4.
+// GCC, short of registers for vpermt2w (which overwrites a source), reads a and b from memory
+// again for each of the three permutes: 6 64-byte loads instead of 2. The empty asm makes their
+// values opaque, so they are kept in registers (1.25x faster from L2; from DRAM it needs the
+// prefetch of tile_driver.h, kStreamRetryBytes).
 inline void LoadQ8GroupFull(const Byte* p, __m512i* lo, __m512i* hi, __m128* d) {
-  const __m512i a = _mm512_loadu_si512(p);       // bytes 0..63
-  const __m512i b = _mm512_loadu_si512(p + 64);  // bytes 64..127
+  __m512i a = _mm512_loadu_si512(p);       // bytes 0..63
+  __m512i b = _mm512_loadu_si512(p + 64);  // bytes 64..127
+  __asm__("" : "+v"(a), "+v"(b));
   const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 120));
   // Words 2 i and 2 i + 1 of lo = the quant dword i / 4 of block i % 4: word 17 (i % 4) + 1 +
   // 2 (i / 4) + {0, 1} of a:b. hi: the dword 4 + i / 4, 8 words further.
@@ -310,25 +314,14 @@ void PrepQ8X(const Byte* x, int64_t nblocks, Q8XQuants* xq, Q8XScales* xs) {
   }
 }
 
-// The one-row decode kernel's prefetch distance when several threads share the memory bandwidth
-// (tile_driver.h); one thread alone uses kStreamAheadBytes. A function-local static: it is
-// computed on the first call, on a CPU that runs this file's code, not at load time on every CPU.
-size_t SharedStreamAhead() {
-  static const size_t ahead =
-      platform::GetCpuFeatures().amd && platform::GetCpuFeatures().x86_family >= 0x1A
-          ? x86::kStreamAheadBytesSharedZen5
-          : x86::kStreamAheadBytesShared;
-  return ahead;
-}
-
 // A row kernel of group_driver.h. Activation buffers: 30 KiB (160 B per group of 4 blocks): a
 // decode row of up to 768 blocks (k = 24576) is one chunk; a panel of 16 tokens takes chunks of
 // 48 blocks. Bands of 256 KiB of weight rows, well inside a 512 KiB - 2 MiB L2 (passing each
 // panel over all of a 15 MB matrix measured 1.7x slower; rearranging the activations again for
 // each band is a few percent of its work).
-// kShared: the one-row decode tile prefetches SharedStreamAhead() ahead, for a thread that shares
-// the memory bandwidth with others (MatMulQ8_0 picks it from platform::ParallelThreads()); no
-// other tile reads it.
+// kShared: the one-row decode tile prefetches at the distances of a thread that shares the memory
+// bandwidth with others (tile_driver.h, kStreamAheadBytesShared; MatMulQ8_0 picks it from
+// platform::ParallelThreads()); no other tile reads it.
 template <bool kShared>
 struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, sizeof(block_q8_0),
                                          sizeof(block_q8_0), 256 * 1024> {
@@ -375,11 +368,13 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
 
   // y[t * ys + r] (+)= dot(W row r over nblocks blocks, token t) for R rows and T tokens. w
   // points at the first block of row 0; xq, xs at the first group of token 0, tokens xts
-  // groups apart.
+  // groups apart. Not inlined into the driver: inlined, the 1-thread decode streamed slower
+  // from DRAM (see tile_driver.h).
   template <int R, int T>
-  static void Tile(const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs, int64_t xts,
-                   int64_t nblocks, float* y, int64_t ys, bool accumulate,
-                   bool /*next_tile_in_call: decode prefetches past the call's rows anyway*/) {
+  __attribute__((noinline)) static void Tile(
+      const Byte* w, size_t wrb, const Q8XQuants* xq, const Q8XScales* xs, int64_t xts,
+      int64_t nblocks, float* y, int64_t ys, bool accumulate,
+      bool /*next_tile_in_call: decode prefetches past the call's rows anyway*/) {
     constexpr size_t kGroupBytes = kQ8Group * sizeof(block_q8_0);  // 136
     __m512 acc[R][T];
 #pragma GCC unroll 16
@@ -388,17 +383,21 @@ struct Q8_0Kernel : x86::GroupKernelBase<Q8XQuants, Q8XScales, kQ8Group, 192, si
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     }
     const int64_t nfull = nblocks / kQ8Group;
-    // Decode, one row (a sequential stream): every line `ahead` bytes ahead is requested
-    // into L2 once; `pf` is the next line not yet requested (a group's 136 bytes bring 2.125 new
-    // lines on average). Several rows: the same group kPrefetchTiles row tiles ahead, three lines
-    // 64 bytes apart covering every line of its 136 contiguous bytes (see tile_driver.h).
-    const size_t ahead = kShared ? SharedStreamAhead() : x86::kStreamAheadBytes;
+    // Decode, one row (a sequential stream): every line is requested into L2 `ahead` bytes
+    // ahead and again `retry` bytes ahead (tile_driver.h); `pf` and `pr` are the next lines not
+    // yet requested at each distance (a group's 136 bytes bring 2.125 new lines on average).
+    // Several rows: the same group kPrefetchTiles row tiles ahead, three lines 64 bytes apart
+    // covering every line of its 136 contiguous bytes (see tile_driver.h).
+    constexpr size_t ahead = kShared ? x86::kStreamAheadBytesShared : x86::kStreamAheadBytes;
+    constexpr size_t retry = kShared ? x86::kStreamRetryBytesShared : x86::kStreamRetryBytes;
     uintptr_t pf = (reinterpret_cast<uintptr_t>(w) + ahead) & ~uintptr_t{63};
+    uintptr_t pr = (reinterpret_cast<uintptr_t>(w) + retry) & ~uintptr_t{63};
     for (int64_t g = 0; g < nfull; ++g) {
       const Byte* wg = w + g * kGroupBytes;
       if constexpr (T == 1 && R == 1) {
-        const uintptr_t end = reinterpret_cast<uintptr_t>(wg) + kGroupBytes + ahead;
-        for (; pf < end; pf += 64) x86::PrefetchL2(reinterpret_cast<const Byte*>(pf), 0);
+        const uintptr_t end = reinterpret_cast<uintptr_t>(wg) + kGroupBytes;
+        for (; pf < end + ahead; pf += 64) x86::PrefetchL2(reinterpret_cast<const Byte*>(pf), 0);
+        for (; pr < end + retry; pr += 64) x86::PrefetchL2(reinterpret_cast<const Byte*>(pr), 0);
       } else if constexpr (T == 1) {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
@@ -596,11 +595,12 @@ void MatMulQ8_0(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64
                 const void* x_vd, size_t x_row_bytes, int n_tok, float* y, int64_t y_stride) {
   // Decode takes one row per tile: the weights are then read as one sequential stream per
   // thread (rows are contiguous), which the hardware prefetchers follow, with the software
-  // prefetch kStreamAheadBytes ahead, or SharedStreamAhead() when other threads of the call
-  // stream at the same time (the call runs in a ThreadPool::Run of several threads). Four-row tiles
-  // (the activation loads shared by 4 rows) read 4 interleaved streams and measured 15-20% slower
-  // from DRAM (1.5B shape, 1 and 2 threads: 13 -> 15 and 23 -> 27 tok/s), although faster from
-  // cache. Only the one-token driver has the shared variant (the only tile that reads it).
+  // prefetch at the distances of tile_driver.h: kStreamAheadBytes and kStreamRetryBytes, or the
+  // Shared ones when other threads of the call stream at the same time (the call runs in a
+  // ThreadPool::Run of several threads). Four-row tiles (the activation loads shared by 4 rows)
+  // read 4 interleaved streams and measured 15-20% slower from DRAM (1.5B shape, 1 and 2
+  // threads: 13 -> 15 and 23 -> 27 tok/s), although faster from cache. Only the one-token driver
+  // has the shared variant (the only tile that reads it).
   auto* rows = &x86::GroupMatMul<Q8_0Kernel<false>, 1, 2, 8>;
   if (n_tok == 1) {
     rows = platform::ParallelThreads() > 1 ? x86::GroupMatMul<Q8_0Kernel<true>, 1, 1, 1>

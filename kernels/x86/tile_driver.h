@@ -25,26 +25,40 @@ using Byte = unsigned char;
 // formed as an integer (it may lie past the end of the matrix; a prefetch never faults).
 constexpr int kPrefetchTiles = 4;
 // Q8_0's one-row decode kernel (each thread one sequential stream) requests every line a fixed
-// distance ahead of the bytes it reads instead, each line once: the distance matters, not the row
-// count. It depends on the core and on the rate at which the thread consumes the stream (a faster
-// loop needs its lines requested earlier), so on whether other threads share the bandwidth.
+// distance ahead of the bytes it reads instead: the distance matters, not the row count. It
+// depends on the core and on the rate at which the thread consumes the stream (a faster loop
+// needs its lines requested earlier), so on whether other threads share the bandwidth.
 // With the kernel before 2026-12-07 (four 32-byte loads and a vpinsrw chain per group of 4
-// blocks): on the Zen 4 hosts first measured, 6-6.5 KiB was best with 1 and 2 threads (0.88-0.90
-// of a plain read; 0.75-0.80 at 5, 7 or 8 KiB); on a 2-core Zen 5 (AMD family 1Ah), 12 KiB with
-// 1 and 2 threads (10-16 KiB alike, 8 KiB 0.997, 20 KiB 0.97 of it; +4.3% decode with 1 thread,
-// +4.7% with 2 over 6 KiB). With the word-permute group load (avx512.cc, LoadQ8GroupFull; 1.2x
-// faster from L2), on the 2-core Zen 4 host of 2026-12-07 (family 19h model 11h), `ondo bench
-// --roofline` on the 1.5B-shape Q8_0 file, against the old kernel at 6 KiB (medians of sets of 3
-// interleaved rounds): 1 thread, 3 KiB 0.68, 6 KiB 0.92, 9 KiB 1.04, 12-28 KiB 1.05-1.11 (the
-// old kernel at 16 or 24 KiB 0.96-0.99); 2 threads, in the host's usual ~30-35 GB/s state, by
-// round, 6 KiB at 0.95-1.01 of the roofline (the old kernel 0.89-0.99), 9 KiB 0.91-0.96, 16 KiB
-// 0.90-0.94. So one thread alone
-// streams kStreamAheadBytes ahead (16 KiB, on every core: on Zen 5 it lies in the range the slower
-// kernel measured alike; not measured there with this one), and a thread that shares the
-// bandwidth (platform::ParallelThreads() > 1) the distance measured best for 2 threads.
-constexpr size_t kStreamAheadBytes = 16384;
-constexpr size_t kStreamAheadBytesShared = 6144;
-constexpr size_t kStreamAheadBytesSharedZen5 = 12288;
+// blocks), each line requested once: on the Zen 4 hosts first measured, 6-6.5 KiB was best with
+// 1 and 2 threads (0.88-0.90 of a plain read; 0.75-0.80 at 5, 7 or 8 KiB); on a 2-core Zen 5
+// (AMD family 1Ah), 12 KiB with 1 and 2 threads (10-16 KiB alike, 8 KiB 0.997, 20 KiB 0.97 of
+// it; +4.3% decode with 1 thread, +4.7% with 2 over 6 KiB). With the word-permute group load
+// (avx512.cc, LoadQ8GroupFull; 1.2x faster from L2), on the 2-core Zen 4 host of 2026-12-07
+// (family 19h model 11h), `ondo bench --roofline` on the 1.5B-shape Q8_0 file: 1 thread best at
+// 12-28 KiB, 2 threads at 6 KiB.
+// With that group load's two 64-byte loads kept in registers (1.25x faster again from L2), one
+// request per line at any distance from 8 to 48 KiB streamed slower from DRAM than the slower
+// kernel (1 thread, 0.74-0.81 of the roofline against 0.87-0.89), and the faster the loop from
+// L2, the slower it streamed (an artificial delay in the faster loop brought back part of the
+// difference). Our reading: a prefetch that finds the core's queue of outstanding misses full
+// is dropped, a loop that issues its requests faster loses more of them, and a lost line is
+// read later at the full memory latency. So every line is requested twice, far ahead and again
+// nearer (the second request of a line already on its way or in L2 costs little). Measured on
+// that host against the kernel before at its single 16 / 6 KiB (interleaved `--roofline` runs,
+// decode 32): 1 thread at 32 and 8 KiB, with the decode tile inlined into the driver, in six
+// sets of 4-8 rounds decode 0.98-1.03x (median of each set) and the roofline medians 0.89-0.93
+// against 0.88-0.92, level; the same code with the tile kept out of line (as built now), three
+// sets of 5-6 rounds, 0.93-0.95 against 0.89-0.92 (decode 0.99-1.05x), and 93-95% in a later run
+// against ik_llama.cpp; builds with the distances read at run time (GCC then also placed the
+// second prefetch loop out of line) 0.88-0.97 (median of twelve sets' medians 0.95), with 16 + 4,
+// 20 + 6, 24 + 8 and 32 + 12 KiB alike and three distances (32 + 16 + 4) worse. So the stream is
+// sensitive to code layout as well. 2 threads at 12 and 4 KiB: in the host's ~50-55 GB/s state
+// 0.85-1.00 of the roofline against 0.68-0.80 (28.0-30.8 against 22.1-23.9 tok/s), in its ~35
+// GB/s state alike (0.88-1.00 against 0.87-1.01). Not measured on Zen 5.
+constexpr size_t kStreamAheadBytes = 32768;
+constexpr size_t kStreamRetryBytes = 8192;
+constexpr size_t kStreamAheadBytesShared = 12288;
+constexpr size_t kStreamRetryBytesShared = 4096;
 inline void PrefetchL2(const Byte* base, size_t offset) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
 }
